@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli - what the subcommands of the spoke binary share: option parsing of
+ * the run options every command takes, printing of errors, warnings and
+ * reports, and the exit codes. The CLI is a client of spoke.h and nothing
+ * else: if it needs something, the public API needs it too.
+ */
+#ifndef SPOKE_CLI_H
+#define SPOKE_CLI_H
+
+#include "spoke.h"
+
+#include <stdio.h>
+
+/* Exit codes (documented in spoke --help and spoke(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,        /* the operation failed; nothing half-done */
+	EXIT_USAGE = 2,       /* bad command line */
+	EXIT_UNSUPPORTED = 3, /* --no-fallback and the link mode is unsupported */
+	EXIT_BADINPUT = 4,    /* malformed or unsafe wheel, hash mismatch */
+	EXIT_LOCKED = 5,      /* environment locked (--no-wait) */
+	EXIT_CANCELED = 130   /* interrupted */
+};
+
+/* Options common to commands that run the engine. */
+struct cli_run_opts {
+	int json, stats, quiet, verbose;
+};
+
+/* Returns 1 if opt (a getopt_long value from CLI_RUN_LONGOPTS) was a run
+ * option and applied to ctx, 0 if not ours, -1 on a bad value (printed). */
+int cli_run_option(spoke_ctx *ctx, struct cli_run_opts *o, int opt,
+		   const char *arg);
+
+#define CLI_OPT_LINK_MODE 1000
+#define CLI_OPT_JOBS 'j'
+#define CLI_OPT_IO 1001
+#define CLI_OPT_NO_FALLBACK 1002
+#define CLI_OPT_JSON 1003
+#define CLI_OPT_STATS 1004
+#define CLI_OPT_CACHE_DIR 1005
+#define CLI_OPT_NO_VERIFY 1006
+
+#define CLI_RUN_LONGOPTS                                                     \
+	{ "link-mode", required_argument, NULL, CLI_OPT_LINK_MODE },         \
+	{ "jobs", required_argument, NULL, CLI_OPT_JOBS },                    \
+	{ "io", required_argument, NULL, CLI_OPT_IO },                        \
+	{ "no-fallback", no_argument, NULL, CLI_OPT_NO_FALLBACK },            \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },                          \
+	{ "stats", no_argument, NULL, CLI_OPT_STATS },                        \
+	{ "cache-dir", required_argument, NULL, CLI_OPT_CACHE_DIR },          \
+	{ "no-verify", no_argument, NULL, CLI_OPT_NO_VERIFY },                \
+	{ "quiet", no_argument, NULL, 'q' },                                  \
+	{ "verbose", no_argument, NULL, 'v' }
+
+#define CLI_RUN_HELP                                                              \
+	"  --link-mode MODE   auto (clone, then hardlink, then copy), clone,\n"     \
+	"                     hardlink, copy or symlink (default auto)\n"           \
+	"  --no-fallback      fail (exit 3) instead of falling back when MODE is\n" \
+	"                     not supported between the two filesystems\n"          \
+	"  -j, --jobs N       worker threads (default: CPUs this process may use)\n"\
+	"  --io BACKEND       auto, uring or sync (default auto)\n"                 \
+	"  --json             print the report as one JSON object on stdout\n"      \
+	"  --stats            print a human summary on stderr\n"                    \
+	"  -q, --quiet        no progress, no warnings\n"                           \
+	"  -v, --verbose      more detail on stderr\n"
+
+spoke_ctx *cli_ctx_create(const struct cli_run_opts *o);
+/* Attach logging and the progress bar once options are parsed. */
+void cli_ctx_finish(spoke_ctx *ctx, const struct cli_run_opts *o);
+/* Print the outcome of a run: the error (if any), --stats, --json; return
+ * the exit code. */
+int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
+		   const char *cmd, int ret, spoke_report *rep);
+int cli_exit_code(int ret);
+void cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Install SIGINT/SIGTERM handlers that cancel ctx (the run rolls back). */
+void cli_cancel_on_signals(spoke_ctx *ctx);
+
+int cmd_copy_tree(int argc, char **argv);
+int cmd_install(int argc, char **argv);
+int cmd_uninstall(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common - option parsing, messages, progress bar and exit codes shared by
+ * the subcommands. Messages follow git's habit: lower-case, problem first,
+ * the path quoted.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct progress_state {
+	int verbose, quiet, tty;
+	struct timespec start;
+	int drawn;
+};
+
+static struct progress_state progress;
+static spoke_ctx *signal_ctx;
+
+void cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "spoke %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'spoke %s --help'.\n", cmd);
+}
+
+static int parse_link_mode(const char *s, enum spoke_link_mode *m)
+{
+	static const char *const names[] = { "auto", "clone", "hardlink",
+					     "copy", "symlink" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*m = (enum spoke_link_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+int cli_run_option(spoke_ctx *ctx, struct cli_run_opts *o, int opt,
+		   const char *arg)
+{
+	enum spoke_link_mode mode;
+	char *end;
+	unsigned long n;
+
+	switch (opt) {
+	case CLI_OPT_LINK_MODE:
+		if (parse_link_mode(arg, &mode)) {
+			fprintf(stderr, "spoke: invalid --link-mode '%s' (auto, "
+				"clone, hardlink, copy or symlink)\n", arg);
+			return -1;
+		}
+		spoke_ctx_set_link_mode(ctx, mode);
+		return 1;
+	case CLI_OPT_JOBS:
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno || *end || end == arg || n > 1024) {
+			fprintf(stderr, "spoke: invalid --jobs '%s' (0 to 1024; "
+				"0 means one per CPU)\n", arg);
+			return -1;
+		}
+		spoke_ctx_set_jobs(ctx, (unsigned)n);
+		return 1;
+	case CLI_OPT_IO:
+		if (strcmp(arg, "auto") == 0)
+			spoke_ctx_set_io(ctx, SPOKE_IO_AUTO);
+		else if (strcmp(arg, "uring") == 0)
+			spoke_ctx_set_io(ctx, SPOKE_IO_URING);
+		else if (strcmp(arg, "sync") == 0)
+			spoke_ctx_set_io(ctx, SPOKE_IO_SYNC);
+		else {
+			fprintf(stderr, "spoke: invalid --io '%s' (auto, uring "
+				"or sync)\n", arg);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_NO_FALLBACK:
+		spoke_ctx_set_no_fallback(ctx, 1);
+		return 1;
+	case CLI_OPT_JSON:
+		o->json = 1;
+		return 1;
+	case CLI_OPT_STATS:
+		o->stats = 1;
+		return 1;
+	case CLI_OPT_CACHE_DIR:
+		spoke_ctx_set_cache_dir(ctx, arg);
+		return 1;
+	case CLI_OPT_NO_VERIFY:
+		spoke_ctx_set_verify(ctx, 0);
+		return 1;
+	case 'q':
+		o->quiet = 1;
+		return 1;
+	case 'v':
+		o->verbose++;
+		return 1;
+	}
+	return 0;
+}
+
+static void log_to_stderr(void *user, int level, const char *msg)
+{
+	const struct cli_run_opts *o = user;
+
+	if (o->quiet || (level > SPOKE_LOG_WARN && !o->verbose) ||
+	    (level > SPOKE_LOG_INFO && o->verbose < 2))
+		return;
+	if (progress.drawn) {
+		fputs("\r\033[K", stderr);
+		progress.drawn = 0;
+	}
+	fprintf(stderr, "spoke: %s%s\n", level == SPOKE_LOG_WARN ?
+		"warning: " : "", msg);
+}
+
+static double elapsed(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - progress.start.tv_sec) +
+	       (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
+}
+
+/* One line, redrawn in place: files, MB, rate, elapsed. Only on a TTY, so
+ * logs and pipes never get carriage returns. */
+static void draw_progress(void *user, const struct spoke_progress *p)
+{
+	double t = elapsed(), mb = (double)p->bytes_done / 1e6;
+
+	(void)user;
+	if (p->files_total)
+		fprintf(stderr, "\r\033[K%" PRIu64 "/%" PRIu64 " files  "
+			"%.1f/%.1f MB  %.0f files/s  %.1fs", p->files_done,
+			p->files_total, mb, (double)p->bytes_total / 1e6,
+			t > 0 ? (double)p->files_done / t : 0.0, t);
+	else
+		fprintf(stderr, "\r\033[K%" PRIu64 " files  %.1f MB  "
+			"%.0f files/s  %.1fs", p->files_done, mb,
+			t > 0 ? (double)p->files_done / t : 0.0, t);
+	progress.drawn = 1;
+}
+
+spoke_ctx *cli_ctx_create(const struct cli_run_opts *o)
+{
+	spoke_ctx *ctx = spoke_ctx_create();
+
+	(void)o;
+	if (!ctx)
+		fprintf(stderr, "spoke: out of memory\n");
+	return ctx;
+}
+
+void cli_ctx_finish(spoke_ctx *ctx, const struct cli_run_opts *o)
+{
+	spoke_ctx_set_log(ctx, log_to_stderr, (void *)o);
+	progress.tty = isatty(STDERR_FILENO);
+	progress.quiet = o->quiet;
+	clock_gettime(CLOCK_MONOTONIC, &progress.start);
+	if (progress.tty && !o->quiet && !o->json)
+		spoke_ctx_set_progress(ctx, draw_progress, NULL);
+}
+
+int cli_exit_code(int ret)
+{
+	switch (ret) {
+	case 0:
+		return EXIT_OK;
+	case SPOKE_E_USAGE:
+		return EXIT_USAGE;
+	case SPOKE_E_UNSUPPORTED:
+		return EXIT_UNSUPPORTED;
+	case SPOKE_E_BADWHEEL:
+	case SPOKE_E_UNSAFE_PATH:
+	case SPOKE_E_CONFLICT:
+	case SPOKE_E_HASH:
+	case SPOKE_E_PROTECTED:
+		return EXIT_BADINPUT;
+	case SPOKE_E_LOCKED:
+		return EXIT_LOCKED;
+	case SPOKE_E_CANCELED:
+		return EXIT_CANCELED;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static void print_stats(const spoke_report *r, double secs)
+{
+	uint64_t files = spoke_report_counter(r, SPOKE_COUNT_FILES);
+
+	fprintf(stderr,
+		"%" PRIu64 " files, %" PRIu64 " dirs, %.1f MB in %.3fs "
+		"(%.0f files/s)\n  cloned %" PRIu64 ", hardlinked %" PRIu64
+		", copied %" PRIu64 ", symlinked %" PRIu64 ", replaced %" PRIu64
+		"\n  failed attempts %" PRIu64 "\n",
+		files, spoke_report_counter(r, SPOKE_COUNT_DIRS),
+		(double)spoke_report_counter(r, SPOKE_COUNT_BYTES) / 1e6, secs,
+		secs > 0 ? (double)files / secs : 0.0,
+		spoke_report_counter(r, SPOKE_COUNT_CLONED),
+		spoke_report_counter(r, SPOKE_COUNT_HARDLINKED),
+		spoke_report_counter(r, SPOKE_COUNT_COPIED),
+		spoke_report_counter(r, SPOKE_COUNT_SYMLINKED),
+		spoke_report_counter(r, SPOKE_COUNT_REPLACED),
+		spoke_report_counter(r, SPOKE_COUNT_FAILED_ATTEMPTS));
+	for (size_t i = 0; i < spoke_report_fallback_count(r); i++) {
+		const char *from, *to, *path;
+		int err;
+
+		spoke_report_fallback(r, i, &from, &to, &err, &path);
+		fprintf(stderr, "  fallback %s -> %s (%s) at '%s'\n", from, to,
+			strerror(err), path);
+	}
+}
+
+int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
+		   const char *cmd, int ret, spoke_report *rep)
+{
+	double secs = elapsed();
+
+	if (progress.drawn) {
+		fputs("\r\033[K", stderr);
+		progress.drawn = 0;
+	}
+	if (ret)
+		fprintf(stderr, "spoke %s: error: %s\n", cmd,
+			*spoke_ctx_error_message(ctx) ?
+			spoke_ctx_error_message(ctx) : spoke_strerror(ret));
+	if (rep && o->stats)
+		print_stats(rep, secs);
+	if (rep && o->json) {
+		char *json = spoke_report_json(rep);
+
+		if (!json) {
+			fprintf(stderr, "spoke %s: out of memory\n", cmd);
+			return EXIT_FAIL;
+		}
+		printf("%s\n", json);
+		free(json);
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,
+			strerror(errno));
+		return EXIT_FAIL;
+	}
+	return cli_exit_code(ret);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (signal_ctx)
+		spoke_ctx_cancel(signal_ctx);
+}
+
+void cli_cancel_on_signals(spoke_ctx *ctx)
+{
+	struct sigaction sa;
+
+	signal_ctx = ctx;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

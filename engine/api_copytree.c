@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_copytree - spoke_copy_tree(): the linker as a general tool, one tree in
+ * one run. The same path an installer takes, minus the wheel semantics.
+ */
+#include "engine/walk.h"
+
+#include <stdlib.h>
+
+int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
+		    spoke_report **report)
+{
+	struct spoke_report *rep = report_create();
+	struct linker *l = NULL;
+	int ret;
+
+	if (report)
+		*report = NULL;
+	if (!rep)
+		return SPOKE_E_NOMEM;
+	ret = ctx_begin(ctx);
+	if (!ret && (!src || !dst))
+		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
+			       "copy-tree needs a source and a destination");
+	if (!ret)
+		ret = linker_create(&l, ctx, rep);
+	if (!ret)
+		ret = linker_add_tree(l, src, dst, NULL, src);
+	if (!ret)
+		ret = linker_run(l);
+	linker_free(l);
+	report_set_status(rep, ret, ctx);
+	if (report)
+		*report = rep;
+	else
+		spoke_report_free(rep);
+	return ret;
+}

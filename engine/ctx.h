@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctx - the inside of spoke_ctx: run options, the cancel flag and the first
+ * error of a run. Workers report failures here; the first one wins, so the
+ * message a user sees names the failure that stopped the run, not one of the
+ * many "canceled" that follow it.
+ */
+#ifndef SPOKE_ENGINE_CTX_H
+#define SPOKE_ENGINE_CTX_H
+
+#include "spoke.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct spoke_ctx {
+	enum spoke_link_mode link_mode;
+	enum spoke_io_backend io;
+	unsigned jobs;
+	int no_fallback;
+	int verify;
+	char *cache_dir;
+	spoke_log_fn log_fn;
+	void *log_user;
+	spoke_progress_fn progress_fn;
+	void *progress_user;
+	atomic_int cancel;
+
+	pthread_mutex_t lock; /* error fields and log/progress serialisation */
+	int failed;           /* an error is recorded for this run */
+	int err_code, err_errno;
+	char err_path[PATH_MAX];
+	char err_msg[PATH_MAX + 512];
+};
+
+/* Start of a run: forget the last error and any old cancel request, and
+ * arm $SPOKE_FAULT on the first run of the process. 0, or SPOKE_E_USAGE
+ * (recorded) for a malformed SPOKE_FAULT: a typo must not silently test
+ * nothing. */
+int ctx_begin(spoke_ctx *ctx);
+/* Record a failure (first one wins) and return code. err_errno may be 0;
+ * path may be NULL. The message is "what: path: strerror" when fmt is NULL. */
+int ctx_fail(spoke_ctx *ctx, int code, int err_errno, const char *path,
+	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int ctx_failed(spoke_ctx *ctx);
+void ctx_log(spoke_ctx *ctx, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline int ctx_canceled(spoke_ctx *ctx)
+{
+	return atomic_load_explicit(&ctx->cancel, memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report - what a run did: counters, link-mode switches, distributions. The
+ * engine fills it (counters are summed from per-worker copies at the end, so
+ * workers never share a counter cache line); the public getters and the JSON
+ * form read it.
+ */
+#ifndef SPOKE_ENGINE_REPORT_H
+#define SPOKE_ENGINE_REPORT_H
+
+#include "spoke.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct report_fallback {
+	const char *from, *to; /* static mode names */
+	int err;               /* positive errno */
+	char *path;
+};
+
+struct report_dist {
+	char *name, *version;
+	const char *action; /* static string */
+};
+
+struct spoke_report {
+	uint64_t count[SPOKE_COUNT__MAX];
+	pthread_mutex_t lock; /* fallbacks are added from workers */
+	struct report_fallback *fallbacks;
+	size_t nfallbacks;
+	struct report_dist *dists;
+	size_t ndists;
+	int status;           /* the run's return value */
+	char *error;          /* its message, or NULL */
+	char *error_path;
+	int error_errno;
+};
+
+struct spoke_report *report_create(void);
+int report_add_fallback(struct spoke_report *r, const char *from,
+			const char *to, int err, const char *path);
+int report_add_dist(struct spoke_report *r, const char *name,
+		    const char *version, const char *action);
+/* Copy the context's error into the report (for JSON). */
+void report_set_status(struct spoke_report *r, int status, const spoke_ctx *ctx);
+
+#endif

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spoke.h - the one public header of libspoke, a parallel bulk installer
+ * engine for Python wheels.
+ *
+ * Conventions: every handle is opaque and made by a *_create call and released
+ * by the matching *_free, which accepts NULL. Calls return 0 (or a count) on
+ * success and a negative value on failure: either -errno (a plain syscall
+ * failure) or one of the SPOKE_E* codes below, which are all below -4096 so the
+ * two ranges never overlap. The library never prints and never exits: warnings
+ * reach the host through the log callback, progress through the progress
+ * callback, and the last error's detail (path, errno, message) through
+ * spoke_ctx_error_*(). A spoke_ctx may be used by one run at a time; separate
+ * contexts may run concurrently from different host threads.
+ */
+#ifndef SPOKE_H
+#define SPOKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPOKE_VERSION_MAJOR 0
+#define SPOKE_VERSION_MINOR 1
+#define SPOKE_VERSION_PATCH 0
+#define SPOKE_VERSION_NUMBER \
+	(SPOKE_VERSION_MAJOR * 10000 + SPOKE_VERSION_MINOR * 100 + SPOKE_VERSION_PATCH)
+
+#if defined(SPOKE_BUILDING) && defined(__GNUC__)
+#define SPOKE_API __attribute__((visibility("default")))
+#else
+#define SPOKE_API
+#endif
+
+/* Error codes. Stable: values never change once released. */
+enum spoke_err {
+	SPOKE_OK = 0,
+	SPOKE_E_BASE = -5000,
+	SPOKE_E_USAGE = -5001,       /* bad argument or option */
+	SPOKE_E_UNSUPPORTED = -5002, /* link mode unsupported and --no-fallback */
+	SPOKE_E_BADWHEEL = -5003,    /* malformed wheel, WHEEL, RECORD, METADATA */
+	SPOKE_E_UNSAFE_PATH = -5004, /* a path escapes its root (.., absolute, symlink) */
+	SPOKE_E_CONFLICT = -5005,    /* two wheels or a file and a directory collide */
+	SPOKE_E_HASH = -5006,        /* size or sha256 differs from RECORD */
+	SPOKE_E_CANCELED = -5007,    /* spoke_ctx_cancel() was called */
+	SPOKE_E_NOT_INSTALLED = -5008,
+	SPOKE_E_LOCKED = -5009,      /* environment locked by another process */
+	SPOKE_E_CORRUPT = -5010,     /* cache entry or journal damaged */
+	SPOKE_E_NOMEM = -5011,
+	SPOKE_E_PROTECTED = -5012,   /* would replace the interpreter or activate */
+	SPOKE_E_LAST = -5013
+};
+
+/* A human-readable name for any return value: SPOKE_E* or -errno. */
+SPOKE_API const char *spoke_strerror(int code);
+SPOKE_API const char *spoke_version(void);
+SPOKE_API int spoke_version_number(void);
+
+/* ---- context: options and error state for runs ------------------------- */
+
+typedef struct spoke_ctx spoke_ctx;
+
+enum spoke_link_mode {
+	SPOKE_LINK_AUTO = 0, /* clone, then hardlink, then copy */
+	SPOKE_LINK_CLONE,
+	SPOKE_LINK_HARDLINK,
+	SPOKE_LINK_COPY,
+	SPOKE_LINK_SYMLINK
+};
+
+enum spoke_io_backend {
+	SPOKE_IO_AUTO = 0,
+	SPOKE_IO_URING,
+	SPOKE_IO_SYNC
+};
+
+enum spoke_log_level { SPOKE_LOG_WARN = 0, SPOKE_LOG_INFO, SPOKE_LOG_DEBUG };
+
+typedef void (*spoke_log_fn)(void *user, int level, const char *msg);
+
+/* Progress: called from worker threads, serialised by the library (never two
+ * calls at once), at most every few milliseconds and once at the end with
+ * done == total. Counters are monotonic within a run. */
+struct spoke_progress {
+	uint64_t files_done, files_total;
+	uint64_t bytes_done, bytes_total;
+	const char *current; /* wheel or tree being processed, may be NULL */
+};
+typedef void (*spoke_progress_fn)(void *user, const struct spoke_progress *p);
+
+SPOKE_API spoke_ctx *spoke_ctx_create(void);
+SPOKE_API void spoke_ctx_free(spoke_ctx *ctx);
+SPOKE_API int spoke_ctx_set_link_mode(spoke_ctx *ctx, enum spoke_link_mode mode);
+SPOKE_API int spoke_ctx_set_jobs(spoke_ctx *ctx, unsigned jobs); /* 0: CPUs */
+SPOKE_API int spoke_ctx_set_io(spoke_ctx *ctx, enum spoke_io_backend io);
+/* Fail with SPOKE_E_UNSUPPORTED instead of falling back. */
+SPOKE_API int spoke_ctx_set_no_fallback(spoke_ctx *ctx, int on);
+SPOKE_API int spoke_ctx_set_log(spoke_ctx *ctx, spoke_log_fn fn, void *user);
+SPOKE_API int spoke_ctx_set_progress(spoke_ctx *ctx, spoke_progress_fn fn,
+				     void *user);
+SPOKE_API int spoke_ctx_set_cache_dir(spoke_ctx *ctx, const char *dir);
+SPOKE_API int spoke_ctx_set_verify(spoke_ctx *ctx, int on); /* default on */
+/* Thread-safe, async-signal-safe: asks the running call to stop; it returns
+ * SPOKE_E_CANCELED and leaves the target as it was before the run. */
+SPOKE_API void spoke_ctx_cancel(spoke_ctx *ctx);
+
+/* Detail of the last failure of a call on this context. Strings are owned by
+ * the context and valid until its next run; never NULL ("" when unknown). */
+SPOKE_API int spoke_ctx_error_code(const spoke_ctx *ctx);
+SPOKE_API int spoke_ctx_error_errno(const spoke_ctx *ctx);
+SPOKE_API const char *spoke_ctx_error_path(const spoke_ctx *ctx);
+SPOKE_API const char *spoke_ctx_error_message(const spoke_ctx *ctx);
+
+/* ---- reports: what a run did --------------------------------------------- */
+
+typedef struct spoke_report spoke_report;
+
+enum spoke_counter {
+	SPOKE_COUNT_FILES = 0,   /* regular files materialised */
+	SPOKE_COUNT_DIRS,        /* directories created */
+	SPOKE_COUNT_BYTES,       /* bytes of regular files materialised */
+	SPOKE_COUNT_CLONED,
+	SPOKE_COUNT_HARDLINKED,
+	SPOKE_COUNT_COPIED,
+	SPOKE_COUNT_SYMLINKED,   /* includes symlinks recreated from the source */
+	SPOKE_COUNT_REPLACED,    /* existing targets replaced atomically */
+	SPOKE_COUNT_FAILED_ATTEMPTS, /* link/clone calls that failed unsupported */
+	SPOKE_COUNT_REMOVED,     /* files removed (uninstall, upgrade) */
+	SPOKE_COUNT_WRITTEN,     /* files generated (RECORD, scripts, ...) */
+	SPOKE_COUNT__MAX
+};
+
+SPOKE_API void spoke_report_free(spoke_report *r);
+SPOKE_API uint64_t spoke_report_counter(const spoke_report *r,
+					enum spoke_counter c);
+/* Link-mode switches made during the run, in order. */
+SPOKE_API size_t spoke_report_fallback_count(const spoke_report *r);
+SPOKE_API int spoke_report_fallback(const spoke_report *r, size_t i,
+				    const char **from, const char **to,
+				    int *err, const char **path);
+/* Distributions a run installed or removed, in plan order. action is
+ * "installed", "upgraded", "reinstalled", "uninstalled" or "failed". */
+SPOKE_API size_t spoke_report_dist_count(const spoke_report *r);
+SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
+				const char **name, const char **version,
+				const char **action);
+/* The whole report as one JSON object (malloc'd, caller frees). */
+SPOKE_API char *spoke_report_json(const spoke_report *r);
+
+/* ---- copy-tree: the linker as a general tool ----------------------------- */
+
+/* Materialise SRC into DST (created if missing, merged into if present) with
+ * the context's link mode. *report (may be NULL) receives a report even on
+ * failure. */
+SPOKE_API int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
+			      spoke_report **report);
+
+/* ---- install plans -------------------------------------------------------- */
+
+typedef struct spoke_plan spoke_plan;
+
+enum spoke_scheme_key {
+	SPOKE_SCHEME_PURELIB = 0,
+	SPOKE_SCHEME_PLATLIB,
+	SPOKE_SCHEME_SCRIPTS,
+	SPOKE_SCHEME_HEADERS, /* the dist name is appended, as pip does */
+	SPOKE_SCHEME_DATA,
+	SPOKE_SCHEME__MAX
+};
+
+SPOKE_API spoke_plan *spoke_plan_create(void);
+SPOKE_API void spoke_plan_free(spoke_plan *plan);
+/* A .whl file or an unpacked wheel tree. Returns the wheel's index (>= 0). */
+SPOKE_API int spoke_plan_add_wheel(spoke_plan *plan, const char *path);
+/* A distribution name to uninstall (for spoke_uninstall). */
+SPOKE_API int spoke_plan_add_name(spoke_plan *plan, const char *name);
+SPOKE_API int spoke_plan_set_venv(spoke_plan *plan, const char *venv);
+SPOKE_API int spoke_plan_set_target(spoke_plan *plan, const char *dir);
+SPOKE_API int spoke_plan_set_scheme_path(spoke_plan *plan,
+					 enum spoke_scheme_key key,
+					 const char *path);
+SPOKE_API int spoke_plan_set_python(spoke_plan *plan, const char *python);
+SPOKE_API int spoke_plan_set_reinstall(spoke_plan *plan, int on);
+SPOKE_API int spoke_plan_set_dry_run(spoke_plan *plan, int on);
+SPOKE_API int spoke_plan_set_requested(spoke_plan *plan, int on);
+SPOKE_API int spoke_plan_set_allow_overwrite(spoke_plan *plan, int on);
+SPOKE_API int spoke_plan_set_direct_url(spoke_plan *plan, int wheel,
+					const char *json);
+
+SPOKE_API int spoke_install(spoke_ctx *ctx, spoke_plan *plan,
+			    spoke_report **report);
+SPOKE_API int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan,
+			      spoke_report **report);
+
+/* ---- the wheel cache ------------------------------------------------------ */
+
+/* Unpack, verify and publish a .whl into the context's cache. key_out (may be
+ * NULL) receives the entry key (hex sha256 of the wheel, 65 bytes). */
+SPOKE_API int spoke_cache_add(spoke_ctx *ctx, const char *wheel,
+			      char key_out[65]);
+/* Path of the cache directory in use (owned by ctx). */
+SPOKE_API const char *spoke_cache_dir(spoke_ctx *ctx);
+
+typedef void (*spoke_cache_entry_fn)(void *user, const char *key,
+				     const char *wheel_name, int status);
+/* List entries; status is 0, or with verify a SPOKE_E_HASH/-errno per entry. */
+SPOKE_API int spoke_cache_list(spoke_ctx *ctx, int verify,
+			       spoke_cache_entry_fn fn, void *user);
+/* Remove leftover temporaries of killed runs; returns how many. */
+SPOKE_API int spoke_cache_prune(spoke_ctx *ctx);
+SPOKE_API int spoke_cache_clean(spoke_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

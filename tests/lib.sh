@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+# lib.sh - helpers for the shell tests: results (exit 0 pass, 1 fail, 77
+# skip), temporary directories, loop-mounted filesystems and tree manifests.
+# Source it from a test; it sets SPOKE (the binary under test) and TMP.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+SPOKE=$BUILD/spoke
+TMP=$(mktemp -d /tmp/spoke-test.XXXXXX)
+MOUNTS=()
+
+cleanup() {
+	local m
+	for m in "${MOUNTS[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+note() { echo "  $*" >&2; }
+
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root for loop mounts ($1)"
+}
+
+# mkfs_mount TYPE SIZE_MB -> sets MNT to the mount point. TYPE: xfs
+# (reflink=1), btrfs, ext4. The image is sparse, so it costs little. Not in
+# a $(...) subshell: the mount must be registered for cleanup here.
+mkfs_mount() {
+	local type=$1 size=$2 img=$TMP/$1-$RANDOM.img mnt
+	mnt=$TMP/mnt-$1-$RANDOM
+	mkdir -p "$mnt"
+	truncate -s "${size}M" "$img" || fail "cannot create $img"
+	case $type in
+	xfs) mkfs.xfs -q -m reflink=1 "$img" >/dev/null 2>&1 ;;
+	btrfs) mkfs.btrfs -q "$img" >/dev/null 2>&1 ;;
+	ext4) mkfs.ext4 -q -F "$img" >/dev/null 2>&1 ;;
+	esac || skip "mkfs.$type failed (is it installed? make deps)"
+	mount -o loop "$img" "$mnt" 2>/dev/null || skip "cannot loop-mount $type (no loop devices in this container?)"
+	MOUNTS+=("$mnt")
+	MNT=$mnt
+}
+
+# manifest DIR: one line per path: relative path, type, mode, size, content
+# hash or link target. Two trees are identical when their manifests are.
+manifest() {
+	(cd "$1" && find . -mindepth 1 -printf '%P %y %m %s %l\n' | LC_ALL=C sort) |
+	while read -r p t m s l; do
+		if [ "$t" = f ]; then
+			h=$(sha256sum "$1/$p" | cut -c1-16)
+		else
+			h=$l
+		fi
+		echo "$p $t $m $([ "$t" = d ] || echo "$s") $h"
+	done
+}
+
+same_tree() {
+	diff <(manifest "$1") <(manifest "$2") >"$TMP/diff" ||
+		{ head -20 "$TMP/diff" >&2; fail "trees differ: $1 vs $2"; }
+}
+
+no_temporaries() {
+	local left
+	left=$(find "$1" -name '.spoke-*' | head -5)
+	[ -z "$left" ] || fail "temporaries left behind: $left"
+}
+
+# json_get FILE KEY -> value of a top-level key (numbers, strings), or a
+# python expression on the object j with json_py.
+json_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+json_py() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+# small_tree DIR N: a wheel-like tree: N files over a few packages, an exec
+# file, an empty file, a symlink inside the tree and one to a directory
+# outside it (which must be recreated, not followed).
+small_tree() {
+	local d=$1 n=$2 i
+	mkdir -p "$d/pkg/sub/deep" "$d/pkg-1.0.dist-info" "$d/empty-dir"
+	for i in $(seq 1 "$n"); do
+		case $((i % 4)) in
+		0) printf 'x = %d\n' "$i" >"$d/pkg/m$i.py" ;;
+		1) head -c $((i * 97 % 20000 + 1)) /dev/urandom >"$d/pkg/sub/d$i.bin" ;;
+		2) printf 'deep %d\n' "$i" >"$d/pkg/sub/deep/f$i.txt" ;;
+		3) head -c $((i * 13 % 5000)) /dev/urandom >"$d/pkg/r$i.dat" ;;
+		esac
+	done
+	head -c 300000 /dev/urandom >"$d/pkg/_native.so"
+	chmod 755 "$d/pkg/_native.so"
+	: >"$d/pkg/__init__.py"
+	echo "Name: pkg" >"$d/pkg-1.0.dist-info/METADATA"
+	ln -s m4.py "$d/pkg/alias.py"
+	ln -s /usr/share "$d/pkg/outside"
+}
