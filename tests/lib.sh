@@ -49,15 +49,26 @@ mkfs_mount() {
 # manifest DIR: one line per path: relative path, type, mode, size, content
 # hash or link target. Two trees are identical when their manifests are.
 manifest() {
-	(cd "$1" && find . -mindepth 1 -printf '%P %y %m %s %l\n' | LC_ALL=C sort) |
-	while read -r p t m s l; do
-		if [ "$t" = f ]; then
-			h=$(sha256sum "$1/$p" | cut -c1-16)
-		else
-			h=$l
-		fi
-		echo "$p $t $m $([ "$t" = d ] || echo "$s") $h"
-	done
+	python3 - "$1" <<'PY'
+import hashlib, os, stat, sys
+root = sys.argv[1]
+out = []
+for dirpath, dirs, files in os.walk(root):
+    for name in dirs + files:
+        p = os.path.join(dirpath, name)
+        rel = os.path.relpath(p, root)
+        st = os.lstat(p)
+        mode = "%o" % stat.S_IMODE(st.st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            out.append("%s l %s %s" % (rel, mode, os.readlink(p)))
+        elif stat.S_ISDIR(st.st_mode):
+            out.append("%s d %s" % (rel, mode))
+        else:
+            with open(p, "rb") as f:
+                h = hashlib.sha256(f.read()).hexdigest()[:16]
+            out.append("%s f %s %d %s" % (rel, mode, st.st_size, h))
+print("\n".join(sorted(out)))
+PY
 }
 
 same_tree() {
