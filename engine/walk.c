@@ -383,17 +383,29 @@ static int add_symlink(struct wworker *w, struct wdir *d, const char *name,
 	return add_op(w, d, name, st, target);
 }
 
-/* One regular file or symlink of d (chunks come here too). */
-static int add_entry(struct wworker *w, struct wdir *d, const char *name,
-		     unsigned char type)
+static int spawn_chunk(struct wworker *w, struct pool_worker *pw,
+		       struct wdir *d, const char **names, unsigned n);
+
+/* One regular file or symlink of d. pw is NULL inside a chunk task; else a
+ * big file goes to a task of its own, so a thief can start it while this
+ * worker goes on, and the largest file is not the tail of the run. */
+static int add_entry(struct wworker *w, struct pool_worker *pw,
+		     struct wdir *d, const char *name)
 {
 	struct stat st;
 
 	/* The source's mode and size are needed for every method but
-	 * hardlink; one fstatat also tells DT_UNKNOWN apart. */
+	 * hardlink, and the size for the report; one fstatat also tells
+	 * DT_UNKNOWN apart. */
 	if (fstatat(d->sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(w, d, 0, name, -errno, "cannot stat");
-	(void)type;
+	if (S_ISREG(st.st_mode) && pw && (uint64_t)st.st_size >= BIG_FILE) {
+		const char **one = arena_alloc(&w->arena, sizeof(*one));
+
+		if (!one || !(*one = arena_strdup(&w->arena, name)))
+			return fail(w, d, 0, name, -ENOMEM, "cannot walk");
+		return spawn_chunk(w, pw, d, one, 1);
+	}
 	if (S_ISREG(st.st_mode))
 		return add_op(w, d, name, &st, NULL);
 	if (S_ISLNK(st.st_mode))
@@ -583,7 +595,7 @@ static int walk_entries(struct wworker *w, struct pool_worker *pw,
 			} else if (!pressure && ++pend.seen > CHUNK) {
 				ret = defer_file(w, pw, d, &pend, e->d_name);
 			} else {
-				ret = add_entry(w, d, e->d_name, e->d_type);
+				ret = add_entry(w, pw, d, e->d_name);
 			}
 		}
 		/* Names point into w->dents: flush before the next read. */
@@ -628,7 +640,7 @@ static void chunk_task(struct pool_worker *pw, struct pool_task *t)
 	int ret = 0;
 
 	for (unsigned i = 0; i < c->n && !ret && !stopped(w); i++)
-		ret = add_entry(w, d, c->names[i], DT_UNKNOWN);
+		ret = add_entry(w, NULL, d, c->names[i]);
 	if (!ret && w->nops)
 		flush(w, d);
 	w->nops = 0;
