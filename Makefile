@@ -28,7 +28,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/t_*.c))
-TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%) \
+	$(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/tests/t_replay_%,$(wildcard tests/fuzz/fuzz_*.c))
 
 STATIC := $(BUILD)/libspoke.a
 SHARED := $(BUILD)/libspoke.so.$(VERSION)
@@ -40,7 +41,7 @@ DEB_PKGS := build-essential clang pkg-config liburing-dev libzstd-dev \
 	python3-wheel-whl zip unzip util-linux gnuplot-nox
 
 .PHONY: all deps test test-asan test-tsan demo bench bench-quick install \
-	clean tests fuzz
+	clean tests fuzz fuzz-build stress
 
 all: $(STATIC) $(SHARED) $(BIN)
 
@@ -78,6 +79,12 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(STATIC)
 # runtime, which only executables link.
 tests: $(STATIC) $(BIN) $(TEST_BINS)
 
+# The fuzz targets with a plain main() that replays their seed corpus.
+$(BUILD)/tests/t_replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DCORPUS='"tests/fuzz/corpus_$*"' $(CFLAGS) -o $@ $< \
+		tests/fuzz/replay.c $(STATIC) $(LIBS)
+
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
@@ -98,6 +105,28 @@ test-asan: deps
 test-tsan: deps
 	$(MAKE) BUILD=build-tsan CC=clang CFLAGS="-O1 -g -fsanitize=thread" tests
 	BUILD=build-tsan SPOKE_SANITIZER=tsan tests/run.sh --tsan
+
+# Fuzz targets (libFuzzer, clang): every parser of untrusted input. The seed
+# corpora are replayed by the normal test run too (t_fuzz_replay.sh).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p build-fuzz
+	clang $(CPPFLAGS) -std=c11 $(WARN) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+# make fuzz FUZZ_SECONDS=60 (CI) or longer by hand. New inputs go to a scratch
+# corpus, so the committed seeds stay small.
+fuzz: deps fuzz-build
+	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); \
+		mkdir -p build-fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			build-fuzz/corpus-$$n tests/fuzz/corpus_$${n#fuzz_} 2>&1 | tail -3 || exit 1; \
+	done
 
 demo: deps all
 	tests/demo.sh $(BUILD)
@@ -123,4 +152,4 @@ install: all
 		libspoke.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libspoke.pc
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -14,6 +14,10 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  copy-tree SRC DST        materialise a tree (a parallel cp -a)\n"
+	"  cache add|list|dir|verify|prune|clean\n"
+	"                           manage the cache of unpacked wheels\n"
+	"  install WHEEL_TREE...    install unpacked wheels into a venv or --target\n"
+	"  uninstall NAME...        remove installed distributions\n"
 	"\n"
 	"Run 'spoke COMMAND --help' for a command's options; 'man spoke' for\n"
 	"the whole manual.\n"
@@ -36,6 +40,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "copy-tree", cmd_copy_tree },
+	{ "cache", cmd_cache },
+	{ "install", cmd_install },
+	{ "uninstall", cmd_uninstall },
 };
 
 int main(int argc, char **argv)

@@ -160,6 +160,14 @@ SPOKE_API int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
 
 /* ---- install plans -------------------------------------------------------- */
 
+/* A plan says what to install or uninstall and where; spoke_install() and
+ * spoke_uninstall() run it. The environment is a virtual environment
+ * (set_venv; by default $VIRTUAL_ENV when neither a venv, a target nor a
+ * scheme path is set), a --target directory (set_target) or scheme paths
+ * given one by one (set_scheme_path, which also overrides single keys of a
+ * venv or target). docs/INSTALL.md has the layouts and every difference from
+ * pip. Setters copy their strings and only fail on bad arguments
+ * (SPOKE_E_USAGE) or memory; paths are checked when the plan runs. */
 typedef struct spoke_plan spoke_plan;
 
 enum spoke_scheme_key {
@@ -173,25 +181,54 @@ enum spoke_scheme_key {
 
 SPOKE_API spoke_plan *spoke_plan_create(void);
 SPOKE_API void spoke_plan_free(spoke_plan *plan);
-/* A .whl file or an unpacked wheel tree. Returns the wheel's index (>= 0). */
+/* A .whl file or an unpacked wheel tree. Returns the wheel's index (>= 0).
+ * For now only trees install: a .whl fails the run with SPOKE_E_USAGE until
+ * the cache maps it to an unpacked entry. */
 SPOKE_API int spoke_plan_add_wheel(spoke_plan *plan, const char *path);
-/* A distribution name to uninstall (for spoke_uninstall). */
+/* A distribution name to uninstall (for spoke_uninstall); compared after
+ * PEP 503 normalisation. */
 SPOKE_API int spoke_plan_add_name(spoke_plan *plan, const char *name);
 SPOKE_API int spoke_plan_set_venv(spoke_plan *plan, const char *venv);
 SPOKE_API int spoke_plan_set_target(spoke_plan *plan, const char *dir);
 SPOKE_API int spoke_plan_set_scheme_path(spoke_plan *plan,
 					 enum spoke_scheme_key key,
 					 const char *path);
+/* The interpreter generated scripts name in their shebang (default: the
+ * venv's bin/python; required with a target or scheme paths when a wheel
+ * has scripts). Also run to learn X.Y when pyvenv.cfg does not say. */
 SPOKE_API int spoke_plan_set_python(spoke_plan *plan, const char *python);
+/* Reinstall a distribution whose installed version is the same (else it is
+ * left alone and reported "unchanged"). */
 SPOKE_API int spoke_plan_set_reinstall(spoke_plan *plan, int on);
+/* Check everything and report what would happen ("would install", "would
+ * upgrade", "would reinstall", "would uninstall"); change nothing. */
 SPOKE_API int spoke_plan_set_dry_run(spoke_plan *plan, int on);
+/* Write an empty REQUESTED into each installed dist-info (PEP 376). */
 SPOKE_API int spoke_plan_set_requested(spoke_plan *plan, int on);
+/* Let a later wheel of the plan overwrite a file of an earlier one
+ * (default: SPOKE_E_CONFLICT naming both wheels). */
 SPOKE_API int spoke_plan_set_allow_overwrite(spoke_plan *plan, int on);
+/* direct_url.json (PEP 610) content for wheel index `wheel`. */
 SPOKE_API int spoke_plan_set_direct_url(spoke_plan *plan, int wheel,
 					const char *json);
 
+/* Install the plan's wheels. Everything is validated before the first
+ * change: wheel layout, WHEEL, METADATA, RECORD (SPOKE_E_BADWHEEL, or
+ * SPOKE_E_HASH for a size differing from RECORD), paths and symlinks
+ * escaping (SPOKE_E_UNSAFE_PATH), collisions between wheels, within one, or
+ * with the environment (SPOKE_E_CONFLICT), files replacing the interpreter
+ * or activation scripts (SPOKE_E_PROTECTED). An installed version of the
+ * same distribution is replaced. Report actions: "installed", "upgraded",
+ * "reinstalled", "unchanged", the "would ..." forms with dry_run, or
+ * "failed" for every wheel when the run fails. */
 SPOKE_API int spoke_install(spoke_ctx *ctx, spoke_plan *plan,
 			    spoke_report **report);
+/* Remove the named distributions: every RECORD file, the bytecode of
+ * their .py files, the directories left empty (never a scheme directory or
+ * one above it). SPOKE_E_NOT_INSTALLED for a name not installed and
+ * SPOKE_E_UNSAFE_PATH / SPOKE_E_PROTECTED for a RECORD path outside the
+ * environment or naming its interpreter, all before removing anything.
+ * Report action: "uninstalled" (or "would uninstall"). */
 SPOKE_API int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan,
 			      spoke_report **report);
 
@@ -204,9 +241,13 @@ SPOKE_API int spoke_cache_add(spoke_ctx *ctx, const char *wheel,
 /* Path of the cache directory in use (owned by ctx). */
 SPOKE_API const char *spoke_cache_dir(spoke_ctx *ctx);
 
+/* wheel_name is NULL for an entry no index names; status is 0, or with
+ * verify SPOKE_E_HASH / SPOKE_E_CORRUPT / -errno, and msg says what differs. */
 typedef void (*spoke_cache_entry_fn)(void *user, const char *key,
-				     const char *wheel_name, int status);
-/* List entries; status is 0, or with verify a SPOKE_E_HASH/-errno per entry. */
+				     const char *wheel_name, int status,
+				     const char *msg);
+/* List entries (re-hashing each against its RECORD with verify). Returns
+ * the number of entries, or SPOKE_E_HASH when any failed verification. */
 SPOKE_API int spoke_cache_list(spoke_ctx *ctx, int verify,
 			       spoke_cache_entry_fn fn, void *user);
 /* Remove leftover temporaries of killed runs; returns how many. */

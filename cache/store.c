@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store - see store.h and docs/CACHE.md. The store never locks: the only
+ * shared mutable things are names, and every change to a name is a single
+ * rename (entries, index files) or a removal of something no one else can
+ * still be writing (a temporary whose process is dead). This file is the
+ * layout, lookup and add; store_scan.c verifies and lists, store_rm.c
+ * removes.
+ */
+#include "cache/store.h"
+#include "cache/record.h"
+#include "cache/store_int.h"
+#include "io/alloc.h"
+#include "io/fault.h"
+#include "io/linkops.h"
+#include "spoke.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const store_subdirs[3] = { "archive-v1", "index-v1", "tmp" };
+
+int store_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+const char *store_errstr(int e, char *buf, size_t len)
+{
+	if (e <= -4096) {
+		/* Not an errno: the caller's message carries the detail. */
+		snprintf(buf, len, "error %d", e);
+		return buf;
+	}
+	return strerror_r(e < 0 ? -e : e, buf, len);
+}
+
+DIR *store_opendir(int fd)
+{
+	int dup_fd = dup(fd);
+	DIR *d;
+
+	if (dup_fd < 0)
+		return NULL;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		int e = errno;
+
+		close(dup_fd);
+		errno = e;
+		return NULL;
+	}
+	/* The dup shares its offset with fd, which an earlier listing left
+	 * at the end. */
+	rewinddir(d);
+	return d;
+}
+
+int store_key_ok(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_KEY_LEN; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') ||
+		      (key[i] >= 'a' && key[i] <= 'f')))
+			return 0;
+	return key[i] == '\0';
+}
+
+/* ---- location and opening ----------------------------------------------- */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = xmalloc(la + lb + 2);
+
+	if (s) {
+		memcpy(s, a, la);
+		s[la] = '/';
+		memcpy(s + la + 1, b, lb + 1);
+	}
+	return s;
+}
+
+int store_resolve_dir(const char *dir, char **out)
+{
+	const char *v;
+
+	*out = NULL;
+	if (dir && *dir)
+		*out = xstrdup(dir);
+	else if ((v = getenv("SPOKE_CACHE_DIR")) && *v)
+		*out = xstrdup(v);
+	else if ((v = getenv("XDG_CACHE_HOME")) && *v == '/')
+		*out = join(v, "spoke");
+	else if ((v = getenv("HOME")) && *v)
+		*out = join(v, ".cache/spoke");
+	else
+		return -ENOENT;
+	return *out ? 0 : -ENOMEM;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char *p = xstrdup(path);
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s && !ret; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		ret = io_mkdir_at(AT_FDCWD, p, 0777);
+		*s = '/';
+	}
+	if (!ret)
+		ret = io_mkdir_at(AT_FDCWD, p, 0777);
+	free(p);
+	return ret;
+}
+
+int store_open_subdirs(struct store *s, char *err, size_t errlen)
+{
+	int *fds[3] = { &s->archfd, &s->indexfd, &s->tmpfd };
+	char eb[128];
+	int ret;
+
+	for (int i = 0; i < 3; i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+		if (s->rootfd < 0)
+			continue;
+		if (s->create) {
+			ret = io_mkdir_at(s->rootfd, store_subdirs[i], 0777);
+			if (ret)
+				return store_fail(ret, err, errlen,
+						  "%s/%s: mkdir: %s", s->root,
+						  store_subdirs[i], store_errstr(ret,
+						  eb, sizeof(eb)));
+		}
+		ret = io_open_dir_at(s->rootfd, store_subdirs[i]);
+		if (ret == -ENOENT && !s->create)
+			continue;
+		if (ret < 0)
+			return store_fail(ret, err, errlen, "%s/%s: open: %s",
+					  s->root, store_subdirs[i],
+					  store_errstr(ret, eb, sizeof(eb)));
+		*fds[i] = ret;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *dir, int create, char *err,
+	       size_t errlen)
+{
+	struct store *s;
+	char eb[128];
+	int ret;
+
+	*out = NULL;
+	s = xcalloc(1, sizeof(*s));
+	if (!s)
+		return store_fail(-ENOMEM, err, errlen, "out of memory");
+	s->rootfd = s->archfd = s->indexfd = s->tmpfd = -1;
+	s->create = create;
+	ret = store_resolve_dir(dir, &s->root);
+	if (ret) {
+		store_fail(ret, err, errlen, ret == -ENOENT ? "no cache "
+			   "directory: set SPOKE_CACHE_DIR or HOME" :
+			   "out of memory");
+		goto out;
+	}
+	if (create && (ret = mkdir_parents(s->root)) != 0) {
+		store_fail(ret, err, errlen, "%s: mkdir: %s", s->root,
+			   store_errstr(ret, eb, sizeof(eb)));
+		goto out;
+	}
+	ret = io_open_dir_at(AT_FDCWD, s->root);
+	if (ret == -ENOENT && !create) {
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0) {
+		store_fail(ret, err, errlen, "%s: open: %s", s->root,
+			   store_errstr(ret, eb, sizeof(eb)));
+		goto out;
+	}
+	s->rootfd = ret;
+	ret = store_open_subdirs(s, err, errlen);
+out:
+	if (ret)
+		store_close(s);
+	else
+		*out = s;
+	return ret;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	int fds[4] = { s->rootfd, s->archfd, s->indexfd, s->tmpfd };
+
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(s->root);
+	free(s);
+}
+
+/* ---- lookup --------------------------------------------------------------- */
+
+int store_lookup_key(const struct store *s, const char *key)
+{
+	struct stat st;
+
+	if (!store_key_ok(key))
+		return -EINVAL;
+	if (s->archfd < 0)
+		return -ENOENT;
+	if (fstatat(s->archfd, key, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOENT;
+}
+
+int store_read_index(const struct store *s, const char *name,
+		     char key[STORE_KEY_LEN + 1])
+{
+	char buf[STORE_KEY_LEN + 2];
+	ssize_t n;
+	int fd, ret;
+
+	if (s->indexfd < 0)
+		return -ENOENT;
+	ret = io_fault_hit(IO_OP_OPEN);
+	if (ret)
+		return ret;
+	fd = openat(s->indexfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (ret)
+		return ret;
+	if (n == STORE_KEY_LEN + 1 && buf[STORE_KEY_LEN] == '\n')
+		n--;
+	if (n != STORE_KEY_LEN)
+		return -EINVAL;
+	memcpy(key, buf, STORE_KEY_LEN);
+	key[STORE_KEY_LEN] = '\0';
+	return store_key_ok(key) ? 0 : -EINVAL;
+}
+
+int store_lookup_name(const struct store *s, const char *wheel_name,
+		      char key[STORE_KEY_LEN + 1])
+{
+	int ret;
+
+	if (!store_wheel_name_ok(wheel_name))
+		return -EINVAL;
+	ret = store_read_index(s, wheel_name, key);
+	if (!ret)
+		ret = store_lookup_key(s, key);
+	return ret;
+}
+
+int store_entry_path(const struct store *s, const char *key, char **out)
+{
+	size_t n = strlen(s->root) + sizeof("/archive-v1/") + STORE_KEY_LEN;
+
+	*out = NULL;
+	if (!store_key_ok(key))
+		return -EINVAL;
+	*out = xmalloc(n);
+	if (!*out)
+		return -ENOMEM;
+	snprintf(*out, n, "%s/archive-v1/%s", s->root, key);
+	return 0;
+}
+
+int store_entry_open(const struct store *s, const char *key)
+{
+	if (!store_key_ok(key))
+		return -EINVAL;
+	if (s->archfd < 0)
+		return -ENOENT;
+	return io_open_dir_at(s->archfd, key);
+}
+
+/* ---- add ------------------------------------------------------------------ */
+
+int store_wheel_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 4 && len <= NAME_MAX && name[0] != '.' &&
+	       !strchr(name, '/') && !strcmp(name + len - 4, ".whl");
+}
+
+void store_temp_name(char *buf, size_t len, const char *stem)
+{
+	unsigned long long r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (unsigned long long)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^
+		    (unsigned long long)ts.tv_sec;
+	}
+	snprintf(buf, len, "%s.%d.%016llx", stem, (int)getpid(), r);
+}
+
+/* mkdir that fails on an existing name: a temporary must be ours alone. */
+static int mkdir_excl(int dfd, const char *name)
+{
+	int ret = io_fault_hit(IO_OP_MKDIR);
+
+	if (ret)
+		return ret;
+	return mkdirat(dfd, name, 0777) < 0 ? -errno : 0;
+}
+
+/* Rename that never replaces: a plain rename() would replace an empty
+ * directory, and EEXIST/ENOTEMPTY are exactly "someone else published". */
+int store_rename_noreplace(int ofd, const char *oname, int nfd,
+			   const char *nname)
+{
+	int ret = io_fault_hit(IO_OP_RENAME);
+
+	if (ret)
+		return ret;
+	if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* Filesystems without RENAME_NOREPLACE: entries are never empty, so
+	 * renameat() fails with ENOTEMPTY/EEXIST on a published entry. */
+	return renameat(ofd, oname, nfd, nname) < 0 ? -errno : 0;
+}
+
+static int write_index(struct store *s, const char *name, const char *key,
+		       char *err, size_t errlen)
+{
+	char cur[STORE_KEY_LEN + 1], line[STORE_KEY_LEN + 2], eb[128];
+	int ret;
+
+	/* Re-adding is the common case; leave an up-to-date file alone. */
+	if (store_read_index(s, name, cur) == 0 && !strcmp(cur, key))
+		return 0;
+	snprintf(line, sizeof(line), "%s\n", key);
+	ret = io_write_file_at(s->indexfd, name, line, STORE_KEY_LEN + 1, 0644);
+	if (ret)
+		store_fail(ret, err, errlen, "%s/index-v1/%s: write: %s",
+			   s->root, name, store_errstr(ret, eb, sizeof(eb)));
+	return ret;
+}
+
+int store_add(struct store *s, const char *path, const struct unpack_opts *o,
+	      struct store_add_result *res, char *err, size_t errlen)
+{
+	struct store_add_result local;
+	const char *name = strrchr(path, '/');
+	const void *map = NULL;
+	size_t len = 0;
+	struct zip *z = NULL;
+	unsigned char dig[32];
+	char tmp[STORE_KEY_LEN + 64], eb[128];
+	int ret, dfd = -1, have_tmp = 0;
+
+	if (!res)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	name = name ? name + 1 : path;
+	if (!store_wheel_name_ok(name))
+		return store_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
+				  "file name (*.whl)", path);
+	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0)
+		return store_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
+				  "opened for writing", s->root);
+	ret = zip_map(path, &map, &len, err, errlen);
+	if (ret)
+		return ret;
+	ret = sha256_buf(map, len, dig);
+	if (ret) {
+		store_fail(ret, err, errlen, "%s: sha256 failed", name);
+		goto out;
+	}
+	hex_encode(dig, sizeof(dig), res->key);
+	if (store_lookup_key(s, res->key) == 0) {
+		res->existed = 1;
+		goto index;
+	}
+	ret = zip_open_mem(&z, map, len, name, err, errlen);
+	if (ret)
+		goto out;
+	store_temp_name(tmp, sizeof(tmp), res->key);
+	ret = mkdir_excl(s->tmpfd, tmp);
+	if (!ret) {
+		have_tmp = 1;
+		ret = dfd = io_open_dir_at(s->tmpfd, tmp);
+	}
+	if (ret < 0) {
+		store_fail(ret, err, errlen, "%s/tmp/%s: %s", s->root, tmp,
+			   store_errstr(ret, eb, sizeof(eb)));
+		goto out;
+	}
+	ret = unpack_wheel(z, dfd, o, &res->st, err, errlen);
+	if (ret)
+		goto out;
+	ret = store_rename_noreplace(s->tmpfd, tmp, s->archfd, res->key);
+	if (ret == -EEXIST || ret == -ENOTEMPTY) {
+		/* Another process published the same bytes first. */
+		res->existed = 1;
+		ret = 0;
+	} else if (ret) {
+		store_fail(ret, err, errlen, "%s: publish %s: %s", name,
+			   res->key, store_errstr(ret, eb, sizeof(eb)));
+		goto out;
+	} else {
+		have_tmp = 0;
+	}
+index:
+	ret = write_index(s, name, res->key, err, errlen);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (have_tmp)
+		store_remove_tree(s->tmpfd, tmp);
+	zip_close(z);
+	zip_unmap(map, len);
+	return ret;
+}

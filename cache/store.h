@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store - the on-disk wheel cache (layout in docs/CACHE.md):
+ *
+ *   <root>/archive-v1/<key>/      the unpacked contents of one wheel, where
+ *                                 key = lowercase hex sha256 of the .whl
+ *                                 bytes; immutable once published
+ *   <root>/index-v1/<wheel name>  "<key>\n": wheel file name -> entry
+ *   <root>/tmp/<key>.<pid>.<rand> unpacks in progress (and removals)
+ *   <root>/.trash-*.<pid>.<rand>  directories being removed by clean
+ *
+ * Publishing is one rename(2) of a fully unpacked and verified temporary
+ * directory, so readers see an entry whole or not at all and concurrent
+ * adders of the same wheel need no lock: the first rename wins and the
+ * others discard their copy. Every call takes the store and reports through
+ * (err, errlen) a message naming the wheel or entry, the path and the reason.
+ */
+#ifndef SPOKE_CACHE_STORE_H
+#define SPOKE_CACHE_STORE_H
+
+#include "cache/unpack.h"
+
+#include <stddef.h>
+#include <time.h>
+
+#define STORE_KEY_LEN 64
+#define STORE_PRUNE_AGE 3600	/* seconds before any leftover is stale */
+
+struct store {
+	char *root;
+	int rootfd, archfd, indexfd, tmpfd;	/* -1: missing (not created) */
+	int create;
+};
+
+/* The cache directory to use: dir if non-empty, else $SPOKE_CACHE_DIR,
+ * else $XDG_CACHE_HOME/spoke (absolute values only, per the XDG spec), else
+ * $HOME/.cache/spoke. Heap string in *out; -ENOENT when none applies. */
+int store_resolve_dir(const char *dir, char **out);
+
+/* Open (create != 0: and create, with parents) the store at
+ * store_resolve_dir(dir). Without create a missing store is not an error:
+ * it is empty (list/lookup/prune/clean find nothing; add fails). */
+int store_open(struct store **out, const char *dir, int create, char *err,
+	       size_t errlen);
+void store_close(struct store *s);	/* accepts NULL */
+
+struct store_add_result {
+	char key[STORE_KEY_LEN + 1];
+	int existed;	/* the entry was already there (fast path, st is
+			 * zero), or another process published it first
+			 * (st counts our discarded unpack) */
+	struct unpack_stats st;	/* what this call unpacked */
+};
+
+/* Add the wheel at path (its file name must end in ".whl"): hash it, unpack
+ * and verify it (o: see unpack.h) unless the entry exists, publish, and
+ * point index-v1/<file name> at it. res may be NULL. Errors are those of
+ * unpack.h, SPOKE_E_USAGE for a bad file name or a store opened without
+ * create, or -errno. */
+int store_add(struct store *s, const char *path, const struct unpack_opts *o,
+	      struct store_add_result *res, char *err, size_t errlen);
+
+/* 0 if the entry exists, -ENOENT if not, -EINVAL for a malformed key. */
+int store_lookup_key(const struct store *s, const char *key);
+/* The key that index-v1/<wheel_name> names, if that entry exists: 0, or
+ * -ENOENT (no index file, or a stale one), -EINVAL (damaged index file). */
+int store_lookup_name(const struct store *s, const char *wheel_name,
+		      char key[STORE_KEY_LEN + 1]);
+/* "<root>/archive-v1/<key>" (heap) in *out: 0 or -ENOMEM/-EINVAL. */
+int store_entry_path(const struct store *s, const char *key, char **out);
+/* An O_DIRECTORY fd of the entry, or -errno. */
+int store_entry_open(const struct store *s, const char *key);
+
+/* Re-hash every file of one entry against its RECORD. 0, SPOKE_E_HASH
+ * (a file differs, is missing, is extra, or is not a regular file; the
+ * message names it), SPOKE_E_CORRUPT (no usable dist-info/RECORD), -errno. */
+int store_verify_entry(const struct store *s, const char *key, char *err,
+		       size_t errlen);
+
+/* Entries, in wheel name order, then entries no index names (wheel_name
+ * NULL). status/msg: 0/"" without verify, else store_verify_entry's result.
+ * Returns the number of entries, or -errno (message in err). */
+typedef void (*store_list_fn)(void *user, const char *key,
+			      const char *wheel_name, int status,
+			      const char *msg);
+int store_list(const struct store *s, int verify, store_list_fn fn,
+	       void *user, char *err, size_t errlen);
+
+/* Remove one entry (atomically gone: renamed into tmp/ first) and the
+ * index files naming it. 0, -ENOENT, -errno. Callers must know that no one
+ * is linking from it. */
+int store_remove(struct store *s, const char *key, char *err, size_t errlen);
+
+/* Remove leftovers of killed runs: tmp/ entries and index temporaries whose
+ * process is gone (pid, on this host) or that are older than max_age
+ * seconds (0: STORE_PRUNE_AGE), and abandoned .trash-* directories.
+ * Returns how many were removed, or -errno. */
+int store_prune(struct store *s, time_t max_age, char *err, size_t errlen);
+
+/* Remove every entry, index file and temporary. Each top directory is
+ * first renamed aside so the cache looks empty at once, then deleted;
+ * unreadable or read-only directories are made writable on the way. With
+ * create the empty layout is made again. 0 or the first -errno (the
+ * removal goes on past errors). */
+int store_clean(struct store *s, char *err, size_t errlen);
+
+/* Remove a directory tree below dfd (or a single file) without following
+ * symlinks; missing is success. Exposed for tests and the CLI. */
+int store_remove_tree(int dfd, const char *name);
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unpack - write the contents of one wheel (an opened struct zip) below a
+ * directory, checking every file against the wheel's RECORD in the same pass
+ * that writes it. Each file is an independent pool task, so one large wheel
+ * spreads over all workers; directories are made up front, parents first, by
+ * the caller's thread, so tasks never race to create them.
+ *
+ * Checks (with verify on): the wheel has exactly one top-level *.dist-info
+ * directory holding a RECORD; RECORD parses; every file is listed with a
+ * supported hash, except RECORD itself and its signatures RECORD.jws and
+ * RECORD.p7s (pip allows those unlisted); every row names a file of the
+ * wheel; every file's size and digest match its row. With verify off only
+ * the dist-info/RECORD presence and the zip-level checks (CRC-32, names,
+ * offsets) remain: "trust the source" skips hashing, not integrity.
+ *
+ * Errors: SPOKE_E_HASH (size or digest differs from RECORD), SPOKE_E_BADWHEEL
+ * (structure, RECORD syntax, unlisted files, rows without files, zip-level
+ * damage), SPOKE_E_UNSAFE_PATH / SPOKE_E_CONFLICT (names, from zip.h),
+ * SPOKE_E_CANCELED, -errno (I/O). The message names the wheel, the entry and
+ * the reason. On failure the directory holds a partial tree: the caller
+ * unpacks into a private temporary directory and removes it. That directory
+ * must be new and private: files are created O_EXCL|O_NOFOLLOW, but the
+ * directories above them are resolved normally, so a symlink planted in it
+ * by someone else would be followed.
+ *
+ * Modes: directories 0777 and files 0666, or 0777 when the entry is an
+ * executable regular file (see zip.h), all reduced by the process umask, as
+ * the kernel applies it at creation: 0755/0644 under the usual 022.
+ */
+#ifndef SPOKE_CACHE_UNPACK_H
+#define SPOKE_CACHE_UNPACK_H
+
+#include "cache/zip.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pool;
+struct pool_worker;
+
+struct unpack_opts {
+	int verify;		/* check against RECORD (spoke's default: on) */
+	struct pool *pool;	/* unpack_wheel only; NULL: calling thread */
+	atomic_int *cancel;	/* may be NULL; nonzero stops the unpack */
+	uint64_t direct_min;	/* 0: ZIP_DIRECT_MIN_DEFAULT (see zip.h) */
+};
+
+struct unpack_stats {
+	uint64_t files, dirs, bytes;
+};
+
+/* The whole unpack: begin, run every task (on o->pool, or inline), end.
+ * Must not be called from inside a task of o->pool: pool_run cannot nest. */
+int unpack_wheel(const struct zip *z, int dirfd, const struct unpack_opts *o,
+		 struct unpack_stats *st, char *err, size_t errlen);
+
+/*
+ * The same in three steps, for a caller that runs many wheels in one pool
+ * run: begin validates and makes the directories (calling thread); spawn
+ * queues the file tasks (w: the running worker inside a task, NULL outside);
+ * after the pool run, end reports the first failure and frees the job.
+ * Instead of spawn, run_here runs the tasks in the calling thread. z and
+ * dirfd must stay valid until end. A job that was begun must be ended.
+ */
+struct unpack_job;
+int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
+		 const struct unpack_opts *o, char *err, size_t errlen);
+int unpack_spawn(struct unpack_job *j, struct pool *p, struct pool_worker *w);
+void unpack_run_here(struct unpack_job *j);
+int unpack_end(struct unpack_job *j, struct unpack_stats *st, char *err,
+	       size_t errlen);
+
+/* The name of z's one top-level "*.dist-info" directory (heap, no '/').
+ * SPOKE_E_BADWHEEL naming the candidates when there are none or several. */
+int unpack_dist_info(const struct zip *z, char **out, char *err,
+		     size_t errlen);
+/* True for the files a wheel may leave out of RECORD: <dist_info>/RECORD,
+ * RECORD.jws, RECORD.p7s. */
+int unpack_unlisted_ok(const char *dist_info, const char *path);
+
+#endif

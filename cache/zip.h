@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zip - a careful, read-only zip reader for wheels. The whole archive is one
+ * read-only mapping; opening it parses and validates the central directory
+ * and every local header up front, so that once zip_open*() succeeds every
+ * entry's data range is known to lie inside the mapping, before the central
+ * directory, and apart from every other entry's, and every name is a safe
+ * relative path that no other entry shares (exactly or after ASCII case
+ * folding). Extraction then only has to decompress: stored (0), deflate (8,
+ * libdeflate, whole-buffer) and zstd (93, streamed), with the CRC-32 checked
+ * in the same pass that hands the bytes to a caller's sink.
+ *
+ * Failures return SPOKE_E_BADWHEEL (malformed archive, encryption, unknown
+ * method, CRC mismatch, bad offsets, exact duplicate names),
+ * SPOKE_E_UNSAFE_PATH (absolute, "..", ".", empty components, backslash, NUL,
+ * drive letter, over-long names), SPOKE_E_CONFLICT (names equal after case
+ * folding, a file that another entry needs as a directory), -ENOMEM, or a
+ * sink's -errno; the message names the archive, the entry and the reason.
+ *
+ * The mapping is of a file the caller controls; if that file is truncated
+ * while mapped, reads fault (SIGBUS). The cache only maps wheels it was asked
+ * to add, which a concurrent writer must not be rewriting.
+ */
+#ifndef SPOKE_CACHE_ZIP_H
+#define SPOKE_CACHE_ZIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum zip_method {
+	ZIP_STORED = 0,
+	ZIP_DEFLATE = 8,
+	ZIP_ZSTD = 93,
+};
+
+/* Refused as SPOKE_E_UNSAFE_PATH: they could not be created below any
+ * directory anyway (PATH_MAX, NAME_MAX), and the depth bound keeps every
+ * recursive walk of an unpacked tree within a few hundred open fds. */
+#define ZIP_NAME_MAX 4095
+#define ZIP_COMPONENT_MAX 255
+#define ZIP_DEPTH_MAX 256
+
+/* Deflate entries at least this large go to the sink's direct buffer (an
+ * mmap of the output file) instead of the heap, if the sink offers one. */
+#define ZIP_DIRECT_MIN_DEFAULT (64ull << 20)
+
+struct zip_entry {
+	const char *name;	/* NUL-terminated, validated; dirs end in '/' */
+	uint32_t name_len;
+	uint16_t method;	/* enum zip_method */
+	uint16_t flags;		/* general purpose bits */
+	uint32_t crc32;
+	uint32_t mode;		/* st_mode from external attrs if made on Unix */
+	uint64_t comp_size;
+	uint64_t size;		/* uncompressed */
+	uint64_t local_off;	/* local header */
+	uint64_t data_off;	/* first byte of the (compressed) data */
+	uint8_t is_dir;
+	uint8_t exec;		/* regular file with an exec bit, as pip reads it */
+};
+
+/* Read-only after open; all fields may be read directly. */
+struct zip {
+	const unsigned char *map;
+	size_t map_len;
+	char *label;		/* archive name used in messages */
+	struct zip_entry *ent;	/* in central directory order */
+	size_t n;
+	char *names;		/* storage for all entry names */
+	int owns_map;
+};
+
+/*
+ * A consumer of an entry's bytes. write() gets consecutive pieces in order
+ * and returns 0 or -errno (which stops extraction). direct() is optional:
+ * for a deflate entry of at least direct_min bytes it may return in *buf a
+ * writable buffer of exactly size bytes that becomes the output (an mmap of
+ * the destination file), or return 1 to decline (the heap is used instead);
+ * direct_done() is then called exactly once with the filled buffer (ok == 1)
+ * or after a failure (ok == 0) and must release it. write() is never called
+ * for a directly decompressed entry.
+ */
+struct zip_sink {
+	int (*write)(struct zip_sink *s, const void *buf, size_t len);
+	int (*direct)(struct zip_sink *s, uint64_t size, void **buf);
+	int (*direct_done)(struct zip_sink *s, void *buf, uint64_t size, int ok);
+	uint64_t direct_min;
+};
+
+/* Map a whole file read-only: 0 or -errno (-EINVAL for an empty or
+ * non-regular file), message in err. Release with zip_unmap(). */
+int zip_map(const char *path, const void **map, size_t *len, char *err,
+	    size_t errlen);
+void zip_unmap(const void *map, size_t len);
+
+/* Parse and validate an archive held in memory (not copied: it must outlive
+ * the zip). label names the archive in messages (copied). */
+int zip_open_mem(struct zip **out, const void *map, size_t len,
+		 const char *label, char *err, size_t errlen);
+/* zip_map() + zip_open_mem(); the label is the path's last component. */
+int zip_open(struct zip **out, const char *path, char *err, size_t errlen);
+/* Accepts NULL; unmaps only what zip_open() mapped. */
+void zip_close(struct zip *z);
+
+/* Index of the entry named exactly name (files only need no trailing '/'),
+ * or -1. Linear: meant for a handful of lookups such as RECORD. */
+long zip_find(const struct zip *z, const char *name);
+
+/* Stream entry e (of z) into s, checking the CRC-32 and the size. A
+ * directory entry produces nothing. */
+int zip_extract(const struct zip *z, const struct zip_entry *e,
+		struct zip_sink *s, char *err, size_t errlen);
+/* The whole entry in a new heap buffer (NUL-terminated for convenience;
+ * *len excludes the NUL); entries larger than max are refused with
+ * SPOKE_E_BADWHEEL. Free with free(). */
+int zip_extract_alloc(const struct zip *z, const struct zip_entry *e,
+		      size_t max, char **buf, size_t *len, char *err,
+		      size_t errlen);
+
+/* Why name (len bytes, not necessarily NUL-terminated) is not a safe
+ * relative path inside an archive, or NULL if it is. A single trailing '/'
+ * (a directory entry) is allowed. */
+const char *zip_name_problem(const char *name, size_t len);
+
+#endif

@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_store - the cache store end to end: location rules; add (then the fast
+ * path on a second add); lookup by key and by wheel name; a broken wheel
+ * leaving nothing behind; 8 forked processes adding one wheel at once (all
+ * succeed, one entry, no temporaries left); a process killed mid-unpack and
+ * fake temporaries of dead and old processes, which prune removes while
+ * sparing live ones; verify catching files edited, added and removed after
+ * publishing; remove; clean. Synthetic wheels are written by a small zip
+ * writer here; the real wheels of /usr/share/python-wheels are added,
+ * verified and listed too. Exit 0 pass, 1 fail (reason on stderr), 77 when
+ * the real wheels are missing (after the synthetic part passed).
+ */
+#include "cache/record.h"
+#include "cache/store.h"
+#include "engine/pool.h"
+#include "io/fault.h"
+#include "spoke.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libdeflate.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "t_store:%d: ", line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) die(__LINE__, __VA_ARGS__); } while (0)
+
+static char err[2048];
+static char root[] = "/tmp/t_store.XXXXXX";
+static char cache[4096];
+
+/* ---- a minimal wheel writer (stored and deflate) --------------------------- */
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		CHECK(b->p, "out of memory");
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void put16(struct buf *b, unsigned v)
+{
+	unsigned char x[2] = { v & 255, (v >> 8) & 255 };
+
+	put(b, x, 2);
+}
+
+static void put32(struct buf *b, uint32_t v)
+{
+	put16(b, v & 0xffff);
+	put16(b, v >> 16);
+}
+
+struct wheel {
+	struct buf out, cd;
+	unsigned count;
+	struct record rec;
+};
+
+static void wheel_add(struct wheel *w, const char *name, const void *data,
+		      size_t len, int deflate, int exec)
+{
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+	size_t cap = libdeflate_deflate_compress_bound(c, len), clen = len;
+	unsigned char *comp = malloc(cap + 1), dig[32];
+	uint32_t crc = libdeflate_crc32(0, data, len), off = w->out.len;
+	unsigned nlen = (unsigned)strlen(name);
+
+	if (deflate)
+		clen = libdeflate_deflate_compress(c, data, len, comp, cap);
+	else if (len)
+		memcpy(comp, data, len);
+	libdeflate_free_compressor(c);
+	put32(&w->out, 0x04034b50);
+	put16(&w->out, 20);
+	put16(&w->out, 0);
+	put16(&w->out, deflate ? 8 : 0);
+	put32(&w->out, 0);
+	put32(&w->out, crc);
+	put32(&w->out, (uint32_t)clen);
+	put32(&w->out, (uint32_t)len);
+	put16(&w->out, nlen);
+	put16(&w->out, 0);
+	put(&w->out, name, nlen);
+	put(&w->out, comp, clen);
+	put32(&w->cd, 0x02014b50);
+	put16(&w->cd, 3 << 8 | 20);
+	put16(&w->cd, 20);
+	put16(&w->cd, 0);
+	put16(&w->cd, deflate ? 8 : 0);
+	put32(&w->cd, 0);
+	put32(&w->cd, crc);
+	put32(&w->cd, (uint32_t)clen);
+	put32(&w->cd, (uint32_t)len);
+	put16(&w->cd, nlen);
+	put32(&w->cd, 0);
+	put32(&w->cd, 0);
+	put32(&w->cd, (exec ? 0100755u : 0100644u) << 16);
+	put32(&w->cd, off);
+	put(&w->cd, name, nlen);
+	w->count++;
+	free(comp);
+	if (strstr(name, ".dist-info/RECORD"))
+		return;
+	sha256_buf(data, len, dig);
+	CHECK(!record_add(&w->rec, name, "sha256", dig, 32, (int64_t)len),
+	      "record_add");
+}
+
+/* Finish with RECORD and write the wheel to cache-dir-independent path. */
+static void wheel_write(struct wheel *w, const char *dist, const char *path)
+{
+	char rname[256], *text;
+	size_t tlen;
+	uint32_t cd_off;
+	FILE *f;
+
+	snprintf(rname, sizeof(rname), "%s.dist-info/RECORD", dist);
+	record_add(&w->rec, rname, NULL, NULL, 0, -1);
+	CHECK(!record_format(&w->rec, &text, &tlen), "record_format");
+	wheel_add(w, rname, text, tlen, 1, 0);
+	free(text);
+	cd_off = (uint32_t)w->out.len;
+	put(&w->out, w->cd.p, w->cd.len);
+	put32(&w->out, 0x06054b50);
+	put32(&w->out, 0);
+	put16(&w->out, w->count);
+	put16(&w->out, w->count);
+	put32(&w->out, (uint32_t)w->cd.len);
+	put32(&w->out, cd_off);
+	put16(&w->out, 0);
+	f = fopen(path, "wb");
+	CHECK(f && fwrite(w->out.p, 1, w->out.len, f) == w->out.len &&
+	      fclose(f) == 0, "write %s", path);
+	free(w->out.p);
+	free(w->cd.p);
+	record_free(&w->rec);
+	memset(w, 0, sizeof(*w));
+}
+
+/* A wheel of nfiles files of size bytes each, content varying with seed. */
+static void make_wheel(const char *path, const char *dist, int nfiles,
+		       size_t size, unsigned seed)
+{
+	struct wheel w = { 0 };
+	char *data = malloc(size + 1), name[256];
+
+	for (int i = 0; i < nfiles; i++) {
+		for (size_t k = 0; k < size; k++) {
+			seed = seed * 1103515245u + 12345u;
+			data[k] = (char)(k % 50 < 30 ? 'a' + (k / 50) % 26 :
+					 (seed >> 16) & 0xff);
+		}
+		snprintf(name, sizeof(name), "%s/mod%d/file%d.py", dist, i % 7,
+			 i);
+		wheel_add(&w, name, data, size, i % 3 != 0, i == 1);
+	}
+	snprintf(name, sizeof(name), "%s.dist-info/METADATA", dist);
+	wheel_add(&w, name, "Name: x\n", 8, 0, 0);
+	wheel_write(&w, dist, path);
+	free(data);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int count_dir(const char *sub)
+{
+	char path[4200];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", cache, sub);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+struct seen {
+	int n, bad;
+	char names[64][128];
+	int status[64];
+	char msg[64][512];
+};
+
+static void on_entry(void *user, const char *key, const char *wheel_name,
+		     int status, const char *msg)
+{
+	struct seen *s = user;
+
+	CHECK(strlen(key) == 64, "key length");
+	if (s->n < 64) {
+		snprintf(s->names[s->n], 128, "%s", wheel_name ? wheel_name :
+			 "-");
+		s->status[s->n] = status;
+		snprintf(s->msg[s->n], 512, "%s", msg);
+	}
+	s->n++;
+	s->bad += status != 0;
+}
+
+static struct store *open_store(int create)
+{
+	struct store *s;
+
+	CHECK(!store_open(&s, cache, create, err, sizeof(err)), "open: %s",
+	      err);
+	return s;
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+static void test_location(void)
+{
+	char *d;
+
+	setenv("SPOKE_CACHE_DIR", "/x/spoke", 1);
+	setenv("XDG_CACHE_HOME", "/xdg", 1);
+	setenv("HOME", "/home/u", 1);
+	CHECK(!store_resolve_dir("/explicit", &d) && !strcmp(d, "/explicit"),
+	      "explicit");
+	free(d);
+	CHECK(!store_resolve_dir(NULL, &d) && !strcmp(d, "/x/spoke"), "env");
+	free(d);
+	unsetenv("SPOKE_CACHE_DIR");
+	CHECK(!store_resolve_dir("", &d) && !strcmp(d, "/xdg/spoke"), "xdg");
+	free(d);
+	setenv("XDG_CACHE_HOME", "relative", 1);
+	CHECK(!store_resolve_dir(NULL, &d) &&
+	      !strcmp(d, "/home/u/.cache/spoke"), "home: %s", d);
+	free(d);
+	unsetenv("XDG_CACHE_HOME");
+	unsetenv("HOME");
+	CHECK(store_resolve_dir(NULL, &d) == -ENOENT, "nothing");
+	setenv("SPOKE_CACHE_DIR", cache, 1);
+}
+
+static void test_add(struct pool *pool)
+{
+	struct unpack_opts o = { .verify = 1, .pool = pool };
+	struct store_add_result r1, r2;
+	char whl[4200], key[65], *path;
+	struct store *s;
+	struct stat st;
+
+	/* A missing store is empty, not an error, until created. */
+	s = open_store(0);
+	CHECK(s->archfd < 0 && store_lookup_key(s, "0") == -EINVAL, "empty");
+	CHECK(store_add(s, "/nonexistent/a-1-py3-none-any.whl", &o, NULL, err,
+			sizeof(err)) == SPOKE_E_USAGE, "add without create");
+	store_close(s);
+	s = open_store(1);
+	snprintf(whl, sizeof(whl), "%s/demo-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "demo-1.0", 40, 3000, 1);
+	CHECK(!store_add(s, whl, &o, &r1, err, sizeof(err)), "add: %s", err);
+	CHECK(!r1.existed && r1.st.files == 42 && r1.st.bytes > 40 * 3000,
+	      "first add: existed %d files %llu", r1.existed,
+	      (unsigned long long)r1.st.files);
+	CHECK(!store_add(s, whl, &o, &r2, err, sizeof(err)), "re-add: %s",
+	      err);
+	CHECK(r2.existed && r2.st.files == 0 && !strcmp(r1.key, r2.key),
+	      "second add is not the fast path");
+	CHECK(!store_lookup_key(s, r1.key), "lookup key");
+	CHECK(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) &&
+	      !strcmp(key, r1.key), "lookup name");
+	CHECK(store_lookup_name(s, "nope-1.0-py3-none-any.whl", key) ==
+	      -ENOENT, "lookup missing name");
+	CHECK(!store_entry_path(s, r1.key, &path), "entry path");
+	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "%s", path);
+	free(path);
+	CHECK(count_dir("tmp") == 0, "tmp not empty after add");
+	/* Modes: file1 is executable. */
+	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod1/file1.py",
+		 cache, r1.key);
+	CHECK(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0755, "exec %o",
+	      st.st_mode & 0777);
+	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod2/file2.py",
+		 cache, r1.key);
+	CHECK(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0644, "mode %o",
+	      st.st_mode & 0777);
+	/* A broken wheel leaves neither entry, nor index, nor temporary. */
+	snprintf(whl, sizeof(whl), "%s/broken-1.0-py3-none-any.whl", root);
+	{
+		FILE *f = fopen(whl, "wb");
+
+		fputs("PK\3\4 this is not a wheel", f);
+		fclose(f);
+	}
+	CHECK(store_add(s, whl, &o, NULL, err, sizeof(err)) ==
+	      SPOKE_E_BADWHEEL && strstr(err, "broken-1.0"), "broken: %s",
+	      err);
+	CHECK(count_dir("archive-v1") == 1 && count_dir("index-v1") == 1 &&
+	      count_dir("tmp") == 0, "broken wheel left something");
+	CHECK(store_add(s, "/etc/passwd", &o, NULL, err, sizeof(err)) ==
+	      SPOKE_E_USAGE, "not a .whl name");
+	/* The deepest tree a wheel may hold: add, verify, remove. */
+	{
+		struct wheel w = { 0 };
+		static char deep[700];
+
+		strcpy(deep, "deep-1.0/");
+		for (int i = 0; i < 250; i++)
+			strcat(deep, "d/");
+		strcat(deep, "f.py");
+		wheel_add(&w, deep, "x", 1, 0, 0);
+		wheel_add(&w, "deep-1.0.dist-info/METADATA", "m", 1, 0, 0);
+		snprintf(whl, sizeof(whl), "%s/deep-1.0-py3-none-any.whl",
+			 root);
+		wheel_write(&w, "deep-1.0", whl);
+		CHECK(!store_add(s, whl, &o, &r1, err, sizeof(err)),
+		      "deep: %s", err);
+		CHECK(!store_verify_entry(s, r1.key, err, sizeof(err)),
+		      "deep verify: %s", err);
+		CHECK(!store_remove(s, r1.key, err, sizeof(err)),
+		      "deep remove: %s", err);
+		CHECK(count_dir("archive-v1") == 1 && count_dir("tmp") == 0 &&
+		      count_dir("index-v1") == 1, "deep remove left things");
+	}
+	store_close(s);
+}
+
+static void test_concurrent(void)
+{
+	char whl[4200];
+	pid_t pids[8];
+	int go[2], nok = 0;
+
+	snprintf(whl, sizeof(whl), "%s/race-2.0-py3-none-any.whl", root);
+	make_wheel(whl, "race-2.0", 300, 4000, 2);
+	CHECK(pipe(go) == 0, "pipe");
+	for (int i = 0; i < 8; i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0, "fork");
+		if (pids[i] == 0) {
+			struct unpack_opts o = { .verify = 1 };
+			struct pool *p = NULL;
+			struct store *s;
+			char c;
+			int ret;
+
+			close(go[1]);
+			/* All start together: read returns at close. */
+			ret = (int)read(go[0], &c, 1);
+			(void)ret;
+			if (pool_create(&p, 2))
+				_exit(3);
+			o.pool = p;
+			if (store_open(&s, cache, 1, err, sizeof(err)))
+				_exit(2);
+			ret = store_add(s, whl, &o, NULL, err, sizeof(err));
+			if (ret)
+				fprintf(stderr, "t_store: child: %s\n", err);
+			store_close(s);
+			pool_free(p);
+			_exit(ret ? 1 : 0);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (int i = 0; i < 8; i++) {
+		int st;
+
+		CHECK(waitpid(pids[i], &st, 0) == pids[i], "waitpid");
+		nok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	CHECK(nok == 8, "only %d of 8 concurrent adds succeeded", nok);
+	CHECK(count_dir("archive-v1") == 2, "entries: %d",
+	      count_dir("archive-v1"));
+	CHECK(count_dir("tmp") == 0, "concurrent adds left %d temporaries",
+	      count_dir("tmp"));
+}
+
+static void fake_tmp(struct store *s, const char *name, int age)
+{
+	struct timespec ts[2];
+	int fd;
+
+	CHECK(mkdirat(s->tmpfd, name, 0755) == 0, "mkdir %s", name);
+	fd = openat(s->tmpfd, name, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0 && mkdirat(fd, "sub", 0755) == 0, "sub");
+	close(openat(fd, "sub/f", O_CREAT | O_WRONLY, 0644));
+	close(fd);
+	if (age) {
+		clock_gettime(CLOCK_REALTIME, &ts[0]);
+		ts[0].tv_sec -= age;
+		ts[1] = ts[0];
+		CHECK(!utimensat(s->tmpfd, name, ts, 0), "utimensat");
+	}
+}
+
+static void test_prune(void)
+{
+	char whl[4200], name[256];
+	struct store *s = open_store(1);
+	pid_t dead, child;
+	int st, killed = 0, n;
+
+	/* A child unpacking a large wheel, killed once its temporary shows. */
+	snprintf(whl, sizeof(whl), "%s/big-3.0-py3-none-any.whl", root);
+	make_wheel(whl, "big-3.0", 400, 200000, 3);
+	child = fork();
+	CHECK(child >= 0, "fork");
+	if (child == 0) {
+		struct unpack_opts o = { .verify = 1 };
+
+		_exit(store_add(s, whl, &o, NULL, err, sizeof(err)) ? 1 : 0);
+	}
+	for (int i = 0; i < 20000 && !killed; i++) {
+		if (count_dir("tmp") > 0) {
+			usleep(2000);
+			kill(child, SIGKILL);
+			killed = 1;
+		} else {
+			usleep(200);
+		}
+	}
+	CHECK(waitpid(child, &st, 0) == child, "waitpid");
+	if (!(WIFSIGNALED(st) && count_dir("tmp") == 1)) {
+		fprintf(stderr, "t_store: note: unpack finished before the "
+			"kill; only fake temporaries tested\n");
+		killed = 0;
+	}
+	/* Fake ones: a dead pid, our live pid (fresh and old), junk. */
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, &st, 0);
+	snprintf(name, sizeof(name), "%064d.%d.0123456789abcdef", 0, dead);
+	fake_tmp(s, name, 0);
+	snprintf(name, sizeof(name), "%064d.%d.00000000000000aa", 1, getpid());
+	fake_tmp(s, name, 0);
+	snprintf(name, sizeof(name), "%064d.%d.00000000000000bb", 2, getpid());
+	fake_tmp(s, name, 2 * 3600);
+	fake_tmp(s, "junk-without-pid", 0);
+	snprintf(name, sizeof(name), ".spoke-%d-7-x.whl", dead);
+	close(openat(s->indexfd, name, O_CREAT | O_WRONLY, 0644));
+	n = store_prune(s, 0, err, sizeof(err));
+	CHECK(n == 3 + killed, "prune removed %d, want %d (%s)", n,
+	      3 + killed, err);
+	CHECK(count_dir("tmp") == 2, "prune left %d in tmp", count_dir("tmp"));
+	CHECK(store_prune(s, 0, err, sizeof(err)) == 0, "second prune");
+	store_close(s);
+}
+
+static void edit(const char *key, const char *rel, const char *how)
+{
+	char path[4400];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/archive-v1/%s/%s", cache, key, rel);
+	if (!strcmp(how, "rm")) {
+		CHECK(unlink(path) == 0, "unlink %s", path);
+		return;
+	}
+	f = fopen(path, how);
+	CHECK(f, "%s: %s", path, strerror(errno));
+	fputc('#', f);
+	fclose(f);
+}
+
+static void test_verify(void)
+{
+	struct store *s = open_store(1);
+	struct seen seen = { 0 };
+	char key[65];
+	int n;
+
+	n = store_list(s, 1, on_entry, &seen, err, sizeof(err));
+	CHECK(n >= 2 && seen.n == n && seen.bad == 0, "list: n %d seen %d "
+	      "bad %d %s", n, seen.n, seen.bad, seen.msg[0]);
+	for (int i = 1; i < seen.n && i < 64; i++)
+		CHECK(strcmp(seen.names[i - 1], seen.names[i]) < 0 ||
+		      !strcmp(seen.names[i], "-"), "list order: %s %s",
+		      seen.names[i - 1], seen.names[i]);
+	CHECK(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key), "key");
+	CHECK(!store_verify_entry(s, key, err, sizeof(err)), "verify: %s",
+	      err);
+	/* Same size, other content: "r+" overwrites the first byte. */
+	edit(key, "demo-1.0/mod3/file3.py", "r+");
+	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, "demo-1.0/mod3/file3.py") && strstr(err, key),
+	      "edited file: %s", err);
+	memset(&seen, 0, sizeof(seen));
+	store_list(s, 1, on_entry, &seen, err, sizeof(err));
+	CHECK(seen.bad == 1, "list verify found %d bad entries", seen.bad);
+	for (int i = 0; i < seen.n && i < 64; i++)
+		if (!strcmp(seen.names[i], "demo-1.0-py3-none-any.whl"))
+			CHECK(seen.status[i] == SPOKE_E_HASH &&
+			      strstr(seen.msg[i], "file3.py"), "list verify: "
+			      "%d %s", seen.status[i], seen.msg[i]);
+	store_remove(s, key, err, sizeof(err));
+	CHECK(store_lookup_key(s, key) == -ENOENT, "removed");
+	CHECK(store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) ==
+	      -ENOENT, "index of removed entry");
+	CHECK(!store_lookup_name(s, "race-2.0-py3-none-any.whl", key), "race");
+	edit(key, "race-2.0/mod0/extra.py", "w");
+	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, "extra.py: file not in RECORD"), "extra: %s", err);
+	edit(key, "race-2.0/mod0/extra.py", "rm");
+	edit(key, "race-2.0/mod4/file4.py", "rm");
+	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, "file4.py: missing"), "missing: %s", err);
+	edit(key, "race-2.0/mod5/file5.py", "a");
+	store_close(s);
+}
+
+static int test_real(struct pool *pool)
+{
+	const char *dir = "/usr/share/python-wheels";
+	struct unpack_opts o = { .verify = 1, .pool = pool };
+	struct store *s = open_store(1);
+	struct seen seen = { 0 };
+	struct dirent *de;
+	int added = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)) != NULL) {
+		struct store_add_result r;
+		char path[4200];
+
+		if (!strstr(de->d_name, ".whl"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		CHECK(!store_add(s, path, &o, &r, err, sizeof(err)), "%s", err);
+		CHECK(!r.existed && r.st.files > 10, "%s: %llu files", path,
+		      (unsigned long long)r.st.files);
+		CHECK(!store_verify_entry(s, r.key, err, sizeof(err)),
+		      "verify %s: %s", de->d_name, err);
+		added++;
+	}
+	if (d)
+		closedir(d);
+	store_list(s, 0, on_entry, &seen, err, sizeof(err));
+	CHECK(seen.n >= added, "list after real adds");
+	store_close(s);
+	return added;
+}
+
+static void test_clean(struct pool *pool)
+{
+	struct unpack_opts o = { .verify = 1, .pool = pool };
+	struct store *s = open_store(1);
+	char whl[4200];
+	int fd;
+
+	/* Something unwritable, something deep, a stray temporary. */
+	fd = openat(s->tmpfd, "x", O_CREAT | O_WRONLY, 0);
+	close(fd);
+	CHECK(mkdirat(s->tmpfd, "ro", 0755) == 0, "mkdir ro");
+	close(openat(s->tmpfd, "ro/f", O_CREAT | O_WRONLY, 0644));
+	fchmodat(s->tmpfd, "ro", 0500, 0);
+	CHECK(!store_clean(s, err, sizeof(err)), "clean: %s", err);
+	CHECK(count_dir("archive-v1") == 0 && count_dir("index-v1") == 0 &&
+	      count_dir("tmp") == 0, "clean left something");
+	{
+		struct dirent *de;
+		DIR *d = opendir(cache);
+
+		while ((de = readdir(d)) != NULL)
+			CHECK(strncmp(de->d_name, ".trash-", 7), "trash left");
+		closedir(d);
+	}
+	snprintf(whl, sizeof(whl), "%s/demo-1.0-py3-none-any.whl", root);
+	CHECK(!store_add(s, whl, &o, NULL, err, sizeof(err)),
+	      "add after clean: %s", err);
+	store_close(s);
+	s = open_store(0);
+	CHECK(!store_clean(s, err, sizeof(err)), "clean: %s", err);
+	store_close(s);
+}
+
+/* Fail the Nth fault point (any io op or allocation) of an add, for every
+ * N: each run must fail cleanly with a message or succeed, leave no
+ * temporary behind, and a published entry must verify. */
+static void test_fault_sweep(void)
+{
+	struct unpack_opts o = { .verify = 1 };
+	struct store_add_result r;
+	char whl[4200], spec[64], ferr[256];
+	struct store *s = open_store(1);
+	uint64_t calls;
+	int failures = 0, base = count_dir("tmp");
+
+	snprintf(whl, sizeof(whl), "%s/sweep-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "sweep-1.0", 6, 500, 9);
+	io_fault_count_start();
+	CHECK(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	calls = io_fault_calls();
+	io_fault_arm(NULL, ferr, sizeof(ferr));
+	CHECK(calls > 20, "only %llu fault points", (unsigned long long)calls);
+	for (uint64_t n = 1; n <= calls + 1; n++) {
+		int ret;
+
+		CHECK(!store_remove(s, r.key, err, sizeof(err)) ||
+		      store_lookup_key(s, r.key) == -ENOENT, "reset: %s", err);
+		snprintf(spec, sizeof(spec), "any:%llu:EIO",
+			 (unsigned long long)n);
+		CHECK(!io_fault_arm(spec, ferr, sizeof(ferr)), "%s", ferr);
+		err[0] = '\0';
+		ret = store_add(s, whl, &o, NULL, err, sizeof(err));
+		io_fault_arm(NULL, ferr, sizeof(ferr));
+		CHECK(!ret || (ret < 0 && err[0]), "fault %s: %d without a "
+		      "message", spec, ret);
+		CHECK(count_dir("tmp") == base, "fault %s left a temporary "
+		      "(%s)", spec, err);
+		if (!store_lookup_key(s, r.key))
+			CHECK(!store_verify_entry(s, r.key, err, sizeof(err)),
+			      "fault %s: published entry fails verify: %s",
+			      spec, err);
+		failures += ret != 0;
+	}
+	CHECK(failures > 0, "no injected fault made add fail");
+	if (getenv("T_VERBOSE"))
+		fprintf(stderr, "t_store: fault sweep: %llu points, %d "
+			"failures\n", (unsigned long long)calls, failures);
+	store_remove(s, r.key, err, sizeof(err));
+	store_close(s);
+}
+
+int main(void)
+{
+	struct pool *pool;
+	int real;
+
+	umask(022);
+	CHECK(mkdtemp(root), "mkdtemp");
+	snprintf(cache, sizeof(cache), "%s/cache/spoke", root);
+	test_location();
+	/* Forking tests first, while this process has one thread: a child
+	 * of a threaded process must not start threads (TSan insists). */
+	test_add(NULL);
+	test_concurrent();
+	test_prune();
+	test_fault_sweep();
+	CHECK(!pool_create(&pool, 2), "pool");
+	test_verify();
+	real = test_real(pool);
+	test_clean(pool);
+	pool_free(pool);
+	store_remove_tree(AT_FDCWD, root);
+	if (!real) {
+		fprintf(stderr, "t_store: skip: no wheels in "
+			"/usr/share/python-wheels (synthetic tests passed)\n");
+		return 77;
+	}
+	return 0;
+}

@@ -1,0 +1,811 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_zip - the zip reader and the unpacker against archives built in-process
+ * by a small zip writer that can also lie: every header field the reader
+ * checks can be set wrong on purpose, so each rejection is reached with an
+ * archive that is otherwise valid. Valid archives cover stored, deflate,
+ * zstd (method 93), ZIP64 records and extras, data descriptors, comments and
+ * exec bits; unpack tests cover RECORD checking, modes, the direct (mmap)
+ * inflate path, the pool and an injected write failure.
+ *
+ * "t_zip --corpus DIR" writes the crafted archives to DIR instead (the seed
+ * corpus of tests/fuzz/fuzz_zip.c). Exit 0 pass, 1 fail (reason on stderr).
+ */
+#include "cache/record.h"
+#include "cache/store.h"
+#include "cache/unpack.h"
+#include "cache/zip.h"
+#include "engine/pool.h"
+#include "io/fault.h"
+#include "spoke.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libdeflate.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+static const char *corpus_dir;
+static int corpus_n;
+
+static void die(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "t_zip:%d: ", line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) die(__LINE__, __VA_ARGS__); } while (0)
+
+/* ---- a zip writer that can lie ------------------------------------------- */
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p = realloc(b->p, b->cap);
+		CHECK(b->p, "out of memory");
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void put16(struct buf *b, unsigned v)
+{
+	unsigned char x[2] = { v & 255, (v >> 8) & 255 };
+
+	put(b, x, 2);
+}
+
+static void put32(struct buf *b, uint32_t v)
+{
+	put16(b, v & 0xffff);
+	put16(b, v >> 16);
+}
+
+static void put64(struct buf *b, uint64_t v)
+{
+	put32(b, (uint32_t)v);
+	put32(b, (uint32_t)(v >> 32));
+}
+
+struct zent {
+	const char *name;
+	size_t name_len;		/* 0: strlen(name) */
+	const char *local_name;		/* NULL: name */
+	const void *data;
+	size_t len;
+	int method;			/* how data is compressed */
+	int hdr_method;			/* -1: method; else written instead */
+	unsigned flags;
+	uint32_t mode;			/* st_mode for the external attrs */
+	int host;			/* 3 unless set (use -1 for 0) */
+	int zip64, descriptor, bad_crc;
+	int64_t size_adj;		/* added to both central sizes */
+	int64_t usize_adj;		/* added to the uncompressed size */
+	int64_t off;			/* > 0: central local offset */
+	int same_off;			/* central offset = previous entry's */
+	size_t truncate;		/* drop bytes off compressed data */
+};
+
+struct zw {
+	struct buf out, cd;
+	size_t count;
+	uint64_t last_off;
+};
+
+static void compress(const struct zent *e, struct buf *c)
+{
+	if (e->method == 8) {
+		struct libdeflate_compressor *d = libdeflate_alloc_compressor(6);
+		size_t cap = libdeflate_deflate_compress_bound(d, e->len), n;
+
+		c->p = malloc(cap + 1);
+		n = libdeflate_deflate_compress(d, e->data, e->len, c->p, cap);
+		CHECK(n > 0, "deflate failed");
+		c->len = n;
+		libdeflate_free_compressor(d);
+	} else if (e->method == 93) {
+		size_t cap = ZSTD_compressBound(e->len), n;
+
+		c->p = malloc(cap + 1);
+		n = ZSTD_compress(c->p, cap, e->data, e->len, 3);
+		CHECK(!ZSTD_isError(n), "zstd failed");
+		c->len = n;
+	} else {
+		c->p = malloc(e->len + 1);
+		if (e->len)
+			memcpy(c->p, e->data, e->len);
+		c->len = e->len;
+	}
+	c->len -= e->truncate;
+}
+
+static void zw_add(struct zw *w, const struct zent *e)
+{
+	struct buf c = { 0 };
+	size_t nlen = e->name_len ? e->name_len : strlen(e->name);
+	const char *lname = e->local_name ? e->local_name : e->name;
+	size_t lnlen = e->local_name ? strlen(lname) : nlen;
+	uint32_t crc = libdeflate_crc32(0, e->data, e->len) ^ !!e->bad_crc;
+	unsigned method = e->hdr_method > 0 ? (unsigned)e->hdr_method :
+			  (unsigned)e->method;
+	unsigned flags = e->flags | (e->descriptor ? 8 : 0);
+	unsigned host = e->host ? (e->host < 0 ? 0 : (unsigned)e->host) : 3;
+	uint64_t off = w->out.len, csize, usize;
+
+	compress(e, &c);
+	csize = c.len + (uint64_t)e->size_adj;
+	usize = e->len + (uint64_t)e->size_adj + (uint64_t)e->usize_adj;
+	put32(&w->out, 0x04034b50);
+	put16(&w->out, e->zip64 ? 45 : 20);
+	put16(&w->out, flags);
+	put16(&w->out, method);
+	put16(&w->out, 0);
+	put16(&w->out, 0x21);
+	put32(&w->out, e->descriptor ? 0 : crc);
+	put32(&w->out, e->descriptor ? 0 : e->zip64 ? 0xffffffffu :
+	      (uint32_t)csize);
+	put32(&w->out, e->descriptor ? 0 : e->zip64 ? 0xffffffffu :
+	      (uint32_t)usize);
+	put16(&w->out, (unsigned)lnlen);
+	put16(&w->out, e->zip64 ? 20 : 0);
+	put(&w->out, lname, lnlen);
+	if (e->zip64) {
+		put16(&w->out, 1);
+		put16(&w->out, 16);
+		put64(&w->out, usize);
+		put64(&w->out, csize);
+	}
+	put(&w->out, c.p, c.len);
+	if (e->descriptor) {
+		put32(&w->out, 0x08074b50);
+		put32(&w->out, crc);
+		put32(&w->out, (uint32_t)csize);
+		put32(&w->out, (uint32_t)usize);
+	}
+	if (e->off > 0)
+		off = (uint64_t)e->off;
+	if (e->same_off)
+		off = w->last_off;
+	w->last_off = off;
+	put32(&w->cd, 0x02014b50);
+	put16(&w->cd, host << 8 | 20);
+	put16(&w->cd, e->zip64 ? 45 : 20);
+	put16(&w->cd, flags);
+	put16(&w->cd, method);
+	put16(&w->cd, 0);
+	put16(&w->cd, 0x21);
+	put32(&w->cd, crc);
+	put32(&w->cd, e->zip64 ? 0xffffffffu : (uint32_t)csize);
+	put32(&w->cd, e->zip64 ? 0xffffffffu : (uint32_t)usize);
+	put16(&w->cd, (unsigned)nlen);
+	put16(&w->cd, e->zip64 ? 28 : 0);
+	put16(&w->cd, 0);
+	put16(&w->cd, 0);
+	put16(&w->cd, 0);
+	put32(&w->cd, e->mode << 16);
+	put32(&w->cd, e->zip64 ? 0xffffffffu : (uint32_t)off);
+	put(&w->cd, e->name, nlen);
+	if (e->zip64) {
+		put16(&w->cd, 1);
+		put16(&w->cd, 24);
+		put64(&w->cd, usize);
+		put64(&w->cd, csize);
+		put64(&w->cd, off);
+	}
+	w->count++;
+	free(c.p);
+}
+
+static void zw_finish(struct zw *w, int zip64, const char *comment)
+{
+	uint64_t cd_off = w->out.len, cd_len = w->cd.len, rec = 0;
+	size_t clen = comment ? strlen(comment) : 0;
+
+	put(&w->out, w->cd.p, w->cd.len);
+	if (zip64) {
+		rec = w->out.len;
+		put32(&w->out, 0x06064b50);
+		put64(&w->out, 44);
+		put16(&w->out, 45);
+		put16(&w->out, 45);
+		put32(&w->out, 0);
+		put32(&w->out, 0);
+		put64(&w->out, w->count);
+		put64(&w->out, w->count);
+		put64(&w->out, cd_len);
+		put64(&w->out, cd_off);
+		put32(&w->out, 0x07064b50);
+		put32(&w->out, 0);
+		put64(&w->out, rec);
+		put32(&w->out, 1);
+	}
+	put32(&w->out, 0x06054b50);
+	put16(&w->out, 0);
+	put16(&w->out, 0);
+	put16(&w->out, zip64 ? 0xffff : (unsigned)w->count);
+	put16(&w->out, zip64 ? 0xffff : (unsigned)w->count);
+	put32(&w->out, zip64 ? 0xffffffffu : (uint32_t)cd_len);
+	put32(&w->out, zip64 ? 0xffffffffu : (uint32_t)cd_off);
+	put16(&w->out, (unsigned)clen);
+	put(&w->out, comment, clen);
+	free(w->cd.p);
+	w->cd = (struct buf){ 0 };
+	if (corpus_dir && w->out.len < 20000) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/t_zip-%03d.zip", corpus_dir,
+			 corpus_n++);
+		f = fopen(path, "wb");
+		CHECK(f, "%s: %s", path, strerror(errno));
+		fwrite(w->out.p, 1, w->out.len, f);
+		fclose(f);
+	}
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static char err[2048];
+
+/* Build an archive of n entries and open it; returns the open result. */
+static int build(struct zw *w, const struct zent *e, size_t n, int zip64,
+		 const char *comment, struct zip **z)
+{
+	*w = (struct zw){ 0 };
+	for (size_t i = 0; i < n; i++)
+		zw_add(w, &e[i]);
+	zw_finish(w, zip64, comment);
+	err[0] = '\0';
+	return zip_open_mem(z, w->out.p, w->out.len, "test.whl", err,
+			    sizeof(err));
+}
+
+static int extract_cmp(struct zip *z, size_t i, const void *data, size_t len)
+{
+	char *b;
+	size_t n;
+	int ret = zip_extract_alloc(z, &z->ent[i], 1 << 30, &b, &n, err,
+				    sizeof(err));
+
+	if (ret)
+		return ret;
+	CHECK(n == len && !memcmp(b, data, len), "%s: content differs",
+	      z->ent[i].name);
+	free(b);
+	return 0;
+}
+
+/* An archive that must open but fail extraction of entry 0 with code. */
+static void expect_extract_fail(const struct zent *e, size_t n, int code,
+				const char *what, int line)
+{
+	struct zw w;
+	struct zip *z;
+	char *b;
+	size_t len;
+	int ret = build(&w, e, n, 0, NULL, &z);
+
+	if (ret)
+		die(line, "%s: open failed: %s", what, err);
+	ret = zip_extract_alloc(z, &z->ent[0], 1 << 30, &b, &len, err,
+				sizeof(err));
+	if (getenv("T_VERBOSE"))
+		fprintf(stderr, "t_zip:%d: %s\n", line, err);
+	if (ret != code)
+		die(line, "%s: extract returned %d, want %d (%s)", what, ret,
+		    code, err);
+	if (!strstr(err, e[0].name) || !strstr(err, "test.whl"))
+		die(line, "%s: message '%s' does not name the entry", what,
+		    err);
+	zip_close(z);
+	free(w.out.p);
+}
+
+static void expect_open_fail(const struct zent *e, size_t n, int zip64,
+			     int code, const char *name, const char *needle,
+			     int line)
+{
+	struct zw w;
+	struct zip *z = NULL;
+	int ret = build(&w, e, n, zip64, NULL, &z);
+
+	if (getenv("T_VERBOSE"))
+		fprintf(stderr, "t_zip:%d: %s\n", line, err);
+	if (ret != code)
+		die(line, "open returned %d, want %d (%s)", ret, code, err);
+	if (name && !strstr(err, name))
+		die(line, "message '%s' does not name '%s'", err, name);
+	if (needle && !strstr(err, needle))
+		die(line, "message '%s' lacks '%s'", err, needle);
+	CHECK(z == NULL, "failed open left a zip");
+	free(w.out.p);
+}
+
+static char *pattern(size_t n, unsigned seed)
+{
+	char *p = malloc(n + 1);
+
+	/* Compressible but not trivially: words with a counter. */
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (char)((i % 64 < 40) ? "abcdefgh"[(i / 7) % 8] :
+			      (char)(32 + ((seed >> 16) % 90)));
+	}
+	p[n] = '\0';
+	return p;
+}
+
+/* ---- zip-level tests --------------------------------------------------- */
+
+/* bigsz: 3 MiB exercises chunking and zstd streaming; a small one keeps
+ * the archive small enough for the fuzz corpus. */
+static void test_valid(size_t bigsz)
+{
+	char *big = pattern(bigsz, 1), *small = pattern(1000, 2);
+	struct zent e[] = {
+		{ .name = "pkg/", .mode = 040755 },
+		{ .name = "pkg/stored.txt", .data = small, .len = 1000,
+		  .method = 0, .mode = 0100644 },
+		{ .name = "pkg/deflate.txt", .data = big, .len = bigsz,
+		  .method = 8, .mode = 0100755 },
+		{ .name = "pkg/zstd.bin", .data = big, .len = bigsz,
+		  .method = 93, .mode = 0100644 },
+		{ .name = "pkg/empty", .data = "", .len = 0, .method = 8 },
+		{ .name = "pkg/empty.zst", .data = "", .len = 0, .method = 93 },
+		{ .name = "pkg/desc.txt", .data = small, .len = 1000,
+		  .method = 8, .descriptor = 1, .mode = 0100644 },
+		{ .name = "pkg/dos_exec", .data = small, .len = 10,
+		  .host = -1, .mode = 0100755 },
+		{ .name = "pkg/noreg_exec", .data = small, .len = 10,
+		  .mode = 0755 },
+	};
+	struct zw w;
+	struct zip *z;
+	int ret;
+
+	for (int zip64 = 0; zip64 < 2; zip64++) {
+		struct zent e64[9];
+
+		memcpy(e64, e, sizeof(e));
+		for (int i = 0; i < 9; i++)
+			e64[i].zip64 = zip64;
+		ret = build(&w, e64, 9, zip64, zip64 ? NULL : "a comment", &z);
+		CHECK(!ret, "valid archive (zip64=%d): %s", zip64, err);
+		CHECK(z->n == 9, "entry count %zu", z->n);
+		CHECK(z->ent[0].is_dir && !z->ent[1].is_dir, "dir flags");
+		CHECK(!z->ent[1].exec && z->ent[2].exec, "exec bits");
+		CHECK(!z->ent[7].exec, "exec bit from a DOS host");
+		CHECK(!z->ent[8].exec, "exec bit without S_IFREG");
+		CHECK(z->ent[2].size == bigsz, "zip64 size");
+		CHECK(!extract_cmp(z, 1, small, 1000), "stored: %s", err);
+		CHECK(!extract_cmp(z, 2, big, bigsz), "deflate: %s", err);
+		CHECK(!extract_cmp(z, 3, big, bigsz), "zstd: %s", err);
+		CHECK(!extract_cmp(z, 4, "", 0), "empty deflate: %s", err);
+		CHECK(!extract_cmp(z, 5, "", 0), "empty zstd: %s", err);
+		CHECK(!extract_cmp(z, 6, small, 1000), "descriptor: %s", err);
+		CHECK(zip_find(z, "pkg/zstd.bin") == 3, "zip_find");
+		CHECK(zip_find(z, "pkg/nope") == -1, "zip_find missing");
+		zip_close(z);
+		free(w.out.p);
+	}
+	free(big);
+	free(small);
+}
+
+static void test_rejects(void)
+{
+	const char *d = "hello, world\n";
+	struct zent ok = { .name = "a.txt", .data = d, .len = 13 };
+	struct zent e[3];
+	struct zw w;
+	struct zip *z;
+
+	/* encrypted */
+	e[0] = ok;
+	e[0].flags = 1;
+	expect_open_fail(e, 1, 0, SPOKE_E_BADWHEEL, "a.txt", "encrypted",
+			 __LINE__);
+	/* unknown method (bzip2) */
+	e[0] = ok;
+	e[0].hdr_method = 12;
+	expect_open_fail(e, 1, 0, SPOKE_E_BADWHEEL, "a.txt", "method 12",
+			 __LINE__);
+	/* local offset out of range */
+	e[0] = ok;
+	e[0].off = 1 << 20;
+	expect_open_fail(e, 1, 0, SPOKE_E_BADWHEEL, "a.txt", "out of range",
+			 __LINE__);
+	/* a stored entry that claims more data than it has reaches into
+	 * the next entry's header */
+	e[0] = ok;
+	e[0].size_adj = 20;
+	e[1] = ok;
+	e[1].name = "b.txt";
+	expect_open_fail(e, 2, 0, SPOKE_E_BADWHEEL, "b.txt", "overlaps",
+			 __LINE__);
+	/* two central entries sharing one local header: the second one's
+	 * local name is the first's */
+	e[0] = ok;
+	e[1] = ok;
+	e[1].name = "b.txt";
+	e[1].same_off = 1;
+	expect_open_fail(e, 2, 0, SPOKE_E_BADWHEEL, "b.txt", "local header",
+			 __LINE__);
+	/* local name differs */
+	e[0] = ok;
+	e[0].local_name = "evil.txt";
+	expect_open_fail(e, 1, 0, SPOKE_E_BADWHEEL, "a.txt", "local header",
+			 __LINE__);
+	/* names */
+	static const struct {
+		const char *name;
+		size_t len;
+		const char *why;
+	} bad[] = {
+		{ "../evil", 0, "'..'" },
+		{ "a/../../evil", 0, "'..'" },
+		{ "/etc/passwd", 0, "absolute" },
+		{ "C:/x", 0, "drive" },
+		{ "a\\b", 0, "backslash" },
+		{ "a\0b", 3, "NUL" },
+		{ "a//b", 0, "empty path component" },
+		{ "./a", 0, "'.'" },
+	};
+	{
+		static char deep[1200], longc[300], huge[5000];
+
+		for (int i = 0; i < 257; i++)
+			memcpy(deep + 2 * i, "d/", 2);
+		deep[2 * 257 - 1] = '\0';
+		memset(longc, 'c', 256);
+		memset(huge, 'h', 4096);
+		e[0] = ok;
+		e[0].name = deep;
+		expect_open_fail(e, 1, 0, SPOKE_E_UNSAFE_PATH, NULL, "too deep",
+				 __LINE__);
+		e[0].name = longc;
+		expect_open_fail(e, 1, 0, SPOKE_E_UNSAFE_PATH, NULL,
+				 "component too long", __LINE__);
+		e[0].name = huge;
+		expect_open_fail(e, 1, 0, SPOKE_E_UNSAFE_PATH, NULL,
+				 "name too long", __LINE__);
+		deep[2 * 256 - 1] = '\0';
+		e[0].name = deep;
+		CHECK(!build(&w, e, 1, 0, NULL, &z), "256 levels: %s", err);
+		zip_close(z);
+		free(w.out.p);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e[0] = ok;
+		e[0].name = bad[i].name;
+		e[0].name_len = bad[i].len;
+		expect_open_fail(e, 1, 0, SPOKE_E_UNSAFE_PATH, NULL,
+				 bad[i].why, __LINE__);
+	}
+	/* duplicates, case folding, file versus directory */
+	e[0] = ok;
+	e[1] = ok;
+	expect_open_fail(e, 2, 0, SPOKE_E_BADWHEEL, "a.txt", "duplicate",
+			 __LINE__);
+	e[0] = ok;
+	e[0].name = "pkg/Foo.py";
+	e[1] = ok;
+	e[1].name = "pkg/foo.py";
+	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "pkg/Foo.py",
+			 "pkg/foo.py", __LINE__);
+	e[0] = ok;
+	e[0].name = "pkg";
+	e[1] = ok;
+	e[1].name = "pkg/x.py";
+	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "pkg/x.py", "is a file",
+			 __LINE__);
+	e[0] = ok;
+	e[0].name = "pkg";
+	e[1] = (struct zent){ .name = "pkg/" };
+	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "pkg", "both",
+			 __LINE__);
+	/* ZIP64 sizes saturated without the extra field they announce */
+	e[0] = ok;
+	e[0].zip64 = 1;
+	{
+		struct zw w2 = { 0 };
+
+		zw_add(&w2, &e[0]);
+		zw_finish(&w2, 0, NULL);
+		/* the EOCD is fine, the central entry has its extra: valid */
+		CHECK(!zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
+				    sizeof(err)), "zip64 extra without zip64 "
+		      "eocd: %s", err);
+		zip_close(z);
+		/* cut the extra's payload length to 8: too short */
+		for (size_t i = w2.out.len - 22 - 28; i < w2.out.len - 22; i++)
+			if (w2.out.p[i] == 1 && w2.out.p[i + 1] == 0 &&
+			    w2.out.p[i + 2] == 24) {
+				w2.out.p[i + 2] = 8;
+				break;
+			}
+		CHECK(zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
+				   sizeof(err)) == SPOKE_E_BADWHEEL &&
+		      strstr(err, "a.txt") && strstr(err, "ZIP64"),
+		      "short zip64 extra: %s", err);
+		free(w2.out.p);
+	}
+	/* no end of central directory at all */
+	CHECK(zip_open_mem(&z, "PK\3\4 not really a zip file at all", 34,
+			   "junk.whl", err, sizeof(err)) == SPOKE_E_BADWHEEL,
+	      "junk accepted");
+	/* truncated archives: head or tail cut off */
+	build(&w, &ok, 1, 0, NULL, &z);
+	zip_close(z);
+	CHECK(zip_open_mem(&z, w.out.p + 10, w.out.len - 10, "cut.whl", err,
+			   sizeof(err)) == SPOKE_E_BADWHEEL, "head cut");
+	CHECK(zip_open_mem(&z, w.out.p, w.out.len - 5, "cut.whl", err,
+			   sizeof(err)) == SPOKE_E_BADWHEEL, "tail cut");
+	free(w.out.p);
+	/* ZIP64 EOCD fields saturated but the locator is damaged */
+	e[0] = ok;
+	build(&w, e, 1, 1, NULL, &z);
+	zip_close(z);
+	w.out.p[w.out.len - 22 - 20] = 'X';
+	CHECK(zip_open_mem(&z, w.out.p, w.out.len, "test.whl", err,
+			   sizeof(err)) == SPOKE_E_BADWHEEL &&
+	      strstr(err, "locator"), "damaged zip64 locator: %s", err);
+	free(w.out.p);
+	/* a deflate entry claiming more than deflate can expand to */
+	e[0] = ok;
+	e[0].method = 8;
+	e[0].usize_adj = 1 << 24;
+	expect_open_fail(e, 1, 0, SPOKE_E_BADWHEEL, "a.txt", "impossible",
+			 __LINE__);
+	/* extraction-time failures */
+	e[0] = ok;
+	e[0].bad_crc = 1;
+	expect_extract_fail(e, 1, SPOKE_E_BADWHEEL, "crc", __LINE__);
+	CHECK(strstr(err, "CRC"), "crc message: %s", err);
+	e[0] = ok;
+	e[0].method = 8;
+	e[0].data = pattern(5000, 3);
+	e[0].len = 5000;
+	e[0].truncate = 10;
+	expect_extract_fail(e, 1, SPOKE_E_BADWHEEL, "truncated deflate",
+			    __LINE__);
+	e[0].method = 93;
+	expect_extract_fail(e, 1, SPOKE_E_BADWHEEL, "truncated zstd",
+			    __LINE__);
+	e[0].truncate = 0;
+	e[0].size_adj = 0;
+	e[0].bad_crc = 0;
+	free((void *)e[0].data);
+}
+
+/* ---- unpack ---------------------------------------------------------------- */
+
+struct wfile {
+	const char *name;
+	const char *data;
+	size_t len;
+	int method;
+	uint32_t mode;
+};
+
+enum tamper { T_NONE, T_HASH, T_SIZE, T_MISSING_ROW, T_EXTRA_ROW, T_NOHASH,
+	      T_TWO_DISTINFO, T_NO_RECORD, T_BAD_RECORD };
+
+/* A wheel of files plus pkg-1.0.dist-info/RECORD, tampered as asked. */
+static void build_wheel(struct zw *w, const struct wfile *f, size_t n,
+			enum tamper t)
+{
+	struct record rec = { 0 };
+	char *text;
+	size_t tlen;
+
+	*w = (struct zw){ 0 };
+	for (size_t i = 0; i < n; i++) {
+		struct zent e = { .name = f[i].name, .data = f[i].data,
+				  .len = f[i].len, .method = f[i].method,
+				  .mode = f[i].mode ? f[i].mode : 0100644 };
+		unsigned char dig[32];
+
+		zw_add(w, &e);
+		if (i == 0 && t == T_MISSING_ROW)
+			continue;
+		sha256_buf(f[i].data, f[i].len, dig);
+		if (i == 0 && t == T_HASH)
+			dig[5] ^= 1;
+		CHECK(!record_add(&rec, f[i].name, t == T_NOHASH && i == 0 ?
+				  NULL : "sha256", dig, t == T_NOHASH &&
+				  i == 0 ? 0 : 32, (int64_t)f[i].len +
+				  (i == 0 && t == T_SIZE)), "record_add");
+	}
+	if (t == T_EXTRA_ROW)
+		record_add(&rec, "pkg/ghost.py", "sha256",
+			   "0123456789abcdef0123456789abcdef", 32, 3);
+	record_add(&rec, "pkg-1.0.dist-info/RECORD", NULL, NULL, 0, -1);
+	CHECK(!record_format(&rec, &text, &tlen), "record_format");
+	if (t == T_BAD_RECORD)
+		text[0] = '"';
+	if (t != T_NO_RECORD) {
+		struct zent e = { .name = "pkg-1.0.dist-info/RECORD",
+				  .data = text, .len = tlen, .method = 8,
+				  .mode = 0100644 };
+
+		zw_add(w, &e);
+	}
+	if (t == T_TWO_DISTINFO) {
+		struct zent e = { .name = "other-2.0.dist-info/METADATA",
+				  .data = "x", .len = 1 };
+
+		zw_add(w, &e);
+	}
+	zw_finish(w, 0, NULL);
+	free(text);
+	record_free(&rec);
+}
+
+static char tmpdir[] = "/tmp/t_zip.XXXXXX";
+
+/* Unpack into a fresh tmpdir; fault (may be NULL) is armed only around
+ * the unpack itself. */
+static int unpack_into(struct zw *w, const struct unpack_opts *o, int *dfd,
+		       const char *fault)
+{
+	struct zip *z;
+	char ferr[256];
+	int ret;
+
+	store_remove_tree(AT_FDCWD, tmpdir);
+	CHECK(mkdir(tmpdir, 0755) == 0, "mkdir %s: %s", tmpdir,
+	      strerror(errno));
+	*dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+	CHECK(*dfd >= 0, "open %s", tmpdir);
+	err[0] = '\0';
+	ret = zip_open_mem(&z, w->out.p, w->out.len, "pkg-1.0-py3-none-any.whl",
+			   err, sizeof(err));
+	CHECK(!io_fault_arm(fault, ferr, sizeof(ferr)), "arm: %s", ferr);
+	if (!ret)
+		ret = unpack_wheel(z, *dfd, o, NULL, err, sizeof(err));
+	io_fault_arm(NULL, ferr, sizeof(ferr));
+	zip_close(z);
+	return ret;
+}
+
+static void check_file(int dfd, const char *name, const char *data,
+		       size_t len, mode_t mode)
+{
+	struct stat st;
+	char *b = malloc(len + 1);
+	int fd = openat(dfd, name, O_RDONLY);
+
+	CHECK(fd >= 0, "%s missing after unpack", name);
+	CHECK(fstat(fd, &st) == 0 && (size_t)st.st_size == len, "%s size",
+	      name);
+	CHECK((st.st_mode & 07777) == mode, "%s mode %o, want %o", name,
+	      st.st_mode & 07777, mode);
+	CHECK(read(fd, b, len + 1) == (ssize_t)len && !memcmp(b, data, len),
+	      "%s content", name);
+	close(fd);
+	free(b);
+}
+
+static void test_unpack(void)
+{
+	char *big = pattern(2 << 20, 7);
+	struct wfile f[] = {
+		{ "pkg/__init__.py", "print('hi')\n", 12, 8, 0 },
+		{ "pkg/big.dat", big, 2 << 20, 8, 0 },
+		{ "pkg/tool", "#!/bin/sh\n", 10, 0, 0100755 },
+		{ "pkg/z.bin", big, 100000, 93, 0 },
+		{ "pkg/sub/deep/x.txt", "x", 1, 8, 0 },
+		{ "pkg-1.0.dist-info/METADATA", "Name: pkg\n", 10, 8, 0 },
+	};
+	size_t nf = sizeof(f) / sizeof(f[0]);
+	struct unpack_opts o = { .verify = 1 };
+	struct pool *pool = NULL;
+	struct zw w;
+	int dfd, ret;
+	static const struct {
+		enum tamper t;
+		int code;
+		const char *needle;
+	} bad[] = {
+		{ T_HASH, SPOKE_E_HASH, "pkg/__init__.py: sha256 mismatch" },
+		{ T_SIZE, SPOKE_E_HASH, "pkg/__init__.py: size 12 differs" },
+		{ T_MISSING_ROW, SPOKE_E_BADWHEEL,
+		  "pkg/__init__.py: file is not listed in RECORD" },
+		{ T_EXTRA_ROW, SPOKE_E_BADWHEEL,
+		  "pkg/ghost.py: listed in RECORD but not in the wheel" },
+		{ T_NOHASH, SPOKE_E_BADWHEEL, "pkg/__init__.py: RECORD has no "
+		  "hash" },
+		{ T_TWO_DISTINFO, SPOKE_E_BADWHEEL, "more than one .dist-info" },
+		{ T_NO_RECORD, SPOKE_E_BADWHEEL, "RECORD: missing" },
+		{ T_BAD_RECORD, SPOKE_E_BADWHEEL, "RECORD line 1" },
+	};
+
+	CHECK(mkdtemp(tmpdir), "mkdtemp");
+	CHECK(pool_create(&pool, 2) == 0, "pool_create");
+	for (int mode = 0; mode < 4; mode++) {
+		/* inline; pool; direct mmap inflate; verify off */
+		o.pool = mode == 1 || mode == 2 ? pool : NULL;
+		o.direct_min = mode == 2 ? 1 : 0;
+		o.verify = mode != 3;
+		build_wheel(&w, f, nf, T_NONE);
+		ret = unpack_into(&w, &o, &dfd, NULL);
+		CHECK(!ret, "unpack mode %d: %s", mode, err);
+		for (size_t i = 0; i < nf; i++)
+			check_file(dfd, f[i].name, f[i].data, f[i].len,
+				   f[i].mode == 0100755 ? 0755 : 0644);
+		close(dfd);
+		free(w.out.p);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = (struct unpack_opts){ .verify = 1, .pool = pool };
+		build_wheel(&w, f, nf, bad[i].t);
+		ret = unpack_into(&w, &o, &dfd, NULL);
+		if (getenv("T_VERBOSE"))
+			fprintf(stderr, "t_zip: tamper %d: %s\n", bad[i].t,
+				err);
+		CHECK(ret == bad[i].code, "tamper %d: got %d (%s), want %d",
+		      bad[i].t, ret, err, bad[i].code);
+		CHECK(strstr(err, bad[i].needle) &&
+		      strstr(err, "pkg-1.0-py3-none-any.whl"),
+		      "tamper %d: message '%s' lacks '%s'", bad[i].t, err,
+		      bad[i].needle);
+		close(dfd);
+		free(w.out.p);
+	}
+	/* Without verify, a hash mismatch goes unnoticed: trust the source. */
+	o = (struct unpack_opts){ .verify = 0 };
+	build_wheel(&w, f, nf, T_HASH);
+	CHECK(!unpack_into(&w, &o, &dfd, NULL), "no-verify: %s", err);
+	close(dfd);
+	free(w.out.p);
+	/* An injected write failure names the entry and the errno. */
+	o = (struct unpack_opts){ .verify = 1 };
+	build_wheel(&w, f, nf, T_NONE);
+	ret = unpack_into(&w, &o, &dfd, "write:2:ENOSPC");
+	CHECK(ret == -ENOSPC && strstr(err, "pkg/big.dat") &&
+	      strstr(err, "No space"), "injected ENOSPC: %d %s", ret, err);
+	close(dfd);
+	free(w.out.p);
+	/* An already existing file is not overwritten. */
+	build_wheel(&w, f, nf, T_NONE);
+	ret = unpack_into(&w, &o, &dfd, "open:1:EEXIST");
+	CHECK(ret == -EEXIST && strstr(err, "create"), "EEXIST: %s", err);
+	close(dfd);
+	free(w.out.p);
+	pool_free(pool);
+	store_remove_tree(AT_FDCWD, tmpdir);
+	free(big);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--corpus"))
+		corpus_dir = argv[2];
+	umask(022);
+	test_valid(3 << 20);
+	test_valid(3000);
+	test_rejects();
+	if (!corpus_dir)
+		test_unpack();
+	return 0;
+}
