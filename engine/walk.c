@@ -420,14 +420,15 @@ static int open_dir(struct wworker *w, struct wdir *d)
 	int pfd_s = p ? p->sfd : d->root->sfd, pfd_d = p ? p->dfd : d->root->dfd;
 	const char *name = p ? d->name : d->relpath;
 	struct stat ss, ds;
-	int err;
+	int err, made;
 
 	if (!*name)
 		name = ".";
 	d->sfd = io_open_dir_at(pfd_s, name);
 	if (d->sfd < 0)
 		return fail(w, d, 0, NULL, d->sfd, "cannot open directory");
-	err = io_mkdir_at(pfd_d, name, 0755);
+	made = io_mkdir_new_at(pfd_d, name, 0755);
+	err = made < 0 ? made : 0;
 	if (err == 0)
 		d->dfd = io_open_dir_at(pfd_d, name);
 	if (err || d->dfd < 0) {
@@ -441,9 +442,11 @@ static int open_dir(struct wworker *w, struct wdir *d)
 		err = -errno;
 		return fail(w, d, 0, NULL, err, "cannot stat directory");
 	}
-	/* Keep the source's directory permissions (0755 by default). */
-	if ((ss.st_mode & 07777) != (ds.st_mode & 07777))
-		fchmod(d->dfd, ss.st_mode & 07777);
+	/* A directory we made gets the source's permissions; one that was
+	 * there (site-packages, a merged tree) keeps its own. */
+	if (made > 0 && (ss.st_mode & 07777) != (ds.st_mode & 07777) &&
+	    fchmod(d->dfd, ss.st_mode & 07777) < 0)
+		return fail(w, d, 1, NULL, -errno, "cannot set mode of");
 	d->pair = attempt_pair_get(&w->l->att, ss.st_dev, ds.st_dev);
 	count_add(w, SPOKE_COUNT_DIRS, 1);
 	return 0;

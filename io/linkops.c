@@ -290,7 +290,7 @@ int io_link_replace_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 	return err;
 }
 
-int io_mkdir_at(int dfd, const char *name, mode_t mode)
+int io_mkdir_new_at(int dfd, const char *name, mode_t mode)
 {
 	struct stat st;
 	int err = io_fault_hit(IO_OP_MKDIR);
@@ -298,13 +298,20 @@ int io_mkdir_at(int dfd, const char *name, mode_t mode)
 	if (err)
 		return err;
 	if (mkdirat(dfd, name, mode) == 0)
-		return 0;
+		return 1;
 	err = -errno;
 	if (err != -EEXIST)
 		return err;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int io_mkdir_at(int dfd, const char *name, mode_t mode)
+{
+	int ret = io_mkdir_new_at(dfd, name, mode);
+
+	return ret > 0 ? 0 : ret;
 }
 
 int io_open_dir_at(int dfd, const char *name)

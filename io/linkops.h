@@ -54,6 +54,8 @@ int io_link_replace_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 /* mkdirat; an existing directory (not a symlink to one) counts as success,
  * an existing non-directory is -ENOTDIR. */
 int io_mkdir_at(int dfd, const char *name, mode_t mode);
+/* The same, but tells whether it made the directory: 1 made, 0 existed. */
+int io_mkdir_new_at(int dfd, const char *name, mode_t mode);
 /* open a directory without following a symlink: fd or -errno. */
 int io_open_dir_at(int dfd, const char *name);
 int io_rename_at(int ofd, const char *oname, int nfd, const char *nname);
