@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * install - spoke_install() and spoke_uninstall(). A run has two halves.
+ * The first only reads: resolve the scheme, open every wheel, find the
+ * installed versions it replaces, check every RECORD path they would remove,
+ * and lay out every wheel (plan.c), which validates trees, RECORDs and
+ * destinations. Any failure there leaves the environment untouched. The
+ * second half changes the environment, only through envmod: remove what the
+ * old versions have and the new ones do not, prune the directories that
+ * leaves empty, link all wheels in one pool run, write the generated files,
+ * and write each RECORD last, so a RECORD is present only for a complete
+ * install.
+ */
+#include "engine/envmod.h"
+#include "engine/plan.h"
+#include "engine/report.h"
+#include "engine/scripts.h"
+#include "io/alloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct run {
+	spoke_ctx *ctx;
+	const struct spoke_plan *p;
+	struct spoke_report *rep;
+	struct scheme s;
+	struct wplan *wp;
+	size_t n;
+	struct strmap dests;    /* every destination of this run */
+	struct strmap removing; /* files of the versions being replaced */
+	struct strmap prune;    /* directories that may be left empty */
+	struct strmap pydirs;   /* directories that lost a .py file */
+};
+
+static int nomem(spoke_ctx *ctx)
+{
+	return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
+}
+
+static void run_free(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		wplan_free(&r->wp[i]);
+	free(r->wp);
+	strmap_free(&r->dests);
+	strmap_free(&r->removing);
+	strmap_free(&r->prune);
+	strmap_free(&r->pydirs);
+	scheme_free(&r->s);
+}
+
+static int run_begin(struct run *r, spoke_ctx *ctx, const struct spoke_plan *p)
+{
+	struct scheme_opts o = { p->venv, p->target, p->python, { NULL } };
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->p = p;
+	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
+		o.path[k] = p->path[k];
+	return scheme_resolve(ctx, &o, &r->s);
+}
+
+/* Installed distributions named norm, in purelib then platlib. */
+static int find_installed(struct run *r, const char *norm,
+			  struct installed **out, size_t *n)
+{
+	const char *pure = r->s.path[SPOKE_SCHEME_PURELIB];
+	const char *plat = r->s.path[SPOKE_SCHEME_PLATLIB];
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (pure)
+		err = installed_find(r->ctx, pure, norm, out, n);
+	if (!err && plat && (!pure || strcmp(pure, plat) != 0))
+		err = installed_find(r->ctx, plat, norm, out, n);
+	return err;
+}
+
+/* Load d's RECORD and check every path before anything is removed: each
+ * must resolve inside the environment and spare its interpreter. */
+static int check_removal(struct run *r, struct installed *d)
+{
+	int err = installed_load_record(r->ctx, d);
+
+	for (size_t i = 0; i < d->rec.n && !err; i++) {
+		char *abs = path_join(d->site, d->rec.rows[i].path);
+		struct strmap_ent *e;
+
+		if (!abs)
+			return nomem(r->ctx);
+		if (!scheme_root_of(&r->s, abs))
+			err = ctx_fail(r->ctx, SPOKE_E_UNSAFE_PATH, 0, abs,
+				       "refusing to uninstall %s %s: its RECORD "
+				       "lists '%s', which is outside the "
+				       "environment (nothing was removed)",
+				       d->name, d->version, d->rec.rows[i].path);
+		else if (scheme_protected(&r->s, abs))
+			err = ctx_fail(r->ctx, SPOKE_E_PROTECTED, 0, abs,
+				       "refusing to uninstall %s %s: its RECORD "
+				       "lists '%s', which belongs to the "
+				       "environment (nothing was removed)",
+				       d->name, d->version, abs);
+		else if (strmap_put(&r->removing, abs, &e) < 0)
+			err = nomem(r->ctx);
+		free(abs);
+	}
+	return err;
+}
+
+static int add_prune(struct run *r, const char *dir)
+{
+	struct strmap_ent *e;
+
+	return strmap_put(&r->prune, dir, &e) < 0 ? nomem(r->ctx) : 0;
+}
+
+static int remove_abs(struct run *r, struct envmod *m, const char *abs)
+{
+	const char *root = scheme_root_of(&r->s, abs);
+	char *dir;
+	int err;
+
+	if (!root || !strcmp(root, abs))
+		return 0; /* checked before; a root itself is never a file */
+	err = envmod_remove(m, root, abs + strlen(root) + 1);
+	if (err)
+		return err;
+	if (!(dir = xstrdup(abs)))
+		return nomem(r->ctx);
+	path_dirname(dir);
+	err = add_prune(r, dir);
+	free(dir);
+	return err;
+}
+
+/* Remember the directory of an old x.py, replaced or removed: its
+ * bytecode goes either way. A replacing link may carry the same mtime and
+ * size as the old source (a cache entry's mtime), and CPython would then
+ * trust the old .pyc. */
+static int note_py(struct run *r, const char *abs)
+{
+	struct strmap_ent *e;
+	size_t n = strlen(abs);
+	char *dir;
+	int err = 0;
+
+	if (n <= 3 || strcmp(abs + n - 3, ".py") != 0)
+		return 0;
+	if (!(dir = xstrdup(abs)))
+		return nomem(r->ctx);
+	path_dirname(dir);
+	if (strmap_put(&r->pydirs, dir, &e) < 0)
+		err = nomem(r->ctx);
+	free(dir);
+	return err;
+}
+
+static int is_kept(const struct run *r, const char *abs)
+{
+	const struct strmap_ent *e = strmap_get(&r->dests, abs);
+
+	return e && e->kind == DEST_FILE;
+}
+
+/* Remove an installed version: its RECORD files that this run does not
+ * install again (those are replaced in place), and whatever else sits
+ * directly in its dist-info directory. */
+static int remove_dist(struct run *r, struct envmod *m, struct installed *d)
+{
+	char *di = path_join(d->site, d->distinfo);
+	int err = di ? 0 : nomem(r->ctx), fd;
+	struct dirent *e;
+	DIR *dir;
+
+	for (size_t i = 0; i < d->rec.n && !err; i++) {
+		char *abs = path_join(d->site, d->rec.rows[i].path);
+
+		if (!abs)
+			err = nomem(r->ctx);
+		else
+			err = note_py(r, abs);
+		if (!err && !is_kept(r, abs))
+			err = remove_abs(r, m, abs);
+		free(abs);
+	}
+	if (err)
+		goto out;
+	fd = path_open_below(d->site, d->distinfo);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (fd >= 0 && !dir)
+		close(fd);
+	while (dir && !err && (e = readdir(dir))) {
+		struct stat st;
+		char *abs;
+
+		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    S_ISDIR(st.st_mode))
+			continue;
+		abs = path_join(di, e->d_name);
+		if (!abs)
+			err = nomem(r->ctx);
+		else if (!is_kept(r, abs))
+			err = remove_abs(r, m, abs);
+		free(abs);
+	}
+	if (dir)
+		closedir(dir);
+	if (!err)
+		err = add_prune(r, di);
+out:
+	free(di);
+	return err;
+}
+
+/* The __pycache__ entries of old .py files: x.<tag>[.opt-N].pyc goes
+ * with the old x.py (whatever interpreter compiled it). */
+static int remove_pycache(struct run *r, struct envmod *m)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < r->pydirs.cap && !err; i++) {
+		const char *dir = r->pydirs.slots[i].key, *root;
+		char *cache, src[PATH_MAX], abs[PATH_MAX];
+		struct dirent *e;
+		DIR *d;
+		int fd;
+
+		if (!dir || !(root = scheme_root_of(&r->s, dir)))
+			continue;
+		if (!(cache = path_join(dir, "__pycache__")))
+			return nomem(r->ctx);
+		fd = path_open_below(root, cache + strlen(root) + 1);
+		d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (fd >= 0 && !d)
+			close(fd);
+		while (d && !err && (e = readdir(d))) {
+			size_t stem = pyc_source_stem(e->d_name);
+
+			if (!stem)
+				continue;
+			snprintf(src, sizeof(src), "%s/%.*s.py", dir, (int)stem,
+				 e->d_name);
+			snprintf(abs, sizeof(abs), "%s/%s", cache, e->d_name);
+			if (strmap_get(&r->removing, src))
+				err = envmod_remove(m, root, abs +
+						    strlen(root) + 1);
+		}
+		if (d)
+			closedir(d);
+		if (!err)
+			err = add_prune(r, cache);
+		free(cache);
+	}
+	return err;
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t dx = 0, dy = 0;
+
+	for (; *x; x++)
+		dx += *x == '/';
+	for (; *y; y++)
+		dy += *y == '/';
+	return dx != dy ? (dx < dy ? 1 : -1) : strcmp(*(const char *const *)a,
+						      *(const char *const *)b);
+}
+
+/* Remove the directories the removals left empty, deepest first, up to
+ * (never including) a scheme root or any directory above one. */
+static int prune_dirs(struct run *r, struct envmod *m)
+{
+	struct strmap all = { 0 };
+	struct strmap_ent *e;
+	const char **v = NULL;
+	size_t n = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < r->prune.cap && !err; i++) {
+		char *p = r->prune.slots[i].key ? xstrdup(r->prune.slots[i].key) :
+			  NULL;
+
+		if (r->prune.slots[i].key && !p)
+			err = nomem(r->ctx);
+		while (p && !err && scheme_root_of(&r->s, p) &&
+		       !scheme_is_boundary(&r->s, p)) {
+			if (strmap_put(&all, p, &e) < 0)
+				err = nomem(r->ctx);
+			path_dirname(p);
+		}
+		free(p);
+	}
+	if (!err && all.n && !(v = xmalloc(all.n * sizeof(*v))))
+		err = nomem(r->ctx);
+	for (size_t i = 0; i < all.cap && !err; i++)
+		if (all.slots[i].key)
+			v[n++] = all.slots[i].key;
+	if (!err && n)
+		qsort(v, n, sizeof(*v), cmp_depth);
+	for (size_t i = 0; i < n && !err; i++) {
+		const char *root = scheme_root_of(&r->s, v[i]);
+		int rm = envmod_rmdir(m, root, v[i] + strlen(root) + 1);
+
+		err = rm < 0 ? rm : 0;
+	}
+	free(v);
+	strmap_free(&all);
+	return err;
+}
+
+/* ---- install ---------------------------------------------------------- */
+
+static int open_wheels(struct run *r)
+{
+	int err = 0;
+
+	r->wp = xcalloc(r->p->nwheels, sizeof(*r->wp));
+	if (!r->wp)
+		return nomem(r->ctx);
+	for (size_t i = 0; i < r->p->nwheels && !err; i++) {
+		char *dir;
+
+		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir);
+		if (err)
+			break;
+		r->n = i + 1;
+		err = wheel_open(r->ctx, dir, r->p->wheels[i].path,
+				 &r->wp[i].w);
+		free(dir);
+		for (size_t j = 0; j < i && !err; j++)
+			if (!strcmp(r->wp[j].w.norm, r->wp[i].w.norm))
+				err = ctx_fail(r->ctx, SPOKE_E_CONFLICT, 0,
+					       r->wp[i].w.label, "wheels '%s' "
+					       "and '%s' are both %s",
+					       r->wp[j].w.label,
+					       r->wp[i].w.label,
+					       r->wp[i].w.name);
+	}
+	return err;
+}
+
+static int has_record(const struct installed *d)
+{
+	char path[2 * PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s/RECORD", d->site, d->distinfo);
+	return faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* What to do with a wheel, and the installed versions it replaces. A
+ * dist-info of the same version without RECORD is what an interrupted
+ * install leaves (until the journal lands): install over it. */
+static int decide(struct run *r, struct wplan *wp)
+{
+	int dry = r->p->dry_run, same = 0, err;
+
+	err = find_installed(r, wp->w.norm, &wp->old, &wp->nold);
+	for (size_t k = 0; k < wp->nold; k++)
+		same |= !strcmp(wp->old[k].version, wp->w.version);
+	if (err)
+		return err;
+	if (wp->nold == 0) {
+		wp->action = dry ? "would install" : "installed";
+	} else if (same && wp->nold == 1 && !r->p->reinstall &&
+		   has_record(&wp->old[0])) {
+		wp->action = "unchanged";
+		wp->skip = 1;
+	} else if (same) {
+		wp->action = dry ? "would reinstall" : "reinstalled";
+	} else {
+		wp->action = dry ? "would upgrade" : "upgraded";
+	}
+	for (size_t k = 0; k < wp->nold && !wp->skip && !err; k++) {
+		struct installed *d = &wp->old[k];
+
+		if (!strcmp(d->version, wp->w.version) && !has_record(d))
+			ctx_log(r->ctx, SPOKE_LOG_WARN, "%s/%s has no RECORD "
+				"(an interrupted install?); installing %s %s "
+				"over it", d->site, d->distinfo, wp->w.name,
+				wp->w.version);
+		else
+			err = check_removal(r, d);
+	}
+	return err;
+}
+
+static int validate(struct run *r)
+{
+	int err = open_wheels(r);
+
+	for (size_t i = 0; i < r->n && !err; i++)
+		err = decide(r, &r->wp[i]);
+	for (size_t i = 0; i < r->n && !err; i++)
+		if (!r->wp[i].skip)
+			err = plan_layout(r->ctx, r->p, &r->s, r->wp, i,
+					  &r->dests, &r->removing);
+	return err;
+}
+
+/* Link wheels [from, to) in one pool run, then write their generated
+ * files (after linking, so a file generated here is never replaced by a
+ * link of the same run). */
+static int link_group(struct run *r, struct envmod *m, size_t from,
+		      size_t to)
+{
+	uint64_t files = 0, bytes = 0;
+	int err = 0;
+
+	for (size_t i = from; i < to && !err; i++) {
+		struct wplan *wp = &r->wp[i];
+
+		if (wp->skip)
+			continue;
+		files += wp->files;
+		bytes += wp->bytes;
+		for (size_t k = 0; k < wp->nroots && !err; k++)
+			err = envmod_link_tree(m, wp->roots[k].src,
+					       wp->roots[k].dst,
+					       (const char *const *)
+					       wp->roots[k].skip, wp->w.label);
+	}
+	envmod_link_totals(m, files, bytes);
+	if (!err)
+		err = envmod_link_run(m);
+	for (size_t i = from; i < to && !err; i++)
+		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].ngen && !err;
+		     k++)
+			err = envmod_write_file(m, r->wp[i].gen[k].path,
+						r->wp[i].gen[k].data,
+						r->wp[i].gen[k].len,
+						r->wp[i].gen[k].mode);
+	return err;
+}
+
+static int execute(struct run *r, struct envmod *m)
+{
+	size_t start = 0;
+	int err = 0, any = 0;
+
+	for (size_t i = 0; i < r->n && !err; i++)
+		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].nold && !err;
+		     k++)
+			err = remove_dist(r, m, &r->wp[i].old[k]);
+	if (!err)
+		err = remove_pycache(r, m);
+	if (!err)
+		err = prune_dirs(r, m);
+	if (!err && ctx_canceled(r->ctx))
+		err = ctx_fail(r->ctx, SPOKE_E_CANCELED, 0, NULL, "canceled");
+	/* --allow-overwrite: a wheel overwriting an earlier one starts a new
+	 * pool run, so the later wheel wins deterministically. */
+	for (size_t i = 0; i <= r->n && !err; i++) {
+		if (i < r->n && (!r->wp[i].barrier || i == start))
+			continue;
+		err = link_group(r, m, start, i);
+		start = i;
+	}
+	for (size_t i = 0; i < r->n && !err; i++) {
+		char *text;
+		size_t len;
+
+		if (r->wp[i].skip)
+			continue;
+		any = 1;
+		if (record_format(&r->wp[i].out, &text, &len))
+			return nomem(r->ctx);
+		err = envmod_write_file(m, r->wp[i].record_path, text, len,
+					scripts_generated_mode());
+		free(text);
+	}
+	if (!err && any)
+		err = envmod_touch(m, r->s.path[SPOKE_SCHEME_PURELIB]);
+	if (!err && any && r->s.path[SPOKE_SCHEME_PLATLIB] &&
+	    strcmp(r->s.path[SPOKE_SCHEME_PLATLIB],
+		   r->s.path[SPOKE_SCHEME_PURELIB]))
+		err = envmod_touch(m, r->s.path[SPOKE_SCHEME_PLATLIB]);
+	return err;
+}
+
+static void report_dists(struct run *r, int failed)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->wp[i].w.name)
+			report_add_dist(r->rep, r->wp[i].w.name,
+					r->wp[i].w.version, failed ? "failed" :
+					r->wp[i].action);
+}
+
+static int finish(struct run *r, int ret, spoke_report **report)
+{
+	report_set_status(r->rep, ret, r->ctx);
+	if (report)
+		*report = r->rep;
+	else
+		spoke_report_free(r->rep);
+	run_free(r);
+	return ret;
+}
+
+int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+{
+	struct envmod *m = NULL;
+	struct run r;
+	int ret;
+
+	if (report)
+		*report = NULL;
+	if (!ctx || !plan)
+		return SPOKE_E_USAGE;
+	ret = ctx_begin(ctx);
+	if (ret)
+		return ret;
+	ret = run_begin(&r, ctx, plan);
+	r.rep = report_create();
+	if (!r.rep) {
+		run_free(&r);
+		return nomem(ctx);
+	}
+	if (!ret && !plan->nwheels)
+		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheels to "
+			       "install");
+	if (!ret)
+		ret = validate(&r);
+	if (!ret && !plan->dry_run) {
+		ret = envmod_begin(&m, ctx, r.rep, &r.s);
+		if (!ret)
+			ret = execute(&r, m);
+		if (m && ret)
+			envmod_abort(m);
+		else if (m)
+			ret = envmod_commit(m);
+	}
+	report_dists(&r, ret != 0);
+	return finish(&r, ret, report);
+}
+
+/* ---- uninstall -------------------------------------------------------- */
+
+int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+{
+	struct installed *d = NULL;
+	struct envmod *m = NULL;
+	size_t nd = 0;
+	struct run r;
+	int ret;
+
+	if (report)
+		*report = NULL;
+	if (!ctx || !plan)
+		return SPOKE_E_USAGE;
+	ret = ctx_begin(ctx);
+	if (ret)
+		return ret;
+	ret = run_begin(&r, ctx, plan);
+	r.rep = report_create();
+	if (!r.rep) {
+		run_free(&r);
+		return nomem(ctx);
+	}
+	if (!ret && !plan->nnames)
+		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no distribution "
+			       "names to uninstall");
+	for (size_t i = 0; i < plan->nnames && !ret; i++) {
+		char *norm = name_normalize(plan->names[i]);
+		struct installed *found = NULL, *grown;
+		size_t nf = 0;
+
+		if (!norm) {
+			ret = nomem(ctx);
+			break;
+		}
+		ret = find_installed(&r, norm, &found, &nf);
+		/* Keep each dist-info once, however often it was named. */
+		for (size_t k = 0; k < nf && !ret; k++) {
+			int dup = 0;
+
+			for (size_t j = 0; j < nd; j++)
+				dup |= !strcmp(d[j].site, found[k].site) &&
+				       !strcmp(d[j].distinfo, found[k].distinfo);
+			if (dup)
+				continue;
+			grown = xrealloc(d, (nd + 1) * sizeof(*d));
+			if (!grown) {
+				ret = nomem(ctx);
+				break;
+			}
+			d = grown;
+			d[nd++] = found[k];
+			memset(&found[k], 0, sizeof(found[k]));
+		}
+		if (!ret && nf == 0)
+			ret = ctx_fail(ctx, SPOKE_E_NOT_INSTALLED, 0,
+				       plan->names[i], "'%s' is not installed "
+				       "in '%s'", plan->names[i],
+				       r.s.path[SPOKE_SCHEME_PURELIB] ?
+				       r.s.path[SPOKE_SCHEME_PURELIB] :
+				       r.s.path[SPOKE_SCHEME_PLATLIB] ?
+				       r.s.path[SPOKE_SCHEME_PLATLIB] : "?");
+		installed_free_all(found, nf);
+		free(norm);
+	}
+	for (size_t i = 0; i < nd && !ret; i++)
+		ret = check_removal(&r, &d[i]);
+	if (!ret && !plan->dry_run) {
+		ret = envmod_begin(&m, ctx, r.rep, &r.s);
+		for (size_t i = 0; i < nd && !ret; i++)
+			ret = remove_dist(&r, m, &d[i]);
+		if (!ret)
+			ret = remove_pycache(&r, m);
+		if (!ret)
+			ret = prune_dirs(&r, m);
+		if (m && ret)
+			envmod_abort(m);
+		else if (m)
+			ret = envmod_commit(m);
+	}
+	for (size_t i = 0; i < nd; i++)
+		report_add_dist(r.rep, d[i].name, d[i].version, ret ? "failed" :
+				plan->dry_run ? "would uninstall" :
+				"uninstalled");
+	installed_free_all(d, nd);
+	return finish(&r, ret, report);
+}

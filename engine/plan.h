@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan - the inside of spoke_plan and the layout of an install: for every
+ * wheel, which subtrees the linker materialises where (with the names it
+ * must skip), which files are generated instead (rewritten scripts,
+ * launchers, INSTALLER, REQUESTED, direct_url.json, RECORD) and the RECORD
+ * that results. Building the layout is also the validation of the whole run:
+ * it walks every wheel tree once, checks it against its RECORD, checks every
+ * destination against every other wheel and against the environment, and
+ * fails before anything is changed.
+ */
+#ifndef SPOKE_ENGINE_PLAN_H
+#define SPOKE_ENGINE_PLAN_H
+
+#include "cache/record.h"
+#include "engine/scheme.h"
+#include "engine/wheel.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct plan_wheel {
+	char *path;       /* as the caller gave it */
+	char *direct_url; /* JSON for direct_url.json, or NULL */
+};
+
+struct spoke_plan {
+	struct plan_wheel *wheels;
+	size_t nwheels;
+	char **names; /* for spoke_uninstall */
+	size_t nnames;
+	char *venv, *target, *python;
+	char *path[SPOKE_SCHEME__MAX];
+	int reinstall, dry_run, requested, allow_overwrite;
+};
+
+/* The directory an entry of the plan is installed from: today the tree
+ * itself; a .whl path will map to its unpacked cache entry here. Heap
+ * (absolute) in *out, or a recorded error. */
+int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
+
+/* ---- a string-keyed map: destinations, files being removed ------------ */
+
+enum { DEST_FILE = 1, DEST_DIR = 2 };
+
+struct strmap_ent {
+	char *key;
+	int owner; /* wheel index */
+	int kind;  /* DEST_FILE or DEST_DIR */
+};
+
+struct strmap {
+	struct strmap_ent *slots;
+	size_t cap, n;
+};
+
+/* Insert key (copied) unless present; *ent is the (new or old) entry and
+ * the return is 1 when it was new, 0 when present, -ENOMEM. */
+int strmap_put(struct strmap *m, const char *key, struct strmap_ent **ent);
+struct strmap_ent *strmap_get(const struct strmap *m, const char *key);
+void strmap_free(struct strmap *m);
+
+/* ---- the layout ------------------------------------------------------- */
+
+struct gen_file {
+	char *path; /* absolute */
+	char *data;
+	size_t len;
+	mode_t mode;
+};
+
+struct link_root {
+	char *src, *dst;
+	char **skip; /* NULL-terminated */
+};
+
+struct wplan {
+	struct wheel w;
+	const char *action; /* for the report */
+	int skip;           /* same version already installed */
+	int barrier;        /* --allow-overwrite: link after earlier wheels */
+	struct installed *old; /* installed versions to replace */
+	size_t nold;
+	const char *lib;    /* purelib or platlib: RECORD's base */
+	struct link_root *roots;
+	size_t nroots;
+	struct gen_file *gen;
+	size_t ngen;
+	struct record out;  /* the installed RECORD, sorted */
+	char *record_path;
+	uint64_t files, bytes; /* what the linker will materialise */
+};
+
+/* Lay out wheel i of wp: fill roots, gen, out, record_path, and claim its
+ * destinations in dests (conflicts with earlier wheels are errors, or with
+ * allow_overwrite make this wheel a barrier). removing: files the upgrade
+ * removes first, which may stand where this wheel puts a directory. */
+int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
+		struct wplan *wp, size_t i, struct strmap *dests,
+		const struct strmap *removing);
+void wplan_free(struct wplan *wp);
+
+/* For "x.cpython-311.pyc" or "x.cpython-311.opt-1.pyc": the length of
+ * "x" (the source is x.py), or 0 when name is not such a file. */
+size_t pyc_source_stem(const char *name);
+
+#endif
