@@ -195,10 +195,17 @@ ok install --venv "$V" --allow-overwrite "$G/dup/spoke_dup_a" "$G/dup/spoke_dup_
 grep -q spoke_dup_b "$SP/shared_file.py" || fail "--allow-overwrite: the later wheel did not win"
 ok uninstall --venv "$V" spoke-dup-a spoke-dup-b
 same_env "$TMP/m2" "$V" "installing and uninstalling the dup wheels"
-# a .whl file, a missing tree
-run install --venv "$V" "$G/whl/spoke_plat-0.1-py3-none-any.whl"
-expect_eq $? 2 "a .whl path"
-grep -q "need the cache" "$TMP/err" || fail "no cache hint for a .whl"
+# a .whl goes through the cache and installs like its tree; a file that is
+# neither a .whl nor a tree, and a missing tree, are usage errors
+SPOKE_CACHE_DIR=$TMP/cache ok install --venv "$V" --json "$G/whl/spoke_plat-0.1-py3-none-any.whl"
+expect_eq "$(action spoke-plat)" installed "a .whl path"
+[ -n "$(ls "$TMP"/cache/archive-v1/)" ] || fail "the .whl did not go through the cache"
+ok uninstall --venv "$V" spoke-plat
+same_env "$TMP/m2" "$V" "installing and uninstalling a .whl"
+echo junk >"$TMP/not-a-wheel.txt"
+run install --venv "$V" "$TMP/not-a-wheel.txt"
+expect_eq $? 2 "a file that is not a .whl"
+grep -q "neither a .whl" "$TMP/err" || fail "no hint for a non-wheel file"
 run install --venv "$V" "$TMP/nonexistent"
 expect_eq $? 2 "a missing tree"
 VIRTUAL_ENV=$V run install --dry-run --json "$E1"
@@ -230,7 +237,7 @@ run uninstall --venv "$V" evil
 expect_eq $? 4 "uninstall with a RECORD listing bin/python"
 same_env "$TMP/m3" "$V" "a refused uninstall (interpreter)"
 rm -rf "$SP/evil" "$SP/evil-1.0.dist-info"
-note "conflicts, .whl, not-a-venv and unsafe uninstalls refused"
+note "conflicts, .whl via the cache, not-a-venv and unsafe uninstalls refused"
 
 # -- a failure while writing generated files removes those it created -----
 F=$TMP/fault
