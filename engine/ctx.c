@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -144,10 +145,22 @@ int spoke_ctx_set_progress(spoke_ctx *ctx, spoke_progress_fn fn, void *user)
 
 int spoke_ctx_set_cache_dir(spoke_ctx *ctx, const char *dir)
 {
-	char *copy = NULL;
+	char *copy = NULL, cwd[PATH_MAX];
 
-	if (dir && !(copy = xstrdup(dir)))
+	/* Entry paths handed to the linker must not depend on the cwd. */
+	if (dir && *dir && dir[0] != '/') {
+		size_t n;
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = strlen(cwd) + strlen(dir) + 2;
+		copy = xmalloc(n);
+		if (!copy)
+			return SPOKE_E_NOMEM;
+		snprintf(copy, n, "%s/%s", cwd, dir);
+	} else if (dir && !(copy = xstrdup(dir))) {
 		return SPOKE_E_NOMEM;
+	}
 	free(ctx->cache_dir);
 	ctx->cache_dir = copy;
 	return 0;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,11 +28,33 @@ static atomic_uint temp_counter;
  * some filesystems); remember it so later copies go straight to read/write. */
 static atomic_int cfr_refused;
 
-void io_init(void)
+/* The umask can only be read race-free from /proc (umask() sets it while
+ * reading, which another thread could observe); set-and-restore is the
+ * fallback where /proc is missing. Once per process. */
+static void read_umask(void)
 {
-	/* umask() can only be read by setting it; do it once, before threads. */
+	char line[128];
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned m;
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				process_umask = (mode_t)m;
+				fclose(f);
+				return;
+			}
+		fclose(f);
+	}
 	process_umask = umask(022);
 	umask(process_umask);
+}
+
+void io_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, read_umask);
 }
 
 static int open_src(int sfd, const char *sname)

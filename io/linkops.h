@@ -26,7 +26,7 @@ enum io_kind {
 	IOK__MAX
 };
 
-/* Must run once before any primitive (reads the umask, probes nothing). */
+/* Must run before any primitive (reads the umask once; thread-safe). */
 void io_init(void);
 
 int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
