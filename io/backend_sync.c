@@ -45,11 +45,26 @@ int io_backend_sync_create(struct io_backend **out)
 	return 0;
 }
 
+/*
+ * What auto picks. Measured on the 2-core reference machine (docs/
+ * BENCHMARKS.md, io/backend_uring.c): io_uring hands linkat, symlinkat,
+ * renameat and creating opens to kernel io-wq workers, which costs CPU and
+ * pays off only with idle cores; sync was 20-45% faster for hardlinks and
+ * within noise for clone and copy. So auto is sync on every mode until a
+ * measurement says otherwise; where a mode prefers uring and io_uring is
+ * unavailable (sysctl, seccomp), auto quietly takes sync.
+ */
+static int auto_prefers_uring(void)
+{
+	return 0;
+}
+
 int io_backend_open(enum io_choice choice, struct io_backend **out)
 {
 	int err;
 
-	if (choice == IO_CHOICE_SYNC)
+	if (choice == IO_CHOICE_SYNC ||
+	    (choice == IO_CHOICE_AUTO && !auto_prefers_uring()))
 		return io_backend_sync_create(out);
 	err = io_backend_uring_create(out, 256);
 	if (err && choice == IO_CHOICE_AUTO)

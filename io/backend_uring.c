@@ -3,27 +3,49 @@
  * backend_uring - the io_uring backend: the same ops and the same results as
  * backend_sync.c, but the namespace syscalls of a whole batch (openat,
  * linkat, symlinkat, renameat, close) are queued as SQEs and submitted
- * together, in ring-sized chunks, one round per step of the op. Steps with
- * no io_uring opcode (FICLONE, copy_file_range, fchmod, the replace-time
- * fstatat) run as plain syscalls between rounds. One instance per worker
- * thread: nothing is shared, so nothing is locked.
+ * together, in chunks of as many ops as the ring has entries. A chunk takes
+ * at most four rounds: (1) the link, the symlink, or the source open with
+ * the destination create linked to it; (2) the data, by FICLONE and
+ * copy_file_range syscalls, which have no opcode (or by linked READ/WRITE
+ * SQEs in rw mode); (3) the closes; (4) the renames of replace temporaries.
+ * fchmod and the replace-time fstatat stay syscalls. One instance per
+ * worker thread: nothing is shared, so nothing is locked.
  *
- * Why a step is a round of its own instead of an IOSQE_IO_LINK chain: every
- * primitive checks io_fault_hit() before its syscall, and the sync path only
- * reaches (and counts) the rename when the link succeeded, and the create
- * only when the source opened. Deciding the next step after the previous
- * one's CQE keeps every per-op counter in step with backend_sync.c, so
- * SPOKE_FAULT=link:37:EXDEV or rename:3:EIO hits the same op whichever
- * backend runs. (Rules on "any" count across kinds and so follow each
- * backend's own schedule; "write" is not counted by the rw copy mode.)
+ * Fault parity: each step calls io_fault_hit() when the sync path would,
+ * in the same order per op, before its SQE is queued. The rename is a
+ * round of its own (not an IOSQE_IO_LINK chain after the link) because the
+ * sync path counts a rename only when the link succeeded, so rename:N hits
+ * the same op in both backends; likewise link:N, symlink:N, clone:N,
+ * copy:N. The destination create is linked to the source open so a missing
+ * source creates nothing, and its fault is checked right after the
+ * source's (src0, dst0, src1, dst1, as in sync); the one difference is that
+ * a source that really fails to open has had its create counted too, so
+ * open:N rules after such an op land one op later than in sync. Rules on
+ * "any" follow each backend's own schedule, and rw mode counts no "write".
  *
- * Measured on this machine (kernel 6.18, 2 vCPU VM, ext4 on virtio, warm
- * page cache; 20,000 ops in batches of 64, one thread, best of 5 runs):
+ * Copy mode: SPOKE_URING_COPY=cfr (default) or rw (READ then WRITE through
+ * a 1 MiB per-backend arena, for files up to 64 KiB). Measured here, ms for
+ * 20,000 ops in batches of 64, one thread, min / median of 5-15 runs;
+ * kernel 6.18, 2 vCPUs shared with other jobs (load 4-5, hence the wide
+ * medians), ext4 on virtio, XFS on a 1 GiB loop image with reflink=1:
  *
- *                                 sync       uring
- *   hardlink                      see report below
+ *                            sync           uring cfr      uring rw
+ *   ext4 hardlink, 200 dirs  223 / 349      314 / 492
+ *   ext4 hardlink, one dir   295 / 391      371 / 403
+ *   ext4 copy 4 KiB          1121 / 1609    1195 / 1954    1193 / 1957
+ *   ext4 copy 1-20 KiB       1450 / 2034    1652 / 2291    1577 / 1778
+ *   xfs clone 4 KiB          821 / 980      773 / 1029
+ *   xfs copy 4 KiB           813 / 931      772 / 852      671 / 715
+ *   xfs hardlink             178 / 268      259 / 328
  *
- * FILLED IN BELOW AFTER MEASURING
+ * cfr against rw alone on ext4 (15 and 11 runs): 1-20 KiB 1363 / 1800 ms
+ * and 1240 ms CPU against 1480 / 1747 ms and 1333 ms CPU; 4 KiB 785 / 1875
+ * ms and 748 ms CPU against 1290 / 1802 ms and 1058 ms CPU. So cfr is the
+ * default: never slower on ext4 where it matters, less CPU, and exact
+ * "write" fault parity. Why io_uring does not win here: linkat, symlinkat,
+ * renameat and O_CREAT opens always go to an io-wq worker, so each costs a
+ * hand-off (uring used 287 ms CPU for the ext4 hardlinks, sync 201 ms),
+ * which only pays when idle cores can run those workers in parallel.
  */
 #include "io/backend.h"
 #include "io/alloc.h"
@@ -34,8 +56,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <liburing.h>
-#include <stddef.h>
 #include <linux/fs.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +77,7 @@
 #define RW_ARENA (1024u * 1024u)
 /* io_uring_enter failing with EAGAIN/EBUSY and nothing in flight to wait
  * for is memory pressure; retry a while, then let the caller fall back. */
-#define MAX_RETRIES 1000
+#define MAX_STALLS 1000
 
 enum copy_mode { COPY_CFR, COPY_RW };
 
@@ -68,6 +90,7 @@ struct uop {
 	int err;		/* first failure; 0 while the op goes well */
 	int create_err;		/* injected fault for the create */
 	uint8_t created;	/* name exists and is ours to remove */
+	uint8_t closing_out;	/* out was handed to a CLOSE SQE */
 	uint8_t close_err;	/* err came from closing out */
 	uint8_t rw;		/* data goes by READ/WRITE SQEs */
 	int r_first, r_create, r_read, r_write, r_cin, r_cout, r_rename;
@@ -84,6 +107,7 @@ struct uring_backend {
 	struct uop *u;		/* entries slots */
 	char *arena;		/* RW_ARENA bytes, allocated on first use */
 	int arena_failed;
+	int broken;		/* a ring error left SQEs we cannot trust */
 };
 
 /*
@@ -93,7 +117,7 @@ struct uring_backend {
  */
 static int ring_flush(struct uring_backend *b)
 {
-	int retries = 0;
+	int stalls = 0;
 
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -107,18 +131,14 @@ static int ring_flush(struct uring_backend *b)
 		r = io_uring_submit_and_wait(&b->ring, b->inflight + ready);
 		if (r > 0) {
 			b->inflight += (unsigned)r;
-			retries = 0;
-		} else if (r == -EAGAIN || r == -EBUSY) {
+		} else if ((r == -EAGAIN || r == -EBUSY) && b->inflight) {
 			/* Out of request memory or CQ space: what is in
 			 * flight frees both as it completes. */
-			if (b->inflight) {
-				r = io_uring_wait_cqe(&b->ring, &cqe);
-				if (r < 0 && r != -EINTR)
-					return r;
-			} else if (++retries > MAX_RETRIES) {
+			r = io_uring_wait_cqe(&b->ring, &cqe);
+			if (r < 0 && r != -EINTR)
 				return r;
-			}
-		} else if (r < 0 && r != -EINTR) {
+		} else if (r < 0 && r != -EINTR && r != -EAGAIN &&
+			   r != -EBUSY) {
 			return r;
 		}
 		io_uring_for_each_cqe(&b->ring, head, cqe) {
@@ -129,6 +149,12 @@ static int ring_flush(struct uring_backend *b)
 		}
 		io_uring_cq_advance(&b->ring, seen);
 		b->inflight -= seen;
+		/* A signal storm only delays; a kernel that neither takes
+		 * SQEs nor completes any is a ring we cannot use. */
+		if (r > 0 || seen || r == -EINTR)
+			stalls = 0;
+		else if (++stalls > MAX_STALLS)
+			return r < 0 ? r : -EIO;
 	}
 }
 
@@ -186,8 +212,8 @@ static void set_up(struct uop *u, struct io_op *op)
 		 * so a bad kind over a directory is still -EISDIR. A syscall,
 		 * not an SQE: io_uring punts statx to a worker thread, which
 		 * costs more than a cached lookup. */
-		if (fstatat(op->dfd, op->dname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode)) {
+		if (fstatat(op->dfd, op->dname, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
 			u->err = -EISDIR;
 			return;
 		}
@@ -415,19 +441,22 @@ static int round_close(struct uring_backend *b, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		struct uop *u = &b->u[i];
-		int *slot[2] = { &u->r_cin, &u->r_cout };
-		int fd[2] = { u->in, u->out };
 
 		for (int k = 0; k < 2; k++) {
+			int *fd = k ? &u->out : &u->in;
 			struct io_uring_sqe *sqe;
 
-			if (fd[k] < 0)
+			if (*fd < 0)
 				continue;
 			sqe = get_sqe(b, 1, &fatal);
 			if (!sqe)
 				return fatal;
-			io_uring_prep_close(sqe, fd[k]);
-			queue_at(sqe, slot[k]);
+			io_uring_prep_close(sqe, *fd);
+			queue_at(sqe, k ? &u->r_cout : &u->r_cin);
+			/* The ring owns the fd now: if the ring fails,
+			 * abandon_chunk must not close it (again). */
+			*fd = -1;
+			u->closing_out = (uint8_t)k;
 		}
 	}
 	fatal = ring_flush(b);
@@ -436,15 +465,13 @@ static int round_close(struct uring_backend *b, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct uop *u = &b->u[i];
 
-		if (u->out >= 0 && !u->err && u->r_cout < 0) {
+		if (u->closing_out && !u->err && u->r_cout < 0) {
 			u->err = u->r_cout;
 			u->close_err = 1;
 		}
-		u->in = u->out = -1;
-		/* io_clone_at returns a close error without unlinking;
-		 * keep that exact behaviour (see the report to the lead). */
-		if (u->err && u->created &&
-		    !(u->close_err && u->op->kind == IOK_CLONE)) {
+		/* A failed op leaves no file, whatever step failed: the
+		 * fallback or the caller's replace creates it anew. */
+		if (u->err && u->created) {
 			discard(u->op->dfd, u->name);
 			u->created = 0;
 		}
@@ -540,6 +567,8 @@ static int uring_submit(struct io_backend *base, struct io_op *ops,
 	struct uring_backend *b = (struct uring_backend *)base;
 	unsigned pos = 0;
 
+	if (b->broken)
+		return b->broken;
 	while (pos < n) {
 		unsigned m = 0, fd_ops = 0;
 		int err;
@@ -556,8 +585,12 @@ static int uring_submit(struct io_backend *base, struct io_op *ops,
 			m++;
 		}
 		err = run_chunk(b, m);
-		if (err)
+		if (err) {
+			/* Stale SQEs may still sit in the SQ, pointing at
+			 * this chunk's slots: the caller goes to sync. */
+			b->broken = err;
 			return err;
+		}
 		pos += m;
 	}
 	return 0;
@@ -579,15 +612,12 @@ static const struct io_backend_ops uring_ops = {
 	.destroy = uring_destroy,
 };
 
+/* cfr unless asked for rw: see the measurements at the top. */
 static enum copy_mode copy_mode_from_env(void)
 {
 	const char *s = getenv("SPOKE_URING_COPY");
 
-	if (s && strcmp(s, "rw") == 0)
-		return COPY_RW;
-	if (s && strcmp(s, "cfr") == 0)
-		return COPY_CFR;
-	return COPY_CFR;
+	return s && strcmp(s, "rw") == 0 ? COPY_RW : COPY_CFR;
 }
 
 /* 0 if the kernel has every opcode we queue (and the ones the engine's

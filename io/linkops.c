@@ -116,7 +116,10 @@ int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 		unlinkat(dfd, dname, 0);
 		return err;
 	}
-	return close_checked(out);
+	err = close_checked(out);
+	if (err)
+		unlinkat(dfd, dname, 0);
+	return err;
 }
 
 int io_hardlink_at(int sfd, const char *sname, int dfd, const char *dname)
