@@ -137,6 +137,12 @@ bench: deps all
 bench-quick: deps all
 	bench/run.sh --quick
 
+# The long forms of the reliability tests (docs/RELIABILITY.md): the fault
+# sweep over three scenarios plus every allocation, 200 kill points.
+stress: all
+	BUILD=$(BUILD) bash tests/t_sweep.sh --full
+	BUILD=$(BUILD) bash tests/t_crash.sh --full
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
@@ -150,6 +156,18 @@ install: all
 	install -m 644 docs/spoke.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 		libspoke.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libspoke.pc
+
+# The embedding examples (docs/EMBEDDING.md) built against this tree's
+# shared library, as a host builds against an installed one; the rpath lets
+# them run from build/. tests/t_examples.sh builds them with pkg-config
+# from a `make install` copy instead.
+.PHONY: examples
+examples: $(BUILD)/examples/install_wheels
+
+$(BUILD)/examples/install_wheels: examples/install_wheels.c include/spoke.h $(SHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD) -lspoke \
+		-Wl,-rpath,$(abspath $(BUILD))
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -82,6 +82,7 @@ void cli_cancel_on_signals(spoke_ctx *ctx);
 int cmd_copy_tree(int argc, char **argv);
 int cmd_install(int argc, char **argv);
 int cmd_uninstall(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 
 #endif

@@ -6,12 +6,23 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define PLAN_HELP                                                            \
+	"  --plan FILE        read wheels, names, environment and options from\n" \
+	"                     a JSON plan (docs/EMBEDDING.md; - reads stdin);\n"  \
+	"                     options are applied in order, so those after\n"    \
+	"                     --plan override the plan's\n"
+
+/* Plans are small (a line per wheel); a bigger file is a mistake. */
+#define PLAN_MAX (64u << 20)
+
 static const char install_usage[] =
 	"usage: spoke install [--venv DIR | --target DIR] [OPTIONS] WHEEL_TREE...\n"
+	"       spoke install --plan FILE [OPTIONS] [WHEEL_TREE...]\n"
 	"\n"
 	"Install unpacked wheels (directories holding exactly a wheel's\n"
 	"contents) into a virtual environment (default: $VIRTUAL_ENV) or a\n"
@@ -29,14 +40,18 @@ static const char install_usage[] =
 	"  --reinstall        reinstall distributions of the same version\n"
 	"  --dry-run          check everything, print what would happen, change\n"
 	"                     nothing\n"
+	"  --no-wait          fail (exit 5) if another spoke holds the\n"
+	"                     environment's lock, instead of waiting\n"
 	"  --requested        mark the distributions as requested (REQUESTED)\n"
 	"  --allow-overwrite  let a later wheel overwrite a file of an earlier one\n"
 	"  --direct-url JSON  write JSON as direct_url.json (one wheel only)\n"
+	PLAN_HELP
 	CLI_RUN_HELP
 	"  -h, --help         this help\n";
 
 static const char uninstall_usage[] =
 	"usage: spoke uninstall [--venv DIR | --target DIR] [OPTIONS] NAME...\n"
+	"       spoke uninstall --plan FILE [OPTIONS] [NAME...]\n"
 	"\n"
 	"Remove installed distributions: every file their RECORD lists, the\n"
 	"bytecode of their .py files and the directories that leaves empty.\n"
@@ -49,6 +64,9 @@ static const char uninstall_usage[] =
 	"  --python PATH      interpreter of the venv, if pyvenv.cfg has no\n"
 	"                     version\n"
 	"  --dry-run          check, print what would be removed, change nothing\n"
+	"  --no-wait          fail (exit 5) if another spoke holds the\n"
+	"                     environment's lock, instead of waiting\n"
+	PLAN_HELP
 	CLI_RUN_HELP
 	"  -h, --help         this help\n";
 
@@ -61,7 +79,61 @@ enum {
 	OPT_REQUESTED,
 	OPT_ALLOW_OVERWRITE,
 	OPT_DIRECT_URL,
+	OPT_PLAN,
+	OPT_NO_WAIT,
 };
+
+/* Read FILE ("-": stdin) and load it into plan and ctx. 0, or the exit
+ * code after printing why. */
+static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
+		     const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int ret = 0;
+
+	if (!f) {
+		fprintf(stderr, "spoke %s: cannot open plan '%s': %s\n", cmd,
+			file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while (!ret && !feof(f)) {
+		char *grown;
+
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > PLAN_MAX) {
+				fprintf(stderr, "spoke %s: plan '%s' is larger "
+					"than %u MB\n", cmd, file, PLAN_MAX >> 20);
+				ret = EXIT_USAGE;
+				break;
+			}
+			if (!(grown = realloc(buf, cap))) {
+				fprintf(stderr, "spoke %s: out of memory\n", cmd);
+				ret = EXIT_FAIL;
+				break;
+			}
+			buf = grown;
+		}
+		len += fread(buf + len, 1, cap - len, f);
+		if (ferror(f)) {
+			fprintf(stderr, "spoke %s: cannot read plan '%s': %s\n",
+				cmd, file, strerror(errno));
+			ret = EXIT_FAIL;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!ret && (ret = spoke_plan_load_json(ctx, plan, buf ? buf : "",
+						len)) != 0) {
+		fprintf(stderr, "spoke %s: %s: %s\n", cmd, file,
+			spoke_ctx_error_message(ctx));
+		ret = cli_exit_code(ret);
+	}
+	free(buf);
+	return ret;
+}
 
 static int set_option(spoke_plan *plan, int opt, const char *arg,
 		      const char **direct_url)
@@ -75,6 +147,8 @@ static int set_option(spoke_plan *plan, int opt, const char *arg,
 		return spoke_plan_set_python(plan, arg);
 	case OPT_REINSTALL:
 		return spoke_plan_set_reinstall(plan, 1);
+	case OPT_NO_WAIT:
+		return spoke_plan_set_no_wait(plan, 1);
 	case OPT_DRY_RUN:
 		return spoke_plan_set_dry_run(plan, 1);
 	case OPT_REQUESTED:
@@ -88,10 +162,12 @@ static int set_option(spoke_plan *plan, int opt, const char *arg,
 	return 1;
 }
 
-static void print_dists(const spoke_report *rep, const struct cli_run_opts *o)
+/* EXIT_OK, or EXIT_FAIL when stdout cannot be written. */
+static int print_dists(const spoke_report *rep, const struct cli_run_opts *o,
+		       const char *cmd)
 {
 	if (!rep || o->json || o->quiet)
-		return;
+		return EXIT_OK;
 	for (size_t i = 0; i < spoke_report_dist_count(rep); i++) {
 		const char *name, *version, *action;
 
@@ -99,6 +175,12 @@ static void print_dists(const spoke_report *rep, const struct cli_run_opts *o)
 		if (strcmp(action, "failed") != 0)
 			printf("%s %s %s\n", action, name, version);
 	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,
+			strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 static int run(int argc, char **argv, int install)
@@ -113,6 +195,8 @@ static int run(int argc, char **argv, int install)
 		{ "requested", no_argument, NULL, OPT_REQUESTED },
 		{ "allow-overwrite", no_argument, NULL, OPT_ALLOW_OVERWRITE },
 		{ "direct-url", required_argument, NULL, OPT_DIRECT_URL },
+		{ "plan", required_argument, NULL, OPT_PLAN },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -122,7 +206,7 @@ static int run(int argc, char **argv, int install)
 	spoke_report *rep = NULL;
 	spoke_ctx *ctx = cli_ctx_create(&o);
 	spoke_plan *plan = spoke_plan_create();
-	int opt, ret = EXIT_USAGE;
+	int opt, ret = EXIT_USAGE, have_plan = 0;
 
 	if (!ctx || !plan) {
 		fprintf(stderr, "spoke %s: out of memory\n", cmd);
@@ -145,6 +229,16 @@ static int run(int argc, char **argv, int install)
 					    opt == OPT_DIRECT_URL)))
 			r = -1, cli_usage_error(cmd, "'%s' is an install option",
 						argv[optind - 1]);
+		if (r == 0 && opt == OPT_PLAN) {
+			int lr = load_plan(ctx, plan, cmd, optarg);
+
+			if (lr) {
+				ret = lr;
+				goto out;
+			}
+			have_plan = 1;
+			continue;
+		}
 		if (r == 0)
 			r = set_option(plan, opt, optarg, &direct_url);
 		if (r != 0) {
@@ -153,13 +247,15 @@ static int run(int argc, char **argv, int install)
 			goto out;
 		}
 	}
-	if (optind == argc) {
+	if (optind == argc && !have_plan) {
 		cli_usage_error(cmd, install ? "no wheel trees given" :
 				"no distribution names given");
 		goto out;
 	}
-	if (direct_url && argc - optind != 1) {
-		cli_usage_error(cmd, "--direct-url needs exactly one wheel");
+	if (direct_url && (argc - optind != 1 || have_plan)) {
+		cli_usage_error(cmd, have_plan ? "--direct-url does not go with "
+				"--plan (give direct_url in the plan)" :
+				"--direct-url needs exactly one wheel");
 		goto out;
 	}
 	for (int i = optind; i < argc; i++) {
@@ -182,9 +278,11 @@ static int run(int argc, char **argv, int install)
 	cli_cancel_on_signals(ctx);
 	ret = install ? spoke_install(ctx, plan, &rep) :
 			spoke_uninstall(ctx, plan, &rep);
-	if (ret == 0)
-		print_dists(rep, &o);
 	ret = cli_finish_run(ctx, &o, cmd, ret, rep);
+	/* Only now: cli_finish_run() clears the progress line on stderr,
+	 * which is usually the same terminal as stdout. */
+	if (ret == EXIT_OK)
+		ret = print_dists(rep, &o, cmd);
 out:
 	spoke_report_free(rep);
 	spoke_plan_free(plan);

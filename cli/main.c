@@ -18,6 +18,7 @@ static const char usage[] =
 	"                           manage the cache of unpacked wheels\n"
 	"  install WHEEL_TREE...    install unpacked wheels into a venv or --target\n"
 	"  uninstall NAME...        remove installed distributions\n"
+	"  recover                  roll back what a killed install left behind\n"
 	"\n"
 	"Run 'spoke COMMAND --help' for a command's options; 'man spoke' for\n"
 	"the whole manual.\n"
@@ -43,6 +44,7 @@ static const struct {
 	{ "cache", cmd_cache },
 	{ "install", cmd_install },
 	{ "uninstall", cmd_uninstall },
+	{ "recover", cmd_recover },
 };
 
 int main(int argc, char **argv)

@@ -1,16 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * envmod - see envmod.h. Removals walk below their root with O_NOFOLLOW
- * directory fds, so a RECORD path can never reach outside the environment
- * through a symlinked directory; the fd of the last directory is kept, since
- * an uninstall removes files in RECORD order, which groups them by
- * directory.
+ * envmod - see envmod.h; the journal itself is engine/txn.c. Every path the
+ * modification touches is in one map (known) with flags: announced as a
+ * file or directory, queued to be moved aside, classified, new (this run
+ * creates it: a journal F or D entry, or anything below such a D) or an
+ * existing directory that stays. Classification happens once, at the first
+ * change, with one lstat per path whose parent exists (a fresh install of
+ * a big package costs one lstat for its top directory, not one per file),
+ * and yields the first journal batch: F/D entries for the frontier of what
+ * the run creates and M entries for what it moves aside.
+ *
+ * Moves walk below their scheme root with O_NOFOLLOW directory fds, so a
+ * RECORD path can never reach outside the environment through a symlinked
+ * directory; the fd of the last directory is kept, since removals come in
+ * RECORD order, which groups them by directory.
  */
 #include "engine/envmod.h"
+#include "engine/lock.h"
+#include "engine/plan.h"
+#include "engine/txn.h"
 #include "engine/walk.h"
 #include "io/alloc.h"
 #include "io/linkops.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,9 +32,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct strvec {
-	char **v;
-	size_t n;
+/* Flags of a known path (strmap_ent.kind). */
+enum {
+	K_FILE = 1,   /* announced: the run puts a file here */
+	K_DIR = 2,    /* announced: the run puts a directory here */
+	K_QUEUED = 4, /* a move aside is queued */
+	K_DONE = 8,   /* classified */
+	K_NEW = 16,   /* created by this run (journaled, or below a D) */
+};
+
+struct envop {
+	char *path;
+	const char *root; /* scheme root (owned by the scheme) */
+	int rmdir;        /* an empty directory the removals leave */
+	int removal;      /* counts as removed (else: replaced) */
+	int idx;          /* the journal entry, -1 until recorded */
+	int covered;      /* inside a directory moved aside whole: no-op */
+	long tree;        /* a directory moved aside whole: files it holds + 1 */
 };
 
 struct saved_mode {
@@ -34,38 +61,160 @@ struct envmod {
 	struct spoke_report *rep;
 	const struct scheme *s;
 	struct linker *linker;
-	struct strvec created_files, created_dirs;
+	struct txn *txn;
+	struct strmap known;
+	int classified;
+	struct envop *ops;
+	size_t nops, recorded, done;
 	struct saved_mode *modes; /* existing link destinations */
 	size_t nmodes;
-	int dfd;      /* cached directory for removals */
+	int dfd;      /* cached directory for moves */
 	char *droot, *drel;
 };
-
-static int strvec_push(struct strvec *sv, const char *s)
-{
-	char **v = xrealloc(sv->v, (sv->n + 1) * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	sv->v = v;
-	if (!(v[sv->n] = xstrdup(s)))
-		return -ENOMEM;
-	sv->n++;
-	return 0;
-}
-
-static void strvec_free(struct strvec *sv)
-{
-	for (size_t i = 0; i < sv->n; i++)
-		free(sv->v[i]);
-	free(sv->v);
-	sv->v = NULL;
-	sv->n = 0;
-}
 
 static int nomem(struct envmod *m)
 {
 	return ctx_fail(m->ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
+}
+
+/* ---- lock and recovery ------------------------------------------------- */
+
+static int recover_locked(spoke_ctx *ctx, const struct scheme *s,
+			  struct spoke_report *rep, int quiet)
+{
+	uint64_t restored, removed;
+	const char *home = txn_home(s);
+	int ret = txn_recover(ctx, s, &restored, &removed);
+
+	if (ret > 0)
+		ctx_log(ctx, quiet ? SPOKE_LOG_INFO : SPOKE_LOG_WARN, "%s an "
+			"interrupted spoke run in '%s' (%llu paths put back, "
+			"%llu removed)", ret == 2 ? "finished" : "rolled back",
+			home, (unsigned long long)restored,
+			(unsigned long long)removed);
+	if (rep) {
+		rep->count[SPOKE_COUNT_REPLACED] += restored;
+		rep->count[SPOKE_COUNT_REMOVED] += removed;
+	}
+	return ret;
+}
+
+static int lock_home(spoke_ctx *ctx, const struct scheme *s, int no_wait,
+		     struct env_lock **out)
+{
+	const char *home = txn_home(s);
+
+	*out = NULL;
+	if (!home)
+		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no environment "
+				"directory to lock");
+	return env_lock_acquire(ctx, home, no_wait, out);
+}
+
+int envmod_lock(spoke_ctx *ctx, const struct scheme *s, int no_wait,
+		struct env_lock **out)
+{
+	int err = lock_home(ctx, s, no_wait, out);
+
+	if (!err && (err = recover_locked(ctx, s, NULL, 0)) > 0)
+		err = 0;
+	if (err) {
+		env_lock_release(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+void envmod_unlock(struct env_lock *l)
+{
+	env_lock_release(l);
+}
+
+void envmod_check_journal(spoke_ctx *ctx, const struct scheme *s)
+{
+	const char *home = txn_home(s);
+
+	if (home && txn_pending(home))
+		ctx_log(ctx, SPOKE_LOG_WARN, "'%s' holds the journal of an "
+			"interrupted spoke run; the next install or 'spoke "
+			"recover' rolls it back (this dry run sees the "
+			"environment as it is now)", home);
+}
+
+int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
+{
+	struct scheme_opts o = { NULL, NULL, NULL, { NULL } };
+	struct spoke_report *rep;
+	struct env_lock *l = NULL;
+	struct scheme s;
+	int ret;
+
+	if (report)
+		*report = NULL;
+	if (!ctx || !p)
+		return SPOKE_E_USAGE;
+	ret = ctx_begin(ctx);
+	if (ret)
+		return ret;
+	if (!(rep = report_create()))
+		return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
+				"out of memory");
+	o.venv = p->venv;
+	o.target = p->target;
+	o.python = p->python;
+	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
+		o.path[k] = p->path[k];
+	memset(&s, 0, sizeof(s));
+	ret = scheme_resolve(ctx, &o, &s);
+	if (!ret)
+		ret = lock_home(ctx, &s, p->no_wait, &l);
+	if (!ret) {
+		ret = recover_locked(ctx, &s, rep, 1);
+		env_lock_release(l);
+	}
+	report_set_status(rep, ret < 0 ? ret : 0, ctx);
+	scheme_free(&s);
+	if (report)
+		*report = rep;
+	else
+		spoke_report_free(rep);
+	return ret;
+}
+
+/* ---- the modification -------------------------------------------------- */
+
+/* The journal can only name paths whose parent lies inside the
+ * environment (recovery refuses anything else). A scheme directory given
+ * explicitly may sit below directories that do not exist yet and belong to
+ * no root: those are made here, before the transaction, and stay. */
+static int make_outer_parents(spoke_ctx *ctx, const struct scheme *s)
+{
+	for (int k = 0; k < SPOKE_SCHEME__MAX; k++) {
+		char p[PATH_MAX];
+		struct stat st;
+
+		if (!s->path[k])
+			continue;
+		snprintf(p, sizeof(p), "%s", s->path[k]);
+		path_dirname(p);
+		if (scheme_root_of(s, p) || stat(p, &st) == 0)
+			continue;
+		for (char *c = p + 1;; c++) {
+			char save = *c;
+
+			if (save != '/' && save != '\0')
+				continue;
+			*c = '\0';
+			if (mkdir(p, 0777) < 0 && errno != EEXIST)
+				return ctx_fail(ctx, -errno, errno, p, "cannot "
+						"create directory '%s': %s", p,
+						strerror(errno));
+			*c = save;
+			if (!save)
+				break;
+		}
+	}
+	return 0;
 }
 
 int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
@@ -82,8 +231,16 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 	m->rep = rep;
 	m->s = s;
 	m->dfd = -1;
+	err = make_outer_parents(ctx, s);
+	if (!err)
+		err = txn_create(&m->txn, ctx, s);
+	if (err) {
+		free(m);
+		return err;
+	}
 	err = linker_create(&m->linker, ctx, rep);
 	if (err) {
+		txn_rollback(m->txn);
 		free(m);
 		return ctx_fail(ctx, err, err, NULL, "cannot set up the linker: "
 				"%s", spoke_strerror(err));
@@ -92,138 +249,159 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 	return 0;
 }
 
-/* The linker gives every directory it walks the source directory's mode,
- * which for a tree's root (often 0700 when unpacked into a private
- * temporary directory) would be imposed on site-packages or bin. Existing
- * destination roots get their own mode back after the run. */
-static int save_mode(struct envmod *m, const char *dst)
+/* The entry for path, added unannounced if new; NULL on ENOMEM. May
+ * rehash known: entry pointers held across it are stale. */
+static struct strmap_ent *know(struct envmod *m, const char *path)
 {
-	struct saved_mode *v;
-	struct stat st;
+	struct strmap_ent *e;
+	int r = strmap_put(&m->known, path, &e);
 
-	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
-		return 0;
-	for (size_t i = 0; i < m->nmodes; i++)
-		if (!strcmp(m->modes[i].path, dst))
-			return 0;
-	v = xrealloc(m->modes, (m->nmodes + 1) * sizeof(*v));
+	if (r < 0)
+		return NULL;
+	if (r == 1)
+		e->kind = e->owner = 0;
+	return e;
+}
+
+static int queue(struct envmod *m, struct strmap_ent *e, const char *root,
+		 int rmdir, int removal)
+{
+	struct envop *v = xrealloc(m->ops, (m->nops + 1) * sizeof(*v));
+
 	if (!v)
-		return -ENOMEM;
-	m->modes = v;
-	v[m->nmodes].mode = st.st_mode & 07777;
-	if (!(v[m->nmodes].path = xstrdup(dst)))
-		return -ENOMEM;
-	m->nmodes++;
+		return nomem(m);
+	m->ops = v;
+	v += m->nops;
+	if (!root)
+		root = scheme_root_of(m->s, e->key);
+	if (!root || !strcmp(root, e->key))
+		return ctx_fail(m->ctx, SPOKE_E_UNSAFE_PATH, 0, e->key, "'%s' "
+				"is not inside the environment", e->key);
+	if (!(v->path = xstrdup(e->key)))
+		return nomem(m);
+	v->root = root;
+	v->rmdir = rmdir;
+	v->removal = removal;
+	v->idx = -1;
+	v->covered = 0;
+	v->tree = 0;
+	m->nops++;
+	e->kind |= K_QUEUED;
 	return 0;
 }
 
-static void restore_modes(struct envmod *m)
+/* Decide what the announced path e is to the journal (see the top). The
+ * parent is classified first; the recursion is as deep as the path. */
+static int classify(struct envmod *m, struct strmap_ent *e)
 {
-	for (size_t i = 0; i < m->nmodes; i++) {
-		struct stat st;
-
-		if (stat(m->modes[i].path, &st) == 0 &&
-		    (st.st_mode & 07777) != m->modes[i].mode)
-			chmod(m->modes[i].path, m->modes[i].mode);
-		free(m->modes[i].path);
-	}
-	free(m->modes);
-	m->modes = NULL;
-	m->nmodes = 0;
-}
-
-int envmod_link_tree(struct envmod *m, const char *src, const char *dst,
-		     const char *const *skip, const char *label)
-{
-	int err = save_mode(m, dst);
-
-	if (!err)
-		err = linker_add_tree(m->linker, src, dst, skip, label);
-	return err ? nomem(m) : 0;
-}
-
-void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes)
-{
-	linker_set_totals(m->linker, files, bytes);
-}
-
-int envmod_link_run(struct envmod *m)
-{
-	int err = linker_run(m->linker);
-
-	restore_modes(m);
-	return err;
-}
-
-/* mkdir -p of the parents of path, remembering what it made. */
-static int make_parents(struct envmod *m, const char *path)
-{
-	char *p = xstrdup(path);
-	int ret = 0;
-
-	if (!p)
-		return nomem(m);
-	path_dirname(p);
-	for (char *s = p + 1;; s++) {
-		char c = *s;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) == 0) {
-			if (strvec_push(&m->created_dirs, p)) {
-				ret = nomem(m);
-				break;
-			}
-		} else if (errno != EEXIST) {
-			ret = ctx_fail(m->ctx, -errno, errno, p, "cannot create "
-				       "directory '%s': %s", p, strerror(errno));
-			break;
-		}
-		*s = c;
-		if (!c)
-			break;
-	}
-	free(p);
-	return ret;
-}
-
-int envmod_write_file(struct envmod *m, const char *path, const void *data,
-		      size_t len, mode_t mode)
-{
-	char *dir = xstrdup(path);
+	char parent[PATH_MAX];
+	struct strmap_ent *pe;
 	struct stat st;
-	int dfd = -1, existed, err;
+	int dir = !!(e->kind & K_DIR), err;
 
-	if (!dir)
-		return nomem(m);
-	err = make_parents(m, path);
-	if (err)
-		goto out;
-	path_dirname(dir);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		err = ctx_fail(m->ctx, -errno, errno, dir, "cannot open "
-			       "directory '%s': %s", dir, strerror(errno));
-		goto out;
+	e->kind |= K_DONE;
+	snprintf(parent, sizeof(parent), "%s", e->key);
+	path_dirname(parent);
+	pe = strmap_get(&m->known, parent);
+	if (pe && (pe->kind & (K_FILE | K_DIR)) && !(pe->kind & K_DONE) &&
+	    (err = classify(m, pe)))
+		return err;
+	if (pe && (pe->kind & K_NEW)) {
+		e->kind |= K_NEW; /* below a directory this run makes */
+		return 0;
 	}
-	existed = fstatat(dfd, path_basename(path), &st,
-			  AT_SYMLINK_NOFOLLOW) == 0;
-	err = io_write_file_at(dfd, path_basename(path), data, len, mode);
-	if (err) {
-		err = ctx_fail(m->ctx, err, err, path, "cannot write '%s': %s",
-			       path, strerror(-err));
-		goto out;
+	if (lstat(e->key, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return ctx_fail(m->ctx, -errno, errno, e->key, "cannot "
+					"check '%s': %s", e->key,
+					strerror(errno));
+		e->kind |= K_NEW;
+		return txn_created(m->txn, e->key, dir);
 	}
-	m->rep->count[SPOKE_COUNT_WRITTEN]++;
-	if (!existed && strvec_push(&m->created_files, path))
-		err = nomem(m);
-out:
-	if (dfd >= 0)
-		close(dfd);
-	free(dir);
+	if (dir) {
+		struct stat target;
+
+		/* An existing directory (or a link to one, lib64 -> lib)
+		 * stays as it is. */
+		if (S_ISDIR(st.st_mode) || (S_ISLNK(st.st_mode) &&
+		    stat(e->key, &target) == 0 && S_ISDIR(target.st_mode)))
+			return 0;
+		/* A file the upgrade removes, where a directory comes. */
+		e->kind |= K_NEW;
+		err = txn_created(m->txn, e->key, 1);
+		if (!err && !(e->kind & K_QUEUED))
+			err = queue(m, e, NULL, 0, 1);
+		return err;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		/* A directory the removals prune, where a file comes; if it
+		 * is not empty then, the linker fails and all is undone. */
+		e->kind |= K_NEW;
+		return txn_created(m->txn, e->key, 0);
+	}
+	return e->kind & K_QUEUED ? 0 : queue(m, e, NULL, 0, 0);
+}
+
+static int classify_all(struct envmod *m)
+{
+	int err = 0;
+
+	m->classified = 1;
+	/* classify() only reads the map and sets flags, so iterating its
+	 * slots while it runs is safe. */
+	for (size_t i = 0; i < m->known.cap && !err; i++) {
+		struct strmap_ent *e = &m->known.slots[i];
+
+		if (e->key && (e->kind & (K_FILE | K_DIR)) &&
+		    !(e->kind & K_DONE))
+			err = classify(m, e);
+	}
 	return err;
 }
+
+int envmod_expect(struct envmod *m, const char *path, int is_dir)
+{
+	struct strmap_ent *e = know(m, path);
+
+	if (!e)
+		return nomem(m);
+	if (e->kind & (K_FILE | K_DIR))
+		return 0;
+	e->kind |= is_dir ? K_DIR : K_FILE;
+	return m->classified ? classify(m, e) : 0;
+}
+
+/* A path about to be created that may not have been announced (a
+ * caller's extra file, a linker root's missing parents): announce it and
+ * every ancestor below the deepest one that is announced or exists. */
+static int expect_created(struct envmod *m, const char *path, int is_dir)
+{
+	const struct strmap_ent *e;
+	char p[PATH_MAX];
+	struct stat st;
+	size_t base;
+	int err;
+
+	snprintf(p, sizeof(p), "%s", path);
+	do {
+		path_dirname(p);
+		e = strmap_get(&m->known, p);
+	} while (strcmp(p, "/") != 0 && !(e && (e->kind & (K_FILE | K_DIR))) &&
+		 !(stat(p, &st) == 0 && S_ISDIR(st.st_mode)));
+	/* Top down, so every parent is known before its child. */
+	base = strlen(p);
+	for (size_t i = base + 1; path[i]; i++) {
+		if (path[i] != '/')
+			continue;
+		memcpy(p, path, i);
+		p[i] = '\0';
+		if ((err = envmod_expect(m, p, 1)))
+			return err;
+	}
+	return envmod_expect(m, path, is_dir);
+}
+
+/* ---- executing the queue ----------------------------------------------- */
 
 /* The directory fd for root/dir, from the one-entry cache. */
 static int dir_fd(struct envmod *m, const char *root, const char *dir)
@@ -251,25 +429,41 @@ static void dir_forget(struct envmod *m)
 	m->dfd = -1;
 }
 
-/* Split rel into its directory (in buf) and last name. */
-static const char *split(const char *rel, char *buf, size_t len)
+/* 1 if the directory name below pfd is empty, 0 if not, or -errno. */
+static int dir_empty(int pfd, const char *name)
 {
-	const char *slash = strrchr(rel, '/');
+	int fd = io_open_dir_at(pfd, name), empty = 1;
+	struct dirent *d;
+	DIR *dir;
 
-	if (!slash) {
-		buf[0] = '\0';
-		return rel;
+	if (fd < 0)
+		return fd;
+	if (!(dir = fdopendir(fd))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
 	}
-	snprintf(buf, len, "%.*s", (int)(slash - rel), rel);
-	return slash + 1;
+	while (empty && (d = readdir(dir)))
+		empty = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+	closedir(dir);
+	return empty;
 }
 
-int envmod_remove(struct envmod *m, const char *root, const char *rel)
+static int run_op(struct envmod *m, const struct envop *op)
 {
+	const char *rel = op->path + strlen(op->root), *name, *slash, *bname;
 	char dir[PATH_MAX];
-	const char *name = split(rel, dir, sizeof(dir));
-	int fd = dir_fd(m, root, dir), err;
+	struct stat st;
+	int fd, bfd, err;
 
+	rel += *rel == '/';
+	slash = strrchr(rel, '/');
+	name = slash ? slash + 1 : rel;
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - rel) : 0, rel);
+	if (op->rmdir)
+		dir_forget(m); /* the cache may be this directory or below */
+	fd = dir_fd(m, op->root, dir);
 	if (fd == -ENOMEM)
 		return nomem(m);
 	if (fd == -ENOENT)
@@ -277,59 +471,353 @@ int envmod_remove(struct envmod *m, const char *root, const char *rel)
 	if (fd == -ENOTDIR || fd == -ELOOP) {
 		/* A component is a file or a symlink: what RECORD names is
 		 * not there (and must not be reached through a link). */
-		ctx_log(m->ctx, SPOKE_LOG_DEBUG, "not removing '%s/%s': a "
-			"parent directory is not a directory", root, rel);
+		ctx_log(m->ctx, SPOKE_LOG_DEBUG, "not moving '%s': a parent "
+			"directory is not a directory", op->path);
 		return 0;
 	}
 	if (fd < 0)
-		return ctx_fail(m->ctx, fd, fd, root, "cannot open '%s/%s': %s",
-				root, dir, strerror(-fd));
-	err = io_unlink_at(fd, name, 0);
-	if (err == -ENOENT)
+		return ctx_fail(m->ctx, fd, -fd, op->path, "cannot open the "
+				"directory of '%s': %s", op->path,
+				strerror(-fd));
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ctx_fail(m->ctx, -errno, errno, op->path, "cannot check "
+				"'%s': %s", op->path, strerror(errno));
+	}
+	if (op->rmdir) {
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		err = op->tree ? 1 : dir_empty(fd, name);
+		if (err < 0)
+			return ctx_fail(m->ctx, err, -err, op->path, "cannot "
+					"read directory '%s': %s", op->path,
+					strerror(-err));
+		if (!err)
+			return 0;
+	} else if (S_ISDIR(st.st_mode)) {
+		ctx_log(m->ctx, SPOKE_LOG_WARN, "not removing '%s': RECORD "
+			"lists it as a file but it is a directory", op->path);
 		return 0;
-	if (err == -EISDIR || err == -EPERM) {
+	}
+	err = txn_backup_at(m->txn, op->idx, &bfd, &bname);
+	if (err)
+		return err;
+	err = io_rename_at(fd, name, bfd, bname);
+	if (err == -EBUSY && op->rmdir)
+		return 0; /* a mount point: it stays, as rmdir would leave it */
+	if (err)
+		return ctx_fail(m->ctx, err, -err, op->path, "cannot move '%s' "
+				"aside: %s", op->path, strerror(-err));
+	if (op->tree)
+		m->rep->count[SPOKE_COUNT_REMOVED] += (uint64_t)op->tree - 1;
+	else if (op->removal && !op->rmdir)
+		m->rep->count[SPOKE_COUNT_REMOVED]++;
+	else if (!op->rmdir)
+		m->rep->count[SPOKE_COUNT_REPLACED]++;
+	return 0;
+}
+
+/* ---- whole directories ------------------------------------------------- */
+
+/* Is the directory of rmdir op `op` left empty by the queued removals:
+ * every file in it queued (and not something this run puts there), every
+ * subdirectory whole? 1 yes, 0 no, or an error. */
+static int dir_whole(struct envmod *m, const struct envop *op,
+		     const struct strmap *whole)
+{
+	const char *rel = op->path + strlen(op->root);
+	struct dirent *d;
+	int fd, yes = 1;
+	DIR *dir;
+
+	rel += *rel == '/';
+	fd = path_open_below(op->root, rel);
+	if (fd < 0)
+		return fd == -ENOMEM ? nomem(m) : 0;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return 0;
+	}
+	while (yes && (d = readdir(dir))) {
+		const struct strmap_ent *e;
+		char child[PATH_MAX];
 		struct stat st;
 
-		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode)) {
-			ctx_log(m->ctx, SPOKE_LOG_WARN, "not removing '%s/%s': "
-				"RECORD lists it as a file but it is a "
-				"directory", root, rel);
-			return 0;
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s/%s", op->path,
+				     d->d_name) >= sizeof(child) ||
+		    fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			yes = 0;
+			break;
 		}
+		if (S_ISDIR(st.st_mode)) {
+			yes = strmap_get(whole, child) != NULL;
+			continue;
+		}
+		e = strmap_get(&m->known, child);
+		yes = e && (e->kind & K_QUEUED) && !(e->kind & (K_FILE | K_DIR));
 	}
-	if (err)
-		return ctx_fail(m->ctx, err, err, rel, "cannot remove '%s/%s': "
-				"%s", root, rel, strerror(-err));
-	m->rep->count[SPOKE_COUNT_REMOVED]++;
+	closedir(dir);
+	return yes;
+}
+
+static int cmp_deeper(const void *a, const void *b)
+{
+	const struct envop *x = *(const struct envop *const *)a;
+	const struct envop *y = *(const struct envop *const *)b;
+	int dx = 0, dy = 0;
+
+	for (const char *c = x->path; *c; c++)
+		dx += *c == '/';
+	for (const char *c = y->path; *c; c++)
+		dy += *c == '/';
+	return dy - dx;
+}
+
+/* An uninstall moves thousands of files aside one rename each, where one
+ * rename of their directory would do: find the directories the queued ops
+ * leave empty (deepest first, so a parent sees its children decided) and
+ * move each topmost one aside whole instead. A best effort: anything in
+ * the way (a file nobody removes, an error reading) keeps the per-file
+ * moves, which are always correct. */
+static int collapse(struct envmod *m)
+{
+	struct strmap whole = { 0 };
+	struct envop **dirs;
+	size_t nd = 0;
+	int err = 0;
+
+	for (size_t i = m->recorded; i < m->nops; i++)
+		nd += m->ops[i].rmdir;
+	if (!nd)
+		return 0;
+	if (!(dirs = xmalloc(nd * sizeof(*dirs))))
+		return nomem(m);
+	nd = 0;
+	for (size_t i = m->recorded; i < m->nops; i++)
+		if (m->ops[i].rmdir)
+			dirs[nd++] = &m->ops[i];
+	qsort(dirs, nd, sizeof(*dirs), cmp_deeper);
+	for (size_t i = 0; i < nd && !err; i++) {
+		struct strmap_ent *e;
+		int r = dir_whole(m, dirs[i], &whole);
+
+		if (r < 0)
+			err = r;
+		else if (r && strmap_put(&whole, dirs[i]->path, &e) < 0)
+			err = nomem(m);
+		else if (r)
+			e->owner = (int)(dirs[i] - m->ops);
+	}
+	/* Each op below a whole directory is covered by the topmost one. */
+	for (size_t i = m->recorded; i < m->nops && !err && whole.n; i++) {
+		struct envop *op = &m->ops[i];
+		char p[PATH_MAX];
+		long top = -1;
+
+		snprintf(p, sizeof(p), "%s", op->path);
+		if (!op->rmdir || !strmap_get(&whole, p))
+			path_dirname(p);
+		while (path_under(op->root, p) && strcmp(p, op->root)) {
+			const struct strmap_ent *e = strmap_get(&whole, p);
+
+			if (e)
+				top = e->owner;
+			path_dirname(p);
+		}
+		if (top < 0)
+			continue;
+		if (&m->ops[top] == op) {
+			op->tree += 1;
+			continue;
+		}
+		op->covered = 1;
+		m->ops[top].tree += !op->rmdir && op->removal;
+	}
+	free(dirs);
+	strmap_free(&whole);
+	return err;
+}
+
+/* Make what is recorded durable, then carry out the queue. Every change
+ * calls this first. */
+static int flush(struct envmod *m)
+{
+	int err = m->classified ? 0 : classify_all(m);
+
+	if (!err)
+		err = collapse(m);
+	for (; !err && m->recorded < m->nops; m->recorded++) {
+		struct envop *op = &m->ops[m->recorded];
+
+		if (op->covered)
+			continue;
+		op->idx = txn_move(m->txn, op->path, op->root);
+		if (op->idx < 0)
+			err = op->idx;
+	}
+	if (!err)
+		err = txn_sync(m->txn);
+	for (; !err && m->done < m->nops; m->done++) {
+		if (ctx_canceled(m->ctx))
+			return ctx_fail(m->ctx, SPOKE_E_CANCELED, 0, NULL,
+					"canceled");
+		if (!m->ops[m->done].covered)
+			err = run_op(m, &m->ops[m->done]);
+	}
+	return err;
+}
+
+/* ---- the changes ------------------------------------------------------- */
+
+/* The linker gives directories it makes the source directory's mode;
+ * existing destination roots (site-packages, bin) keep theirs, and get it
+ * back after the run should anything have changed it. */
+static int save_mode(struct envmod *m, const char *dst)
+{
+	struct saved_mode *v;
+	struct stat st;
+
+	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	for (size_t i = 0; i < m->nmodes; i++)
+		if (!strcmp(m->modes[i].path, dst))
+			return 0;
+	v = xrealloc(m->modes, (m->nmodes + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->modes = v;
+	v[m->nmodes].mode = st.st_mode & 07777;
+	if (!(v[m->nmodes].path = xstrdup(dst)))
+		return -ENOMEM;
+	m->nmodes++;
 	return 0;
+}
+
+static void restore_modes(struct envmod *m)
+{
+	for (size_t i = 0; i < m->nmodes; i++) {
+		struct stat st;
+
+		if (stat(m->modes[i].path, &st) == 0 &&
+		    (st.st_mode & 07777) != m->modes[i].mode &&
+		    chmod(m->modes[i].path, m->modes[i].mode) < 0)
+			ctx_log(m->ctx, SPOKE_LOG_WARN, "cannot restore the mode "
+				"of '%s': %s", m->modes[i].path,
+				strerror(errno));
+		free(m->modes[i].path);
+	}
+	free(m->modes);
+	m->modes = NULL;
+	m->nmodes = 0;
+}
+
+int envmod_link_tree(struct envmod *m, const char *src, const char *dst,
+		     const char *const *skip, const char *label)
+{
+	int err = save_mode(m, dst);
+
+	if (err)
+		return nomem(m);
+	err = expect_created(m, dst, 1);
+	if (!err && linker_add_tree(m->linker, src, dst, skip, label))
+		err = nomem(m);
+	return err;
+}
+
+void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes)
+{
+	linker_set_totals(m->linker, files, bytes);
+}
+
+int envmod_link_run(struct envmod *m)
+{
+	int err = flush(m);
+
+	if (!err)
+		err = linker_run(m->linker);
+	restore_modes(m);
+	return err;
+}
+
+/* mkdir -p of the parents of path (journaled by expect_created). */
+static int make_parents(struct envmod *m, const char *path)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s", path);
+	path_dirname(p);
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+			return ctx_fail(m->ctx, -errno, errno, p, "cannot create "
+					"directory '%s': %s", p, strerror(errno));
+		*s = c;
+		if (!c)
+			return 0;
+	}
+}
+
+int envmod_write_file(struct envmod *m, const char *path, const void *data,
+		      size_t len, mode_t mode)
+{
+	char dir[PATH_MAX];
+	int dfd, err = expect_created(m, path, 0);
+
+	if (!err)
+		err = flush(m);
+	if (!err)
+		err = make_parents(m, path);
+	if (err)
+		return err;
+	snprintf(dir, sizeof(dir), "%s", path);
+	path_dirname(dir);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return ctx_fail(m->ctx, -errno, errno, dir, "cannot open "
+				"directory '%s': %s", dir, strerror(errno));
+	err = io_write_file_at(dfd, path_basename(path), data, len, mode);
+	close(dfd);
+	if (err)
+		return ctx_fail(m->ctx, err, -err, path, "cannot write '%s': %s",
+				path, strerror(-err));
+	m->rep->count[SPOKE_COUNT_WRITTEN]++;
+	return 0;
+}
+
+static int queue_path(struct envmod *m, const char *root, const char *rel,
+		      int rmdir)
+{
+	struct strmap_ent *e;
+	char *path;
+
+	if (!(path = path_join(root, rel)))
+		return nomem(m);
+	e = know(m, path);
+	free(path);
+	if (!e)
+		return nomem(m);
+	/* Moved once is enough; an announced directory stays (the install
+	 * puts files into it again). */
+	if ((e->kind & K_QUEUED) || (rmdir && (e->kind & K_DIR)))
+		return 0;
+	return queue(m, e, root, rmdir, 1);
+}
+
+int envmod_remove(struct envmod *m, const char *root, const char *rel)
+{
+	return queue_path(m, root, rel, 0);
 }
 
 int envmod_rmdir(struct envmod *m, const char *root, const char *rel)
 {
-	char dir[PATH_MAX];
-	const char *name = split(rel, dir, sizeof(dir));
-	int fd, err;
-
-	if (!*rel)
-		return 0; /* never a root itself */
-	/* The cached fd may be this directory or below it. */
-	if (m->dfd >= 0 && strcmp(m->droot, root) == 0 &&
-	    strncmp(m->drel, rel, strlen(rel)) == 0)
-		dir_forget(m);
-	fd = dir_fd(m, root, dir);
-	if (fd == -ENOMEM)
-		return nomem(m);
-	if (fd < 0)
-		return 0;
-	err = io_unlink_at(fd, name, AT_REMOVEDIR);
-	if (err == 0)
-		return 1;
-	if (err == -ENOTEMPTY || err == -EEXIST || err == -ENOENT ||
-	    err == -ENOTDIR || err == -EBUSY)
-		return 0;
-	return ctx_fail(m->ctx, err, err, rel, "cannot remove directory "
-			"'%s/%s': %s", root, rel, strerror(-err));
+	return *rel ? queue_path(m, root, rel, 1) : 0; /* never a root */
 }
 
 int envmod_touch(struct envmod *m, const char *dir)
@@ -347,24 +835,33 @@ static void envmod_free(struct envmod *m)
 	free(m->drel);
 	linker_free(m->linker);
 	restore_modes(m);
-	strvec_free(&m->created_files);
-	strvec_free(&m->created_dirs);
+	for (size_t i = 0; i < m->nops; i++)
+		free(m->ops[i].path);
+	free(m->ops);
+	strmap_free(&m->known);
 	free(m);
 }
 
 int envmod_commit(struct envmod *m)
 {
+	int err = flush(m);
+
+	if (err) {
+		envmod_abort(m);
+		return err;
+	}
+	dir_forget(m);
+	err = txn_commit(m->txn);
+	m->txn = NULL;
 	envmod_free(m);
-	return 0;
+	return err;
 }
 
 void envmod_abort(struct envmod *m)
 {
 	if (!m)
 		return;
-	for (size_t i = m->created_files.n; i-- > 0;)
-		unlink(m->created_files.v[i]);
-	for (size_t i = m->created_dirs.n; i-- > 0;)
-		rmdir(m->created_dirs.v[i]);
+	dir_forget(m);
+	txn_rollback(m->txn);
 	envmod_free(m);
 }

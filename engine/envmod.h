@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * envmod - the one door through which an install or uninstall changes an
- * environment. Every change is one of four calls: link a wheel subtree (all
- * queued subtrees then run as one parallel linker run), write a generated
- * file, remove a file, remove an empty directory; plus the mtime bump of a
- * sys.path directory. A modification starts with envmod_begin() and ends
- * with envmod_commit() or envmod_abort(), both of which release it.
+ * environment, and the transaction around it: a modification either
+ * happens completely or leaves the environment as it was, whether it
+ * fails, is canceled or the process is killed (then the next spoke run in
+ * that environment, or `spoke recover`, finishes the rollback).
  *
- * Today abort undoes what this modification created through
- * envmod_write_file() (new files, then the directories made for them); files
- * it replaced or removed and linked trees stay as they are. The calls are
- * shaped so a journal slots in without touching callers: write_file and
- * remove get the old file moved aside first, link_run gets the replaced
- * targets from the plan's existing-file list, abort puts everything back and
- * commit deletes the journal. Every path is absolute and normalised; the
- * caller has checked that it lies inside the environment.
+ * Every change is one of: link a wheel subtree (all queued subtrees then
+ * run as one parallel linker run), write a generated file, remove a file,
+ * remove an empty directory; plus the mtime bump of a sys.path directory.
+ * A modification starts with envmod_begin() and ends with envmod_commit()
+ * or envmod_abort(), both of which release it. The caller first announces
+ * every path the run creates or replaces (envmod_expect), which lets the
+ * journal (engine/txn.h) name them all in one write before the first
+ * change. Existing files that will be replaced or removed are moved aside
+ * (one rename into a backup directory) instead of being deleted, so the
+ * linker only ever creates files where nothing is; commit deletes the
+ * backups, abort puts them back.
+ *
+ * Removals are deferred: envmod_remove and envmod_rmdir queue, and the
+ * queue runs, in order, at the next change that needs it (link_run,
+ * write_file, commit), right after the journal batch that describes it.
+ * Every path is absolute and normalised; the caller has checked that it
+ * lies inside the environment.
  */
 #ifndef SPOKE_ENGINE_ENVMOD_H
 #define SPOKE_ENGINE_ENVMOD_H
@@ -28,11 +36,27 @@
 #include <sys/types.h>
 
 struct envmod;
+struct env_lock;
+
+/* Lock the environment s describes for an install, uninstall or recovery
+ * (engine/lock.h; creates the environment directory if it is missing) and
+ * roll back or finish whatever a killed spoke left there, with a warning.
+ * Busy: SPOKE_E_LOCKED with no_wait, else wait. */
+int envmod_lock(spoke_ctx *ctx, const struct scheme *s, int no_wait,
+		struct env_lock **out);
+void envmod_unlock(struct env_lock *l);
+/* For runs that change nothing (dry runs): warn when a journal waits. */
+void envmod_check_journal(spoke_ctx *ctx, const struct scheme *s);
 
 /* Start a modification of the environment s describes (kept by pointer).
  * rep receives the counters (files, links, removed, written). */
 int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 		 const struct scheme *s);
+
+/* The run will create path, or replace what is there, as a file or a
+ * directory. Announce every destination before the first change (paths
+ * announced later cost a journal write each). */
+int envmod_expect(struct envmod *m, const char *path, int is_dir);
 
 /* Queue src -> dst for the next envmod_link_run (see linker_add_tree).
  * A dst that already exists keeps its own mode (the linker would give it
@@ -49,17 +73,19 @@ int envmod_link_run(struct envmod *m);
 int envmod_write_file(struct envmod *m, const char *path, const void *data,
 		      size_t len, mode_t mode);
 /* Remove the file or symlink rel below root (never following a symlink
- * below root). A missing file is not an error. */
+ * below root). A missing file is not an error. Deferred (see above). */
 int envmod_remove(struct envmod *m, const char *root, const char *rel);
-/* Remove the directory rel below root if it is empty: 1 removed, 0 not
- * (not empty, or missing), or an error. */
+/* Remove the directory rel below root if it is empty when the queue runs
+ * (an announced directory is never removed). Deferred: 0 or an error. */
 int envmod_rmdir(struct envmod *m, const char *root, const char *rel);
 /* Set a directory's mtime to now: CPython's path finder caches a sys.path
- * directory's listing until its mtime changes. */
+ * directory's listing until its mtime changes. Not undone (a newer mtime
+ * is harmless, and after a rollback it is what the finder needs). */
 int envmod_touch(struct envmod *m, const char *dir);
 
-/* Finish: keep the changes, or undo what can be undone (see above). Both
- * release m; abort keeps the context's first error. */
+/* Finish: keep the changes, or undo them all. Both release m. A failing
+ * commit (the queue, or the journal's commit mark) rolls back and returns
+ * the error; abort keeps the context's first error. */
 int envmod_commit(struct envmod *m);
 void envmod_abort(struct envmod *m);
 

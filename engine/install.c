@@ -359,7 +359,7 @@ static int has_record(const struct installed *d)
 
 /* What to do with a wheel, and the installed versions it replaces. A
  * dist-info of the same version without RECORD is what an interrupted
- * install leaves (until the journal lands): install over it. */
+ * pip (or a spoke older than the journal) leaves: install over it. */
 static int decide(struct run *r, struct wplan *wp)
 {
 	int dry = r->p->dry_run, same = 0, err;
@@ -447,6 +447,12 @@ static int execute(struct run *r, struct envmod *m)
 	size_t start = 0;
 	int err = 0, any = 0;
 
+	/* Every destination, so the journal names them all before the
+	 * first change. */
+	for (size_t i = 0; i < r->dests.cap && !err; i++)
+		if (r->dests.slots[i].key)
+			err = envmod_expect(m, r->dests.slots[i].key,
+					    r->dests.slots[i].kind == DEST_DIR);
 	for (size_t i = 0; i < r->n && !err; i++)
 		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].nold && !err;
 		     k++)
@@ -509,6 +515,7 @@ static int finish(struct run *r, int ret, spoke_report **report)
 
 int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
+	struct env_lock *lock = NULL;
 	struct envmod *m = NULL;
 	struct run r;
 	int ret;
@@ -529,6 +536,12 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 	if (!ret && !plan->nwheels)
 		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheels to "
 			       "install");
+	/* Locked before validation: a concurrent install must see this
+	 * one's result, not the environment halfway. */
+	if (!ret && !plan->dry_run)
+		ret = envmod_lock(ctx, &r.s, plan->no_wait, &lock);
+	else if (!ret)
+		envmod_check_journal(ctx, &r.s);
 	if (!ret)
 		ret = validate(&r);
 	if (!ret && !plan->dry_run) {
@@ -540,6 +553,7 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		else if (m)
 			ret = envmod_commit(m);
 	}
+	envmod_unlock(lock);
 	report_dists(&r, ret != 0);
 	return finish(&r, ret, report);
 }
@@ -548,6 +562,7 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 
 int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
+	struct env_lock *lock = NULL;
 	struct installed *d = NULL;
 	struct envmod *m = NULL;
 	size_t nd = 0;
@@ -570,6 +585,10 @@ int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 	if (!ret && !plan->nnames)
 		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no distribution "
 			       "names to uninstall");
+	if (!ret && !plan->dry_run)
+		ret = envmod_lock(ctx, &r.s, plan->no_wait, &lock);
+	else if (!ret)
+		envmod_check_journal(ctx, &r.s);
 	for (size_t i = 0; i < plan->nnames && !ret; i++) {
 		char *norm = name_normalize(plan->names[i]);
 		struct installed *found = NULL, *grown;
@@ -624,6 +643,7 @@ int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		else if (m)
 			ret = envmod_commit(m);
 	}
+	envmod_unlock(lock);
 	for (size_t i = 0; i < nd; i++)
 		report_add_dist(r.rep, d[i].name, d[i].version, ret ? "failed" :
 				plan->dry_run ? "would uninstall" :

@@ -81,9 +81,11 @@ enum spoke_log_level { SPOKE_LOG_WARN = 0, SPOKE_LOG_INFO, SPOKE_LOG_DEBUG };
 
 typedef void (*spoke_log_fn)(void *user, int level, const char *msg);
 
-/* Progress: called from worker threads, serialised by the library (never two
- * calls at once), at most every few milliseconds and once at the end with
- * done == total. Counters are monotonic within a run. */
+/* Progress: called from worker threads (the last call may come from the
+ * thread that called the run), serialised by the library (never two calls
+ * at once): at the first batch linked, then at most ten times a second, and
+ * once at the end, with done == total when the run succeeds. Totals are
+ * fixed for a run, done counters monotonic (docs/EMBEDDING.md). */
 struct spoke_progress {
 	uint64_t files_done, files_total;
 	uint64_t bytes_done, bytes_total;
@@ -211,6 +213,24 @@ SPOKE_API int spoke_plan_set_allow_overwrite(spoke_plan *plan, int on);
 /* direct_url.json (PEP 610) content for wheel index `wheel`. */
 SPOKE_API int spoke_plan_set_direct_url(spoke_plan *plan, int wheel,
 					const char *json);
+/* Install, uninstall and recover hold an exclusive lock on the
+ * environment; when another process holds it they wait (logging once that
+ * they do), or with no_wait fail at once with SPOKE_E_LOCKED. */
+SPOKE_API int spoke_plan_set_no_wait(spoke_plan *plan, int on);
+/* Load a plan file (JSON, len bytes, need not be NUL-terminated; schema in
+ * docs/EMBEDDING.md): wheels by path or by cache key (resolved to the
+ * entry in the cache of ctx, or of options.cache_dir), names to uninstall,
+ * the environment (venv, target, python, scheme paths) and options. Plan
+ * options go to plan; link_mode, jobs, io, no_verify, no_fallback and
+ * cache_dir are run options and go to ctx, which also receives the error
+ * detail. Keys the document leaves out leave their setting as it was;
+ * wheels and names are appended. Unknown keys (except "x-..."), wrong
+ * types, bad values and cache keys with no entry fail with SPOKE_E_USAGE
+ * and a message naming the key ("plan: wheels[1].cache_key: ..."). The
+ * whole document is checked before anything is set: on failure plan and
+ * ctx are unchanged. */
+SPOKE_API int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan,
+				   const char *json, size_t len);
 
 /* Install the plan's wheels. Everything is validated before the first
  * change: wheel layout, WHEEL, METADATA, RECORD (SPOKE_E_BADWHEEL, or
@@ -231,6 +251,19 @@ SPOKE_API int spoke_install(spoke_ctx *ctx, spoke_plan *plan,
  * Report action: "uninstalled" (or "would uninstall"). */
 SPOKE_API int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan,
 			      spoke_report **report);
+/* Installs and uninstalls are transactions (docs/RELIABILITY.md): a run
+ * that fails or is canceled puts the environment back as it was, and one
+ * that is killed leaves a journal in it that the next install or uninstall
+ * there replays first. This does only that replay, for the plan's
+ * environment (venv, target or scheme paths; no wheels or names needed),
+ * under its lock: 0 when there was nothing to do, 1 when an interrupted
+ * run was rolled back, 2 when a run killed after its commit point was
+ * finished. Report counters: SPOKE_COUNT_REPLACED counts the paths put
+ * back, SPOKE_COUNT_REMOVED those of the interrupted run removed. A
+ * journal naming paths outside the environment is refused with
+ * SPOKE_E_CORRUPT and left as it is. */
+SPOKE_API int spoke_recover(spoke_ctx *ctx, spoke_plan *plan,
+			    spoke_report **report);
 
 /* ---- the wheel cache ------------------------------------------------------ */
 

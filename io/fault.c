@@ -8,12 +8,17 @@
 #include "io/errname.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_RULES 16
+/* The ERRNO name KILL: the call raises SIGKILL instead of failing, a
+ * deterministic crash point for the journal's recovery tests. */
+#define FAULT_KILL (-1)
 
 struct rule {
 	int op;
@@ -64,7 +69,7 @@ static int parse_rule(char *s, struct rule *r, char *err, size_t errlen)
 		snprintf(err, errlen, "'%s': N must be a positive integer", n);
 		return -EINVAL;
 	}
-	r->err = errname_parse(e);
+	r->err = strcmp(e, "KILL") == 0 ? FAULT_KILL : errname_parse(e);
 	if (r->err == 0) {
 		snprintf(err, errlen, "unknown errno name '%s'", e);
 		return -EINVAL;
@@ -144,10 +149,16 @@ int io_fault_hit(enum io_opcode op)
 	nth = atomic_fetch_add(&calls[op], 1) + 1;
 	any = atomic_fetch_add(&calls[IO_OP_ANY], 1) + 1;
 	for (int i = 0; i < nrules; i++) {
-		if (rules[i].op == (int)op && rules[i].nth == nth)
+		if ((rules[i].op == (int)op && rules[i].nth == nth) ||
+		    (rules[i].op == IO_OP_ANY && rules[i].nth == any)) {
+			/* SIGKILL cannot be caught: the process dies here, as
+			 * under the OOM killer or a CI timeout. */
+			if (rules[i].err == FAULT_KILL) {
+				kill(getpid(), SIGKILL);
+				return -EIO; /* not reached: SIGKILL to self */
+			}
 			return -rules[i].err;
-		if (rules[i].op == IO_OP_ANY && rules[i].nth == any)
-			return -rules[i].err;
+		}
 	}
 	return 0;
 }

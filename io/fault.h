@@ -5,8 +5,10 @@
  * SPOKE_FAULT=OP:N:ERRNO[,OP:N:ERRNO...] makes the Nth call (1-based, counted
  * across all threads of the process) of io primitive OP fail with ERRNO. Every
  * io primitive calls io_fault_hit() before its syscall, so one injected fault
- * lands on exactly one call, whichever backend runs it. When nothing is armed
- * the check is one relaxed load, so the normal binary carries it at no cost.
+ * lands on exactly one call, whichever backend runs it. The ERRNO name KILL
+ * makes that call send SIGKILL to the process instead: a crash at a chosen
+ * point, for testing recovery. When nothing is armed the check is one
+ * relaxed load, so the normal binary carries it at no cost.
  */
 #ifndef SPOKE_IO_FAULT_H
 #define SPOKE_IO_FAULT_H

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# t_sweep - the fault sweep: an install scenario (three wheels, about 200
+# files, two of them upgrades over installed older versions whose bytecode
+# is compiled) is run once per io operation kind to count its calls (SPOKE_FAULT=OP:k:KILL kills the
+# process at call k, so "call k exists" is a yes/no question and a binary
+# search finds the count K exactly); then every call k of every kind fails
+# once with ENOSPC and once with EIO. After each failure the environment
+# must be byte-identical to before (path, type, mode, size, content, link
+# target of every entry), hold no temporary, journal or lock file, the exit
+# code must be 1 and the message must name a path and the errno.
+#
+#   tests/t_sweep.sh          every k of the install scenario (make test)
+#   tests/t_sweep.sh --full   also --link-mode copy, an uninstall, and
+#                             ENOMEM at every allocation (make stress;
+#                             an allocation after the commit point cannot
+#                             undo it: there the run must complete)
+#
+# The last lines print the totals that docs/RELIABILITY.md quotes.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
+[ -x "$PY" ] || skip "no $PY"
+$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+FULL=0
+[ "${1:-}" = --full ] && FULL=1
+
+G=$TMP/gen
+$PY "$ROOT/tests/wheels/mkwheels.py" good "$G" || fail "mkwheels.py good failed"
+# spoke_bulk 1.0 -> 2.0: 2.0 rewrites every third module, adds 30, and
+# drops a whole directory of 1.0's.
+$PY - "$ROOT/tests/wheels" "$G/trees" <<'PY' || fail "cannot generate spoke_bulk"
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from mkwheels import Wheel
+for ver, n in (("1.0", 120), ("2.0", 150)):
+    w = Wheel("spoke_bulk", ver)
+    w.add("spoke_bulk/__init__.py", "VERSION = %r\ndef main():\n    return 0\n" % ver)
+    for i in range(n):
+        body = "X = %d\n" % i if (ver == "1.0" or i % 3) else "X = %d  # v2\n" % i
+        w.add("spoke_bulk/sub%d/m%03d.py" % (i % 6, i), body)
+    if ver == "1.0":
+        w.add("spoke_bulk/gone/only_v1.py", "GONE = 1\n")
+    w.add(w.distinfo + "/entry_points.txt", "[console_scripts]\nbulk = spoke_bulk:main\n")
+    w.write_tree(os.path.join(sys.argv[2], "spoke_bulk-" + ver))
+PY
+
+V0=$TMP/v0
+$PY -m venv --without-pip "$V0" || fail "cannot create a venv"
+"$SPOKE" install -q --venv "$V0" "$G/trees/spoke_edge-1.0" "$G/trees/spoke_bulk-1.0" ||
+	fail "cannot install the starting state"
+# Bytecode of the old versions, as imports leave it: upgrades remove it.
+"$V0/bin/python" -m compileall -q "$V0/lib" >/dev/null || fail "compileall failed"
+
+exec $PY - "$SPOKE" "$TMP" "$V0" "$G/trees" "$FULL" <<'PY'
+import hashlib, os, shutil, stat, subprocess, sys, time
+
+spoke, tmp, v0, trees, full = sys.argv[1:6]
+full = full == "1"
+V = os.path.join(tmp, "v")
+OPS = ["clone", "link", "copy", "symlink", "mkdir", "open", "write", "rename", "unlink"]
+TEXT = {"ENOSPC": ["No space left on device"], "EIO": ["Input/output error"],
+        "ENOMEM": ["out of memory", "Cannot allocate memory"]}
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def note(msg):
+    print("  " + msg, file=sys.stderr, flush=True)
+
+
+def manifest(root):
+    """Path, type, mode, size, content hash or link target of every entry:
+    lib.sh's manifest, in process (the sweep computes thousands)."""
+    out = []
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel, mode = os.path.relpath(p, root), "%o" % stat.S_IMODE(st.st_mode)
+            if stat.S_ISLNK(st.st_mode):
+                out.append("%s l %s %s" % (rel, mode, os.readlink(p)))
+            elif stat.S_ISDIR(st.st_mode):
+                out.append("%s d %s" % (rel, mode))
+            else:
+                with open(p, "rb") as f:
+                    h = hashlib.sha256(f.read()).hexdigest()[:16]
+                out.append("%s f %s %d %s" % (rel, mode, st.st_size, h))
+    return sorted(out)
+
+
+def leftovers(root):
+    return [os.path.join(d, n) for d, ds, fs in os.walk(root) for n in ds + fs
+            if n.startswith(".spoke-")]
+
+
+def differ(a, b):
+    sa, sb = set(a), set(b)
+    return ["- " + x for x in sorted(sa - sb)][:5] + ["+ " + x for x in sorted(sb - sa)][:5]
+
+
+def restore():
+    if os.path.lexists(V):
+        shutil.rmtree(V)
+    subprocess.run(["cp", "-a", v0, V], check=True)
+
+
+def run(args, fault=None):
+    env = dict(os.environ)
+    env.pop("SPOKE_FAULT", None)
+    if fault:
+        env["SPOKE_FAULT"] = fault
+    p = subprocess.run([spoke] + args, env=env, capture_output=True, text=True)
+    return p.returncode, p.stderr
+
+
+def count(args, op):
+    """Calls of op in a run of args: call k exists iff SPOKE_FAULT=op:k:KILL
+    kills the run."""
+    def exists(k):
+        restore()
+        return run(args, "%s:%d:KILL" % (op, k))[0] == -9
+    lo, hi = 0, 1
+    while exists(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if exists(mid) else (lo, mid)
+    return lo
+
+
+def check_checks(before):
+    """The checks themselves can fail: a changed byte, a lost file, a mode
+    and a leftover are each caught."""
+    victim = sorted(p for p in (os.path.join(d, f) for d, _, fs in os.walk(V) for f in fs)
+                    if p.endswith(".py"))[0]
+    with open(victim, "ab") as f:
+        f.write(b"#")
+    assert manifest(V) != before, "a changed byte went unnoticed"
+    restore()
+    os.chmod(victim, 0o600)
+    assert manifest(V) != before, "a changed mode went unnoticed"
+    restore()
+    os.unlink(victim)
+    assert manifest(V) != before, "a lost file went unnoticed"
+    restore()
+    open(os.path.join(V, ".spoke-journal"), "w").close()
+    assert leftovers(V), "a leftover journal went unnoticed"
+    restore()
+
+
+def sweep(name, args, errnos, ops):
+    """Fail every call of every op once per errno; returns faults injected."""
+    restore()
+    before = manifest(V)
+    rc, err = run(args)
+    if rc != 0:
+        fail("%s: the scenario itself fails: %s" % (name, err))
+    after = manifest(V)
+    if after == before:
+        fail("%s: the scenario changes nothing" % name)
+    counts = {op: count(args, op) for op in ops}
+    note("%s: io calls per kind: %s" % (name, " ".join(
+        "%s=%d" % (op, n) for op, n in counts.items() if n)))
+    restore()
+    check_checks(before)
+    injected = completed = 0
+    for e in errnos:
+        for op in ops:
+            for k in range(1, counts[op] + 1):
+                spec = "%s:%d:%s" % (op, k, e)
+                rc, err = run(args, spec)
+                injected += 1
+                what = "%s: SPOKE_FAULT=%s" % (name, spec)
+                if rc == 0 and e == "ENOMEM":
+                    # Past the commit point (the report's allocations):
+                    # nothing can be undone, the run must be complete. An
+                    # io call failing must always fail the run.
+                    m = manifest(V)
+                    if m != after or leftovers(V):
+                        fail("%s: exit 0 but not the complete result" % what)
+                    completed += 1
+                    restore()
+                    continue
+                if rc != 1:
+                    fail("%s: exit %d, expected 1: %s" % (what, rc, err.strip()))
+                if not any(t in err for t in TEXT[e]):
+                    fail("%s: the message does not name the cause: %s" % (what, err.strip()))
+                if e != "ENOMEM" and "'/" not in err:
+                    fail("%s: the message names no path: %s" % (what, err.strip()))
+                m = manifest(V)
+                if m != before:
+                    fail("%s: the environment changed:\n%s" % (what, "\n".join(differ(before, m))))
+                left = leftovers(V)
+                if left:
+                    fail("%s: left behind: %s" % (what, left[:5]))
+    if completed:
+        note("%s: %d faults came after the commit point: the run completed, as it must"
+             % (name, completed))
+    return injected, sum(counts.values()), completed
+
+
+start = time.time()
+base = ["install", "--venv", V] + [os.path.join(trees, t) for t in
+                                   ("spoke_edge-2.0", "spoke_bulk-2.0", "spoke_plat-0.1")]
+total, calls, done = sweep("install", base, ["ENOSPC", "EIO"], OPS)
+note("install: %d faults injected (%d io calls x ENOSPC, EIO), all rolled back (%.0fs)"
+     % (total, calls, time.time() - start))
+if full:
+    for name, args, errnos, ops in (
+            ("install --link-mode copy", base[:1] + ["--link-mode", "copy"] + base[1:],
+             ["ENOSPC", "EIO"], OPS),
+            ("uninstall", ["uninstall", "--venv", V, "spoke-edge", "spoke-bulk"],
+             ["ENOSPC", "EIO"], OPS),
+            ("install, ENOMEM", base, ["ENOMEM"], ["alloc"])):
+        n, c, d = sweep(name, args, errnos, ops)
+        total += n
+        done += d
+        note("%s: %d faults injected (%d calls)" % (name, n, c))
+print("t_sweep: %d faults injected: %d rolled back byte for byte, %d after the commit "
+      "point completed; 0 files lost (%.0fs)" % (total, total - done, done, time.time() - start))
+PY
