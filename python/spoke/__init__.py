@@ -1,0 +1,726 @@
+# SPDX-License-Identifier: MIT
+"""spoke - install Python wheels with libspoke, from Python.
+
+A pure-Python binding (ctypes, standard library only) of libspoke, the
+parallel bulk installer engine: nothing is compiled when it is installed;
+it needs libspoke.so.0 at run time. It is meant as the install backend of a
+resolver: the resolver decides which wheels, spoke materialises them.
+
+    import spoke
+    report = spoke.install(["/wheels/pip-23.0.1-py3-none-any.whl"],
+                           venv="/srv/app/.venv", link_mode="hardlink",
+                           progress=lambda p: print(p.files_done, p.files_total))
+    for d in report.distributions:
+        print(d.action, d.name, d.version)
+
+Every call makes its own libspoke context, so calls from several threads
+run concurrently. While a call runs, the GIL is released; progress and log
+callbacks run on libspoke's worker threads (one at a time) and take it
+back. A failed call raises a SpokeError subclass whose code, errno, path
+and message are libspoke's (spoke_ctx_error_*); the run's report is on the
+exception as .report. docs/EMBEDDING.md has the whole story.
+
+The library is found, in order: $SPOKE_LIBRARY (a path; nothing else is
+tried when it is set), libspoke.so.0 next to this package, the build/
+directory of a source checkout this package sits in, then the system's
+linker search path (ctypes.util.find_library("spoke")).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json as _json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Union)
+
+__all__ = [
+    "install", "uninstall", "run_plan", "cache_add", "cache_dir", "version",
+    "strerror", "load_library", "Canceler", "Progress", "Report",
+    "Distribution", "SpokeError", "LibraryNotFoundError", "UsageError",
+    "UnsupportedError", "BadWheelError", "UnsafePathError", "ConflictError",
+    "HashError", "CanceledError", "NotInstalledError", "LockedError",
+    "CorruptError", "NoMemoryError", "ProtectedError",
+]
+
+__version__ = "0.1.0"
+
+#: The libspoke ABI this binding speaks: the SONAME's number.
+ABI_MAJOR = 0
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+LINK_MODES = ("auto", "clone", "hardlink", "copy", "symlink")
+IO_BACKENDS = ("auto", "uring", "sync")
+SCHEME_KEYS = ("purelib", "platlib", "scripts", "headers", "data")
+
+_log = logging.getLogger("spoke")
+
+# ---- errors -----------------------------------------------------------------
+
+
+class LibraryNotFoundError(OSError):
+    """libspoke could not be loaded (the message lists where it looked)."""
+
+
+class SpokeError(Exception):
+    """A libspoke call failed.
+
+    code: the return value (a SPOKE_E_* value of spoke.h, or -errno);
+    errno: the system error behind it, 0 when there is none;
+    path: the file or directory it concerns, "" when none;
+    message: libspoke's message (names what, path and cause);
+    report: the run's Report when the call produces one, else None.
+    """
+
+    def __init__(self, code: int, message: str, errno: int = 0,
+                 path: str = "", report: "Optional[Report]" = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.errno = errno
+        self.path = path
+        self.message = message
+        self.report = report
+
+    def __str__(self) -> str:
+        return self.message or strerror(self.code)
+
+
+class UsageError(SpokeError):
+    """SPOKE_E_USAGE: a bad argument, option, plan or environment."""
+
+
+class UnsupportedError(SpokeError):
+    """SPOKE_E_UNSUPPORTED: the link mode is unsupported (no_fallback)."""
+
+
+class BadWheelError(SpokeError):
+    """SPOKE_E_BADWHEEL: malformed wheel, WHEEL, METADATA or RECORD."""
+
+
+class UnsafePathError(SpokeError):
+    """SPOKE_E_UNSAFE_PATH: a path escapes its root."""
+
+
+class ConflictError(SpokeError):
+    """SPOKE_E_CONFLICT: two wheels, or a wheel and the environment, collide."""
+
+
+class HashError(SpokeError):
+    """SPOKE_E_HASH: size or digest differs from RECORD."""
+
+
+class CanceledError(SpokeError):
+    """SPOKE_E_CANCELED: the run was canceled and rolled back."""
+
+
+class NotInstalledError(SpokeError):
+    """SPOKE_E_NOT_INSTALLED: a name to uninstall is not installed."""
+
+
+class LockedError(SpokeError):
+    """SPOKE_E_LOCKED: another process holds the environment."""
+
+
+class CorruptError(SpokeError):
+    """SPOKE_E_CORRUPT: a cache entry or journal is damaged."""
+
+
+class NoMemoryError(SpokeError):
+    """SPOKE_E_NOMEM: libspoke ran out of memory."""
+
+
+class ProtectedError(SpokeError):
+    """SPOKE_E_PROTECTED: would replace the interpreter or activate."""
+
+
+# The stable values of enum spoke_err in spoke.h.
+_ERRORS = {
+    -5001: UsageError, -5002: UnsupportedError, -5003: BadWheelError,
+    -5004: UnsafePathError, -5005: ConflictError, -5006: HashError,
+    -5007: CanceledError, -5008: NotInstalledError, -5009: LockedError,
+    -5010: CorruptError, -5011: NoMemoryError, -5012: ProtectedError,
+}
+E_CANCELED = -5007
+
+# ---- results ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress call: counters are monotonic within a run and the last
+    call of a run that completes has done == total. current names the wheel
+    being linked (or None)."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    current: Optional[str]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A distribution a run touched. action: "installed", "upgraded",
+    "reinstalled", "unchanged", "uninstalled", "failed" or a "would ..."
+    form in a dry run."""
+
+    name: str
+    version: str
+    action: str
+
+
+@dataclass
+class Report:
+    """What a run did (spoke_report_json): ok, the counters (files, dirs,
+    bytes, cloned, hardlinked, copied, symlinked, replaced,
+    failed_attempts, removed, written), the link-mode fallbacks, the
+    distributions and, for a failed run, error {code, message, path,
+    errno}."""
+
+    ok: bool
+    counters: Dict[str, int]
+    distributions: List[Distribution]
+    fallbacks: List[Dict[str, Any]] = field(default_factory=list)
+    error: Optional[Dict[str, Any]] = None
+    json: str = ""
+
+    @classmethod
+    def from_json(cls, text: str) -> "Report":
+        d = _json.loads(text)
+        counters = {k: int(v) for k, v in d.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return cls(ok=bool(d.get("ok")), counters=counters,
+                   distributions=[Distribution(x["name"], x["version"],
+                                               x["action"])
+                                  for x in d.get("distributions", [])],
+                   fallbacks=list(d.get("fallbacks", [])),
+                   error=d.get("error"), json=text)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The report as libspoke's JSON object."""
+        return _json.loads(self.json)
+
+
+# ---- the library ------------------------------------------------------------
+
+
+class _CProgress(ctypes.Structure):
+    _fields_ = [("files_done", ctypes.c_uint64),
+                ("files_total", ctypes.c_uint64),
+                ("bytes_done", ctypes.c_uint64),
+                ("bytes_total", ctypes.c_uint64),
+                ("current", ctypes.c_char_p)]
+
+
+_PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
+                                ctypes.POINTER(_CProgress))
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
+                           ctypes.c_char_p)
+
+_P = ctypes.c_void_p
+_S = ctypes.c_char_p
+_I = ctypes.c_int
+# name: (restype, argtypes), the declarations of spoke.h.
+_PROTOTYPES = {
+    "spoke_strerror": (_S, [_I]),
+    "spoke_version": (_S, []),
+    "spoke_version_number": (_I, []),
+    "spoke_ctx_create": (_P, []),
+    "spoke_ctx_free": (None, [_P]),
+    "spoke_ctx_set_link_mode": (_I, [_P, _I]),
+    "spoke_ctx_set_jobs": (_I, [_P, ctypes.c_uint]),
+    "spoke_ctx_set_io": (_I, [_P, _I]),
+    "spoke_ctx_set_no_fallback": (_I, [_P, _I]),
+    "spoke_ctx_set_log": (_I, [_P, _LOG_FN, _P]),
+    "spoke_ctx_set_progress": (_I, [_P, _PROGRESS_FN, _P]),
+    "spoke_ctx_set_cache_dir": (_I, [_P, _S]),
+    "spoke_ctx_set_verify": (_I, [_P, _I]),
+    "spoke_ctx_cancel": (None, [_P]),
+    "spoke_ctx_error_code": (_I, [_P]),
+    "spoke_ctx_error_errno": (_I, [_P]),
+    "spoke_ctx_error_path": (_S, [_P]),
+    "spoke_ctx_error_message": (_S, [_P]),
+    "spoke_report_free": (None, [_P]),
+    "spoke_report_json": (_P, [_P]),
+    "spoke_plan_create": (_P, []),
+    "spoke_plan_free": (None, [_P]),
+    "spoke_plan_add_wheel": (_I, [_P, _S]),
+    "spoke_plan_add_name": (_I, [_P, _S]),
+    "spoke_plan_set_venv": (_I, [_P, _S]),
+    "spoke_plan_set_target": (_I, [_P, _S]),
+    "spoke_plan_set_scheme_path": (_I, [_P, _I, _S]),
+    "spoke_plan_set_python": (_I, [_P, _S]),
+    "spoke_plan_set_reinstall": (_I, [_P, _I]),
+    "spoke_plan_set_dry_run": (_I, [_P, _I]),
+    "spoke_plan_set_requested": (_I, [_P, _I]),
+    "spoke_plan_set_allow_overwrite": (_I, [_P, _I]),
+    "spoke_plan_set_direct_url": (_I, [_P, _I, _S]),
+    "spoke_plan_set_no_wait": (_I, [_P, _I]),
+    "spoke_plan_load_json": (_I, [_P, _P, _S, ctypes.c_size_t]),
+    "spoke_install": (_I, [_P, _P, ctypes.POINTER(_P)]),
+    "spoke_uninstall": (_I, [_P, _P, ctypes.POINTER(_P)]),
+    "spoke_cache_add": (_I, [_P, _S, _S]),
+    "spoke_cache_dir": (_S, [_P]),
+}
+
+# Calls newer than libspoke 0.1.0: the binding works without them and says
+# so when one is asked for.
+_OPTIONAL = {"spoke_plan_set_no_wait", "spoke_plan_load_json"}
+
+_lib_lock = threading.Lock()
+_lib: Optional[ctypes.CDLL] = None
+_free: Optional[Callable[[int], None]] = None
+
+
+def _candidates() -> List[str]:
+    env = os.environ.get("SPOKE_LIBRARY")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = [os.path.join(here, "libspoke.so.0")]
+    # python/spoke/ in a source checkout: the library is in ../../build/.
+    build = os.path.join(os.path.dirname(os.path.dirname(here)), "build")
+    out += [os.path.join(build, "libspoke.so.0")]
+    found = ctypes.util.find_library("spoke")
+    if found:
+        out.append(found)
+    return out
+
+
+def load_library(path: Optional[str] = None) -> ctypes.CDLL:
+    """Load libspoke (once; later calls return the same handle) from path,
+    or from the first place of the search order that has it. Raises
+    LibraryNotFoundError when none loads or its major version differs."""
+    global _lib, _free
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        tried = []
+        lib = None
+        for cand in [path] if path else _candidates():
+            # A bare name (from find_library) goes to the dynamic linker.
+            if os.sep in cand and not os.path.exists(cand):
+                tried.append("%s (missing)" % cand)
+                continue
+            try:
+                lib = ctypes.CDLL(cand)
+                break
+            except OSError as e:
+                tried.append("%s (%s)" % (cand, e))
+        if lib is None:
+            raise LibraryNotFoundError(
+                "cannot load libspoke; tried: %s. Build it (make) or set "
+                "SPOKE_LIBRARY to the path of libspoke.so.0"
+                % ("; ".join(tried) or "nothing (find_library found none)"))
+        for name, (res, args) in _PROTOTYPES.items():
+            try:
+                fn = getattr(lib, name)
+            except AttributeError:
+                if name in _OPTIONAL:
+                    continue
+                raise LibraryNotFoundError(
+                    "%s lacks %s: not a libspoke this binding knows"
+                    % (cand, name)) from None
+            fn.restype = res
+            fn.argtypes = args
+        major = lib.spoke_version_number() // 10000
+        if major != ABI_MAJOR:
+            raise LibraryNotFoundError(
+                "%s is libspoke %s; this binding needs major version %d"
+                % (cand, lib.spoke_version().decode(), ABI_MAJOR))
+        # spoke_report_json's string is malloc'd: libc's free releases it.
+        libc = ctypes.CDLL(None)
+        libc.free.argtypes = [ctypes.c_void_p]
+        libc.free.restype = None
+        _free = libc.free
+        _lib = lib
+        return lib
+
+
+def version() -> str:
+    """libspoke's runtime version ("0.1.0")."""
+    return load_library().spoke_version().decode()
+
+
+def strerror(code: int) -> str:
+    """libspoke's name for a return value (SPOKE_E_* or -errno)."""
+    return load_library().spoke_strerror(code).decode()
+
+
+def _fs(p: PathLike) -> bytes:
+    return os.fsencode(os.fspath(p))
+
+
+def _dec(b: Optional[bytes]) -> str:
+    return os.fsdecode(b) if b else ""
+
+
+def _error(lib: ctypes.CDLL, ctx: int, ret: int,
+           report: Optional[Report] = None) -> SpokeError:
+    code = lib.spoke_ctx_error_code(ctx) or ret
+    msg = _dec(lib.spoke_ctx_error_message(ctx)) or strerror(ret)
+    cls = _ERRORS.get(code, SpokeError)
+    return cls(code, msg, lib.spoke_ctx_error_errno(ctx),
+               _dec(lib.spoke_ctx_error_path(ctx)), report)
+
+
+def _usage(msg: str) -> UsageError:
+    return UsageError(-5001, msg)
+
+
+def _has(lib: ctypes.CDLL, name: str) -> bool:
+    """Whether lib has an optional call: load_library() declared it, and
+    ctypes keeps the functions it looked up in the handle's __dict__."""
+    return name in lib.__dict__
+
+
+# ---- cancellation -----------------------------------------------------------
+
+
+class Canceler:
+    """Cancels a running install or uninstall from any thread.
+
+    Pass it as cancel= and call cancel() from another thread or from the
+    progress callback: the call stops, rolls the environment back and
+    raises CanceledError. A cancel requested before the call starts makes
+    it raise at once, changing nothing. One Canceler serves one call.
+    (Python runs signal handlers in the main thread only between
+    bytecodes, so for Ctrl-C to cancel, make the call from another thread
+    and cancel from the handler.)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ctx: Optional[int] = None
+        self._requested = False
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._requested = True
+            if self._ctx is not None:
+                load_library().spoke_ctx_cancel(self._ctx)
+
+    @property
+    def requested(self) -> bool:
+        return self._requested
+
+    def _attach(self, ctx: Optional[int]) -> None:
+        with self._lock:
+            self._ctx = ctx
+
+
+# ---- runs -------------------------------------------------------------------
+
+
+class _Run:
+    """One context with its callbacks, used by a single call."""
+
+    def __init__(self, progress: Optional[Callable[[Progress], Any]],
+                 cancel: Optional[Canceler],
+                 log: Optional[Callable[[int, str], Any]]) -> None:
+        self.lib = load_library()
+        self.ctx = self.lib.spoke_ctx_create()
+        if not self.ctx:
+            raise NoMemoryError(-5011, "out of memory")
+        self.progress = progress
+        self.canceler = cancel
+        self.log = log
+        self.exc: Optional[BaseException] = None
+        # ctypes callbacks must outlive the run: kept on self.
+        self._log_cb = _LOG_FN(self._on_log)
+        self.lib.spoke_ctx_set_log(self.ctx, self._log_cb, None)
+        self._progress_cb = _PROGRESS_FN(self._on_progress)
+        if progress is not None or cancel is not None:
+            self.lib.spoke_ctx_set_progress(self.ctx, self._progress_cb,
+                                            None)
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lib.spoke_ctx_free(self.ctx)
+            self.ctx = None
+
+    def __enter__(self) -> "_Run":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # Callbacks run on libspoke's threads: nothing may escape into C, so
+    # an exception cancels the run and is raised once it has rolled back.
+    def _on_progress(self, _user: Any, p: Any) -> None:
+        try:
+            if self.canceler is not None and self.canceler.requested:
+                # A cancel that came before the run began was reset by it.
+                self.lib.spoke_ctx_cancel(self.ctx)
+            if self.progress is None:
+                return
+            c = p.contents
+            cur = c.current
+            if self.progress(Progress(c.files_done, c.files_total,
+                                      c.bytes_done, c.bytes_total,
+                                      _dec(cur) if cur else None)) is False:
+                self.lib.spoke_ctx_cancel(self.ctx)
+        except BaseException as e:  # noqa: B036 - must not reach C
+            if self.exc is None:
+                self.exc = e
+            self.lib.spoke_ctx_cancel(self.ctx)
+
+    def _on_log(self, _user: Any, level: int, msg: bytes) -> None:
+        try:
+            text = _dec(msg)
+            if self.log is not None:
+                self.log(level, text)
+            else:
+                _log.log((logging.WARNING, logging.INFO,
+                          logging.DEBUG)[min(max(level, 0), 2)], "%s", text)
+        except BaseException as e:  # noqa: B036 - must not reach C
+            if self.exc is None:
+                self.exc = e
+            self.lib.spoke_ctx_cancel(self.ctx)
+
+    def check(self, ret: int, what: str) -> None:
+        """A setter's result: they fail only on bad values or memory."""
+        if ret < 0:
+            raise _ERRORS.get(ret, SpokeError)(ret, "%s: %s"
+                                               % (what, strerror(ret)))
+
+    def options(self, link_mode: str, jobs: int, io: str, verify: bool,
+                no_fallback: bool, cache_dir: Optional[PathLike]) -> None:
+        if link_mode not in LINK_MODES:
+            raise _usage("link_mode %r is not one of %s"
+                         % (link_mode, ", ".join(LINK_MODES)))
+        if io not in IO_BACKENDS:
+            raise _usage("io %r is not one of %s"
+                         % (io, ", ".join(IO_BACKENDS)))
+        if not isinstance(jobs, int) or not 0 <= jobs <= 1024:
+            raise _usage("jobs must be a whole number from 0 (one per CPU) "
+                         "to 1024, not %r" % (jobs,))
+        lib, ctx = self.lib, self.ctx
+        lib.spoke_ctx_set_link_mode(ctx, LINK_MODES.index(link_mode))
+        lib.spoke_ctx_set_io(ctx, IO_BACKENDS.index(io))
+        lib.spoke_ctx_set_jobs(ctx, jobs)
+        lib.spoke_ctx_set_verify(ctx, int(bool(verify)))
+        lib.spoke_ctx_set_no_fallback(ctx, int(bool(no_fallback)))
+        if cache_dir is not None:
+            # Absolute: the run resolves it against its own cwd otherwise.
+            self.check(lib.spoke_ctx_set_cache_dir(
+                ctx, _fs(os.path.abspath(os.fspath(cache_dir)))), "cache_dir")
+
+    def run(self, fn: Any, plan: int) -> Report:
+        """spoke_install/spoke_uninstall with the GIL released (ctypes
+        releases it for CDLL calls); raise on failure."""
+        if self.canceler is not None:
+            if self.canceler.requested:
+                raise CanceledError(E_CANCELED, "canceled before the run "
+                                    "started (nothing was changed)")
+            self.canceler._attach(self.ctx)
+        rep = ctypes.c_void_p()
+        try:
+            ret = fn(self.ctx, plan, ctypes.byref(rep))
+        finally:
+            if self.canceler is not None:
+                self.canceler._attach(None)
+        report = None
+        if rep.value:
+            try:
+                text = self.lib.spoke_report_json(rep)
+                if not text:
+                    raise NoMemoryError(-5011, "out of memory")
+                try:
+                    report = Report.from_json(
+                        ctypes.string_at(text).decode("utf-8",
+                                                      "surrogateescape"))
+                finally:
+                    assert _free is not None
+                    _free(text)
+            finally:
+                self.lib.spoke_report_free(rep)
+        if ret != 0:
+            err = _error(self.lib, self.ctx, ret, report)
+            if self.exc is not None:
+                raise self.exc from err
+            raise err
+        if self.exc is not None:
+            raise self.exc
+        assert report is not None
+        return report
+
+
+class _Plan:
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.plan = run.lib.spoke_plan_create()
+        if not self.plan:
+            raise NoMemoryError(-5011, "out of memory")
+
+    def __enter__(self) -> "_Plan":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.run.lib.spoke_plan_free(self.plan)
+
+    def no_wait(self, on: bool) -> None:
+        lib = self.run.lib
+        if not _has(lib, "spoke_plan_set_no_wait"):
+            if on:
+                raise _usage("this libspoke (%s) has no no_wait"
+                             % version())
+            return
+        self.run.check(lib.spoke_plan_set_no_wait(self.plan, int(on)),
+                       "no_wait")
+
+    def environment(self, venv: Optional[PathLike],
+                    target: Optional[PathLike], python: Optional[PathLike],
+                    scheme: Optional[Mapping[str, PathLike]]) -> None:
+        lib, p, check = self.run.lib, self.plan, self.run.check
+        if venv is not None and target is not None:
+            raise _usage("venv and target exclude each other: give one")
+        if venv is not None:
+            check(lib.spoke_plan_set_venv(p, _fs(venv)), "venv")
+        if target is not None:
+            check(lib.spoke_plan_set_target(p, _fs(target)), "target")
+        if python is not None:
+            check(lib.spoke_plan_set_python(p, _fs(python)), "python")
+        for key, path in (scheme or {}).items():
+            if key not in SCHEME_KEYS:
+                raise _usage("scheme key %r is not one of %s"
+                             % (key, ", ".join(SCHEME_KEYS)))
+            check(lib.spoke_plan_set_scheme_path(p, SCHEME_KEYS.index(key),
+                                                 _fs(path)), "scheme")
+
+
+def _as_list(items: Union[PathLike, Iterable[PathLike]], what: str) -> list:
+    if isinstance(items, (str, bytes, os.PathLike)):
+        raise _usage("%s must be a list, not a single %s"
+                     % (what, type(items).__name__))
+    return list(items)
+
+
+def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
+            target: Optional[PathLike] = None,
+            python: Optional[PathLike] = None,
+            scheme: Optional[Mapping[str, PathLike]] = None,
+            link_mode: str = "auto", jobs: int = 0, io: str = "auto",
+            reinstall: bool = False, requested: bool = False,
+            allow_overwrite: bool = False, dry_run: bool = False,
+            no_wait: bool = False, verify: bool = True,
+            no_fallback: bool = False,
+            direct_urls: Optional[Mapping[int, Union[str, Mapping]]] = None,
+            cache_dir: Optional[PathLike] = None,
+            progress: Optional[Callable[[Progress], Any]] = None,
+            cancel: Optional[Canceler] = None,
+            log: Optional[Callable[[int, str], Any]] = None) -> Report:
+    """Install wheels (.whl files, through the cache, or unpacked trees)
+    into a venv (default $VIRTUAL_ENV), a target directory or explicit
+    scheme paths; see spoke_install() in spoke.h.
+
+    link_mode: auto (clone, then hardlink, then copy), clone, hardlink,
+    copy or symlink. jobs: worker threads, 0 = one per CPU. The call
+    waits for another process installing into the same environment, or
+    with no_wait raises LockedError at once. direct_urls:
+    {wheel index: PEP 610 dict or JSON text}. progress(Progress) is called
+    from worker threads; returning False (or raising) cancels the run.
+    log(level, message) receives warnings (level 0) and info; by default
+    they go to the "spoke" logger. Returns the Report; raises a SpokeError
+    subclass on failure, after the environment is rolled back.
+    """
+    wheels = _as_list(wheels, "wheels")
+    with _Run(progress, cancel, log) as run, _Plan(run) as plan:
+        run.options(link_mode, jobs, io, verify, no_fallback, cache_dir)
+        plan.environment(venv, target, python, scheme)
+        lib, p = run.lib, plan.plan
+        for w in wheels:
+            run.check(lib.spoke_plan_add_wheel(p, _fs(w)), "wheel %r" % (w,))
+        for i, url in (direct_urls or {}).items():
+            text = url if isinstance(url, str) else _json.dumps(url)
+            run.check(lib.spoke_plan_set_direct_url(p, i, text.encode()),
+                      "direct_urls[%r]" % (i,))
+        run.check(lib.spoke_plan_set_reinstall(p, int(reinstall)), "reinstall")
+        run.check(lib.spoke_plan_set_requested(p, int(requested)), "requested")
+        run.check(lib.spoke_plan_set_allow_overwrite(p, int(allow_overwrite)),
+                  "allow_overwrite")
+        run.check(lib.spoke_plan_set_dry_run(p, int(dry_run)), "dry_run")
+        plan.no_wait(no_wait)
+        return run.run(lib.spoke_install, p)
+
+
+def uninstall(names: Iterable[str], venv: Optional[PathLike] = None, *,
+              target: Optional[PathLike] = None,
+              python: Optional[PathLike] = None,
+              scheme: Optional[Mapping[str, PathLike]] = None,
+              dry_run: bool = False, no_wait: bool = False,
+              cancel: Optional[Canceler] = None,
+              log: Optional[Callable[[int, str], Any]] = None) -> Report:
+    """Remove installed distributions by name (PEP 503 normalised): every
+    RECORD file, their bytecode, the directories left empty. Raises
+    NotInstalledError for a name not installed, before removing anything.
+    """
+    names = _as_list(names, "names")
+    with _Run(None, cancel, log) as run, _Plan(run) as plan:
+        plan.environment(venv, target, python, scheme)
+        lib, p = run.lib, plan.plan
+        for n in names:
+            run.check(lib.spoke_plan_add_name(p, str(n).encode()),
+                      "name %r" % (n,))
+        run.check(lib.spoke_plan_set_dry_run(p, int(dry_run)), "dry_run")
+        plan.no_wait(no_wait)
+        return run.run(lib.spoke_uninstall, p)
+
+
+def run_plan(plan: Union[Mapping[str, Any], str, bytes], *,
+             action: str = "install",
+             progress: Optional[Callable[[Progress], Any]] = None,
+             cancel: Optional[Canceler] = None,
+             log: Optional[Callable[[int, str], Any]] = None) -> Report:
+    """Run a plan in the plan-file format (a dict, or its JSON text; the
+    schema is in docs/EMBEDDING.md): action "install" takes its wheels,
+    "uninstall" its names. Schema errors raise UsageError naming the key.
+    """
+    if action not in ("install", "uninstall"):
+        raise _usage("action must be 'install' or 'uninstall', not %r"
+                     % (action,))
+    if isinstance(plan, str):
+        text = plan.encode()
+    elif isinstance(plan, bytes):
+        text = plan
+    else:
+        text = _json.dumps(plan).encode()
+    with _Run(progress, cancel, log) as run, _Plan(run) as p:
+        lib = run.lib
+        if not _has(lib, "spoke_plan_load_json"):
+            raise LibraryNotFoundError("this libspoke (%s) cannot read "
+                                       "plans" % version())
+        ret = lib.spoke_plan_load_json(run.ctx, p.plan, text, len(text))
+        if ret:
+            raise _error(lib, run.ctx, ret)
+        return run.run(lib.spoke_install if action == "install"
+                       else lib.spoke_uninstall, p.plan)
+
+
+def cache_add(wheel: PathLike, *, cache_dir: Optional[PathLike] = None,
+              verify: bool = True, jobs: int = 0) -> str:
+    """Unpack, verify and publish a .whl into the cache (default
+    $SPOKE_CACHE_DIR, else $XDG_CACHE_HOME/spoke, else ~/.cache/spoke);
+    returns its key (hex sha256 of the file), which a plan can name."""
+    with _Run(None, None, None) as run:
+        run.options("auto", jobs, "auto", verify, False, cache_dir)
+        key = ctypes.create_string_buffer(65)
+        ret = run.lib.spoke_cache_add(run.ctx, _fs(wheel), key)
+        if ret:
+            raise _error(run.lib, run.ctx, ret)
+        return key.value.decode()
+
+
+def cache_dir(cache_dir: Optional[PathLike] = None) -> str:
+    """The cache directory libspoke uses (cache_dir, or the default)."""
+    with _Run(None, None, None) as run:
+        if cache_dir is not None:
+            run.check(run.lib.spoke_ctx_set_cache_dir(run.ctx,
+                                                      _fs(cache_dir)),
+                      "cache_dir")
+        return _dec(run.lib.spoke_cache_dir(run.ctx))
