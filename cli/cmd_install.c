@@ -21,11 +21,12 @@
 #define PLAN_MAX (64u << 20)
 
 static const char install_usage[] =
-	"usage: spoke install [--venv DIR | --target DIR] [OPTIONS] WHEEL_TREE...\n"
-	"       spoke install --plan FILE [OPTIONS] [WHEEL_TREE...]\n"
+	"usage: spoke install [--venv DIR | --target DIR] [OPTIONS] WHEEL...\n"
+	"       spoke install --plan FILE [OPTIONS] [WHEEL...]\n"
 	"\n"
-	"Install unpacked wheels (directories holding exactly a wheel's\n"
-	"contents) into a virtual environment (default: $VIRTUAL_ENV) or a\n"
+	"Install wheels (.whl files, unpacked once into the cache, or\n"
+	"directories holding exactly a wheel's contents) into a virtual\n"
+	"environment (default: $VIRTUAL_ENV) or a\n"
 	"--target directory. Every wheel and destination is checked before\n"
 	"anything changes; all wheels are linked in one parallel run. An\n"
 	"installed version of the same distribution is replaced (a same\n"
