@@ -38,7 +38,7 @@ BIN    := $(BUILD)/spoke
 DEB_PKGS := build-essential clang pkg-config liburing-dev libzstd-dev \
 	libdeflate-dev libssl-dev libcjson-dev xfsprogs btrfs-progs e2fsprogs \
 	strace python3 python3-venv python3-pip-whl python3-setuptools-whl \
-	python3-wheel-whl python3-pytest zip unzip util-linux gnuplot-nox
+	python3-wheel-whl python3-pytest zip unzip zstd util-linux gnuplot-nox
 
 .PHONY: all deps test test-asan test-tsan demo bench bench-quick install \
 	clean tests fuzz fuzz-build stress
