@@ -495,11 +495,21 @@ static int execute(struct run *r, struct envmod *m)
 
 static void report_dists(struct run *r, int failed)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (r->wp[i].w.name)
-			report_add_dist(r->rep, r->wp[i].w.name,
-					r->wp[i].w.version, failed ? "failed" :
-					r->wp[i].action);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct record *rec = &r->wp[i].w.rec;
+		uint64_t bytes = 0;
+
+		if (!r->wp[i].w.name)
+			continue;
+		if (report_add_dist(r->rep, r->wp[i].w.name,
+				    r->wp[i].w.version, failed ? "failed" :
+				    r->wp[i].action))
+			continue;
+		for (size_t k = 0; k < rec->n; k++)
+			if (rec->rows[k].size > 0)
+				bytes += (uint64_t)rec->rows[k].size;
+		report_dist_counts(r->rep, rec->n, bytes);
+	}
 }
 
 static int finish(struct run *r, int ret, spoke_report **report)

@@ -94,12 +94,33 @@ int report_add_dist(struct spoke_report *r, const char *name,
 	d->name = xstrdup(name ? name : "");
 	d->version = xstrdup(version ? version : "");
 	d->action = action;
+	d->files = d->bytes = 0;
 	if (!d->name || !d->version) {
 		free(d->name);
 		free(d->version);
 		return -ENOMEM;
 	}
 	r->ndists++;
+	return 0;
+}
+
+void report_dist_counts(struct spoke_report *r, uint64_t files, uint64_t bytes)
+{
+	if (r->ndists) {
+		r->dists[r->ndists - 1].files = files;
+		r->dists[r->ndists - 1].bytes = bytes;
+	}
+}
+
+int spoke_report_dist_counts(const spoke_report *r, size_t i, uint64_t *files,
+			     uint64_t *bytes)
+{
+	if (!r || i >= r->ndists)
+		return SPOKE_E_USAGE;
+	if (files)
+		*files = r->dists[i].files;
+	if (bytes)
+		*bytes = r->dists[i].bytes;
 	return 0;
 }
 
@@ -195,7 +216,11 @@ static int add_dists(cJSON *root, const spoke_report *r)
 			return -1;
 		if (!cJSON_AddStringToObject(o, "name", r->dists[i].name) ||
 		    !cJSON_AddStringToObject(o, "version", r->dists[i].version) ||
-		    !cJSON_AddStringToObject(o, "action", r->dists[i].action))
+		    !cJSON_AddStringToObject(o, "action", r->dists[i].action) ||
+		    !cJSON_AddNumberToObject(o, "files",
+					     (double)r->dists[i].files) ||
+		    !cJSON_AddNumberToObject(o, "bytes",
+					     (double)r->dists[i].bytes))
 			return -1;
 	}
 	return 0;

@@ -23,6 +23,7 @@ struct report_fallback {
 struct report_dist {
 	char *name, *version;
 	const char *action; /* static string */
+	uint64_t files, bytes; /* the distribution's files, from its RECORD */
 };
 
 struct spoke_report {
@@ -43,6 +44,8 @@ int report_add_fallback(struct spoke_report *r, const char *from,
 			const char *to, int err, const char *path);
 int report_add_dist(struct spoke_report *r, const char *name,
 		    const char *version, const char *action);
+/* Counters of the distribution added last. */
+void report_dist_counts(struct spoke_report *r, uint64_t files, uint64_t bytes);
 /* Copy the context's error into the report (for JSON). */
 void report_set_status(struct spoke_report *r, int status, const spoke_ctx *ctx);
 

@@ -149,6 +149,10 @@ SPOKE_API size_t spoke_report_dist_count(const spoke_report *r);
 SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
 				const char **name, const char **version,
 				const char **action);
+/* A distribution's size as its RECORD lists it: files and bytes (0 for an
+ * uninstall by name). */
+SPOKE_API int spoke_report_dist_counts(const spoke_report *r, size_t i,
+				       uint64_t *files, uint64_t *bytes);
 /* The whole report as one JSON object (malloc'd, caller frees). */
 SPOKE_API char *spoke_report_json(const spoke_report *r);
 

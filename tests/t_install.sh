@@ -298,4 +298,12 @@ src_sums "$E1" | diff "$TMP/s1" - >/dev/null || fail "the v1 source tree changed
 src_sums "$E2" | diff "$TMP/s2" - >/dev/null || fail "the v2 source tree changed"
 no_temporaries "$H"
 note "hardlinks: RECORD and scripts are new files; source trees unchanged"
+
+# -- the report counts each distribution's files and bytes from its RECORD --
+$PY -m venv --without-pip "$TMP/cnt" || fail "venv"
+ok install --json --venv "$TMP/cnt" "$E1"
+want=$($PY -c 'import csv,sys; rows=list(csv.reader(open(sys.argv[1]))); print(len(rows), sum(int(r[2]) for r in rows if r[2]))' \
+	"$(ls -d "$E1"/*.dist-info)/RECORD")
+got=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1]))["distributions"][0]; print(d["files"], d["bytes"])' "$TMP/out")
+expect_eq "$got" "$want" "per-distribution files and bytes"
 echo "t_install: ok"
