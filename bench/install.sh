@@ -19,8 +19,20 @@ PY=/usr/bin/python3
 BB=$ROOT/build/bench
 mkdir -p "$BB" "$ROOT/bench/results"
 cc -O2 -Wall -Wextra -Werror -o "$BB/rss" "$ROOT/bench/rss.c"
-W=$(mktemp -d /var/tmp/spoke-ibench.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# As root the work happens on a fresh loop-mounted ext4 with a journal, for
+# the reason docs/BENCHMARKS.md gives (this host's root ext4 has no journal
+# and makes file creation after deletes erratically slow); otherwise in
+# /var/tmp, said in the output.
+BASE=$(mktemp -d /var/tmp/spoke-ibench.XXXXXX)
+FS="host $(findmnt -n -o FSTYPE --target /var/tmp) (/var/tmp)"
+trap 'umount "$BASE/mnt" 2>/dev/null; rm -rf "$BASE"' EXIT
+if [ "$(id -u)" = 0 ] && truncate -s 8G "$BASE/img" && mkfs.ext4 -q -F "$BASE/img" &&
+	mkdir "$BASE/mnt" && mount -o loop,discard "$BASE/img" "$BASE/mnt"; then
+	W=$BASE/mnt
+	FS="loop-mounted ext4 (journal, discard)"
+else
+	W=$BASE
+fi
 mkdir -p "$W/wheels"
 cp /usr/share/python-wheels/{pip,setuptools,wheel}-*.whl "$W/wheels/"
 # Generated wheels: many small modules, like a big pure-Python package.
@@ -86,13 +98,13 @@ timeit "python3 -m zipfile -e (unpack only)" \
 	'rm -rf $W/u; mkdir $W/u' -- sh -c 'for w in "$0"/wheels/*.whl; do /usr/bin/python3 -m zipfile -e "$w" "$0/u"; done' "$W"
 
 out=$ROOT/bench/results/install-latest.md
-$PY - "$W/rows" "$nfiles" "$ubytes" "$zbytes" "$RUNS" <<'PY' | tee "$out"
+$PY - "$W/rows" "$nfiles" "$ubytes" "$zbytes" "$RUNS" "$FS" <<'PY' | tee "$out"
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 nfiles, ubytes, zbytes, runs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 med = {r[0]: float(r[2]) for r in rows}
 pip = med["pip install --no-deps --no-index --no-compile"]
-print("Wheels: %d files, %.1f MB uncompressed, %.1f MB of .whl; %s runs each, warm page cache.\n" % (nfiles, ubytes / 1e6, zbytes / 1e6, runs))
+print("Wheels: %d files, %.1f MB uncompressed, %.1f MB of .whl; %s runs each, warm page cache; on %s.\n" % (nfiles, ubytes / 1e6, zbytes / 1e6, runs, sys.argv[6]))
 print("| command | min s | median s | peak RSS MiB | vs pip (median) | MB/s out |")
 print("|---|---:|---:|---:|---:|---:|")
 for label, mn, md, rss in rows:
