@@ -30,28 +30,6 @@
 
 const char *const store_subdirs[3] = { "archive-v1", "index-v1", "tmp" };
 
-int store_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-const char *store_errstr(int e, char *buf, size_t len)
-{
-	if (e <= -4096) {
-		/* Not an errno: the caller's message carries the detail. */
-		snprintf(buf, len, "error %d", e);
-		return buf;
-	}
-	return strerror_r(e < 0 ? -e : e, buf, len);
-}
-
 DIR *store_opendir(int fd)
 {
 	int dup_fd = dup(fd);
@@ -152,18 +130,18 @@ int store_open_subdirs(struct store *s, char *err, size_t errlen)
 		if (s->create) {
 			ret = io_mkdir_at(s->rootfd, store_subdirs[i], 0777);
 			if (ret)
-				return store_fail(ret, err, errlen,
+				return errmsg_fail(ret, err, errlen,
 						  "%s/%s: mkdir: %s", s->root,
-						  store_subdirs[i], store_errstr(ret,
+						  store_subdirs[i], errmsg_str(ret,
 						  eb, sizeof(eb)));
 		}
 		ret = io_open_dir_at(s->rootfd, store_subdirs[i]);
 		if (ret == -ENOENT && !s->create)
 			continue;
 		if (ret < 0)
-			return store_fail(ret, err, errlen, "%s/%s: open: %s",
+			return errmsg_fail(ret, err, errlen, "%s/%s: open: %s",
 					  s->root, store_subdirs[i],
-					  store_errstr(ret, eb, sizeof(eb)));
+					  errmsg_str(ret, eb, sizeof(eb)));
 		*fds[i] = ret;
 	}
 	return 0;
@@ -179,19 +157,19 @@ int store_open(struct store **out, const char *dir, int create, char *err,
 	*out = NULL;
 	s = xcalloc(1, sizeof(*s));
 	if (!s)
-		return store_fail(-ENOMEM, err, errlen, "out of memory");
+		return errmsg_fail(-ENOMEM, err, errlen, "out of memory");
 	s->rootfd = s->archfd = s->indexfd = s->tmpfd = -1;
 	s->create = create;
 	ret = store_resolve_dir(dir, &s->root);
 	if (ret) {
-		store_fail(ret, err, errlen, ret == -ENOENT ? "no cache "
+		errmsg_fail(ret, err, errlen, ret == -ENOENT ? "no cache "
 			   "directory: set SPOKE_CACHE_DIR or HOME" :
 			   "out of memory");
 		goto out;
 	}
 	if (create && (ret = mkdir_parents(s->root)) != 0) {
-		store_fail(ret, err, errlen, "%s: mkdir: %s", s->root,
-			   store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: mkdir: %s", s->root,
+			   errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	ret = io_open_dir_at(AT_FDCWD, s->root);
@@ -200,8 +178,8 @@ int store_open(struct store **out, const char *dir, int create, char *err,
 		goto out;
 	}
 	if (ret < 0) {
-		store_fail(ret, err, errlen, "%s: open: %s", s->root,
-			   store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: open: %s", s->root,
+			   errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	s->rootfd = ret;
@@ -373,8 +351,8 @@ static int write_index(struct store *s, const char *name, const char *key,
 	snprintf(line, sizeof(line), "%s\n", key);
 	ret = io_write_file_at(s->indexfd, name, line, STORE_KEY_LEN + 1, 0644);
 	if (ret)
-		store_fail(ret, err, errlen, "%s/index-v1/%s: write: %s",
-			   s->root, name, store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s/index-v1/%s: write: %s",
+			   s->root, name, errmsg_str(ret, eb, sizeof(eb)));
 	return ret;
 }
 
@@ -395,17 +373,17 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	memset(res, 0, sizeof(*res));
 	name = name ? name + 1 : path;
 	if (!store_wheel_name_ok(name))
-		return store_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
+		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
 				  "file name (*.whl)", path);
 	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0)
-		return store_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
+		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
 				  "opened for writing", s->root);
 	ret = zip_map(path, &map, &len, err, errlen);
 	if (ret)
 		return ret;
 	ret = sha256_buf(map, len, dig);
 	if (ret) {
-		store_fail(ret, err, errlen, "%s: sha256 failed", name);
+		errmsg_fail(ret, err, errlen, "%s: sha256 failed", name);
 		goto out;
 	}
 	hex_encode(dig, sizeof(dig), res->key);
@@ -423,8 +401,8 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 		ret = dfd = io_open_dir_at(s->tmpfd, tmp);
 	}
 	if (ret < 0) {
-		store_fail(ret, err, errlen, "%s/tmp/%s: %s", s->root, tmp,
-			   store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s/tmp/%s: %s", s->root, tmp,
+			   errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	ret = unpack_wheel(z, dfd, o, &res->st, err, errlen);
@@ -436,8 +414,8 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 		res->existed = 1;
 		ret = 0;
 	} else if (ret) {
-		store_fail(ret, err, errlen, "%s: publish %s: %s", name,
-			   res->key, store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: publish %s: %s", name,
+			   res->key, errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	} else {
 		have_tmp = 0;

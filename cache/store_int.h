@@ -8,6 +8,7 @@
 #define SPOKE_CACHE_STORE_INT_H
 
 #include "cache/store.h"
+#include "io/errmsg.h"
 
 #include <dirent.h>
 #include <stddef.h>
@@ -17,10 +18,6 @@ extern const char *const store_subdirs[3];
 /* (Re)open archive-v1, index-v1 and tmp below rootfd, creating them when
  * the store was opened with create. */
 int store_open_subdirs(struct store *s, char *err, size_t errlen);
-int store_fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* strerror for -errno (thread-safe), a number for anything else. */
-const char *store_errstr(int e, char *buf, size_t len);
 /* A listing of the directory open at fd (fd stays open, the listing
  * starts at the beginning): NULL with errno set on failure. */
 DIR *store_opendir(int fd);

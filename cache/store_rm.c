@@ -126,10 +126,10 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 	int ret;
 
 	if (!store_key_ok(key))
-		return store_fail(-EINVAL, err, errlen, "%s: not a cache key",
+		return errmsg_fail(-EINVAL, err, errlen, "%s: not a cache key",
 				  key);
 	if (s->archfd < 0 || s->tmpfd < 0)
-		return store_fail(-ENOENT, err, errlen, "%s: no such entry",
+		return errmsg_fail(-ENOENT, err, errlen, "%s: no such entry",
 				  key);
 	store_temp_name(tmp, sizeof(tmp), key);
 	ret = store_rename_noreplace(s->archfd, key, s->tmpfd, tmp);
@@ -138,8 +138,8 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 	if (!ret)
 		ret = remove_index_for(s, key);
 	if (ret)
-		store_fail(ret, err, errlen, "%s/archive-v1/%s: remove: %s",
-			   s->root, key, store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s/archive-v1/%s: remove: %s",
+			   s->root, key, errmsg_str(ret, eb, sizeof(eb)));
 	return ret;
 }
 
@@ -160,26 +160,26 @@ int store_clean(struct store *s, char *err, size_t errlen)
 		r = store_rename_noreplace(s->rootfd, store_subdirs[i],
 					   s->rootfd, trash[i]);
 		if (r && r != -ENOENT && !ret)
-			store_fail(ret = r, err, errlen, "%s/%s: rename: %s",
+			errmsg_fail(ret = r, err, errlen, "%s/%s: rename: %s",
 				   s->root, store_subdirs[i],
-				   store_errstr(r, eb, sizeof(eb)));
+				   errmsg_str(r, eb, sizeof(eb)));
 	}
 	/* Ours and those of interrupted cleans alike. */
 	d = store_opendir(s->rootfd);
 	if (!d) {
 		r = -errno;
 		if (!ret)
-			store_fail(ret = r, err, errlen, "%s: %s", s->root,
-				   store_errstr(r, eb, sizeof(eb)));
+			errmsg_fail(ret = r, err, errlen, "%s: %s", s->root,
+				   errmsg_str(r, eb, sizeof(eb)));
 	}
 	while (d && (de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, ".trash-", 7) != 0)
 			continue;
 		r = store_remove_tree(s->rootfd, de->d_name);
 		if (r && !ret)
-			store_fail(ret = r, err, errlen, "%s/%s: remove: %s",
+			errmsg_fail(ret = r, err, errlen, "%s/%s: remove: %s",
 				   s->root, de->d_name,
-				   store_errstr(r, eb, sizeof(eb)));
+				   errmsg_str(r, eb, sizeof(eb)));
 	}
 	if (d)
 		closedir(d);
@@ -280,7 +280,7 @@ int store_prune(struct store *s, time_t max_age, char *err, size_t errlen)
 	if (!ret)
 		ret = prune_dir(s->rootfd, trash_name, max_age, &count);
 	if (ret)
-		return store_fail(ret, err, errlen, "%s: prune: %s", s->root,
-				  store_errstr(ret, eb, sizeof(eb)));
+		return errmsg_fail(ret, err, errlen, "%s: prune: %s", s->root,
+				  errmsg_str(ret, eb, sizeof(eb)));
 	return count;
 }

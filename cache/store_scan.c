@@ -50,7 +50,7 @@ static int open_file(int dfd, const char *name)
 
 static int corrupt(struct verifier *v, const char *why)
 {
-	return store_fail(SPOKE_E_HASH, v->err, v->errlen,
+	return errmsg_fail(SPOKE_E_HASH, v->err, v->errlen,
 			  "cache entry %s: %s: %s", v->key, v->path, why);
 }
 
@@ -71,7 +71,7 @@ static int find_dist_info(struct verifier *v, int efd)
 		    !S_ISDIR(st.st_mode))
 			continue;
 		if (v->dist_info) {
-			ret = store_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
+			ret = errmsg_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
 					 "cache entry %s: more than one "
 					 ".dist-info directory", v->key);
 			goto out;
@@ -83,7 +83,7 @@ static int find_dist_info(struct verifier *v, int efd)
 		}
 	}
 	if (!v->dist_info)
-		ret = store_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
+		ret = errmsg_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
 				 "cache entry %s: no .dist-info directory",
 				 v->key);
 out:
@@ -103,14 +103,14 @@ static int load_record(struct verifier *v, int efd)
 	fd = open_file(efd, name);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		ret = fd < 0 ? fd : -errno;
-		store_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
+		errmsg_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
 			   "cache entry %s: %s: %s", v->key, name,
-			   store_errstr(ret, eb, sizeof(eb)));
+			   errmsg_str(ret, eb, sizeof(eb)));
 		ret = SPOKE_E_CORRUPT;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > RECORD_MAX) {
-		ret = store_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
+		ret = errmsg_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
 				 "cache entry %s: %s: not a plausible RECORD",
 				 v->key, name);
 		goto out;
@@ -135,7 +135,7 @@ static int load_record(struct verifier *v, int efd)
 	if (!ret)
 		ret = record_index_build(&v->ix, &v->rec, msg, sizeof(msg));
 	if (ret == SPOKE_E_BADWHEEL)
-		ret = store_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
+		ret = errmsg_fail(SPOKE_E_CORRUPT, v->err, v->errlen,
 				 "cache entry %s: %s: %s", v->key, name, msg);
 	if (!ret) {
 		v->used = xcalloc(v->rec.n, 1);
@@ -267,8 +267,8 @@ int store_verify_entry(const struct store *s, const char *key, char *err,
 
 	efd = store_entry_open(s, key);
 	if (efd < 0)
-		return store_fail(efd, err, errlen, "cache entry %s: %s", key,
-				  store_errstr(efd, eb, sizeof(eb)));
+		return errmsg_fail(efd, err, errlen, "cache entry %s: %s", key,
+				  errmsg_str(efd, eb, sizeof(eb)));
 	v.buf = xmalloc(READ_CHUNK);
 	ret = v.buf ? find_dist_info(&v, efd) : -ENOMEM;
 	if (!ret)
@@ -286,9 +286,9 @@ int store_verify_entry(const struct store *s, const char *key, char *err,
 	}
 	/* Failures that are not findings (I/O, memory) still need a text. */
 	if (ret && ret != SPOKE_E_HASH && ret != SPOKE_E_CORRUPT)
-		store_fail(ret, err, errlen, "cache entry %s: %s%s%s", key,
+		errmsg_fail(ret, err, errlen, "cache entry %s: %s%s%s", key,
 			   v.path, v.path[0] ? ": " : "",
-			   store_errstr(ret, eb, sizeof(eb)));
+			   errmsg_str(ret, eb, sizeof(eb)));
 	close(efd);
 	record_index_free(&v.ix);
 	record_free(&v.rec);
@@ -410,8 +410,8 @@ int store_list(const struct store *s, int verify, store_list_fn fn,
 	if (!ret)
 		ret = read_dir(s->indexfd, add_index, &l);
 	if (ret) {
-		store_fail(ret, err, errlen, "%s: list: %s", s->root,
-			   store_errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: list: %s", s->root,
+			   errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	if (l.nkeys)

@@ -7,6 +7,7 @@
  * failure is kept (later tasks see the flag and return at once) because it is
  * the one that explains the run, not the cancellations that follow it.
  */
+#include "io/errmsg.h"
 #include "cache/unpack.h"
 #include "cache/record.h"
 #include "engine/pool.h"
@@ -57,26 +58,6 @@ struct unpack_job {
 	char msg[MSG_MAX];
 };
 
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static const char *errstr(int e, char *buf, size_t len)
-{
-	return strerror_r(e < 0 ? -e : e, buf, len);
-}
-
 int unpack_unlisted_ok(const char *dist_info, const char *path)
 {
 	size_t n = strlen(dist_info);
@@ -105,17 +86,17 @@ int unpack_dist_info(const struct zip *z, char **out, char *err,
 			found = name;
 			flen = len;
 		} else if (len != flen || memcmp(name, found, len)) {
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: more than one .dist-info directory: "
 				    "%.*s and %.*s", z->label, (int)flen, found,
 				    (int)len, name);
 		}
 	}
 	if (!found)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: no .dist-info directory", z->label);
 	*out = xstrndup(found, flen);
-	return *out ? 0 : fail(-ENOMEM, err, errlen, "%s: out of memory",
+	return *out ? 0 : errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			       z->label);
 }
 
@@ -137,13 +118,13 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 	if (!ret)
 		ret = record_index_build(&j->ix, &j->rec, msg, sizeof(msg));
 	if (ret) {
-		fail(ret, err, errlen, "%s: %s: %s", z->label, re->name,
+		errmsg_fail(ret, err, errlen, "%s: %s: %s", z->label, re->name,
 		     ret == -ENOMEM ? "out of memory" : msg);
 		goto out;
 	}
 	used = xcalloc(j->rec.n, 1);
 	if (!used) {
-		ret = fail(-ENOMEM, err, errlen, "%s: out of memory",
+		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			   z->label);
 		goto out;
 	}
@@ -159,7 +140,7 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 			continue;
 		}
 		if (r < 0) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: file is not listed in RECORD",
 				   z->label, t->e->name);
 			goto out;
@@ -167,13 +148,13 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 		used[r] = 1;
 		row = &j->rec.rows[r];
 		if (!row->algo[0]) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: RECORD has no hash for the file",
 				   z->label, t->e->name);
 			goto out;
 		}
 		if (!digest_size(row->algo)) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: unsupported hash algorithm '%s' in "
 				   "RECORD", z->label, t->e->name, row->algo);
 			goto out;
@@ -182,7 +163,7 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 	}
 	for (size_t i = 0; i < j->rec.n; i++) {
 		if (!used[i]) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: listed in RECORD but not in the "
 				   "wheel", z->label, j->rec.rows[i].path);
 			goto out;
@@ -229,7 +210,7 @@ static int make_dirs(struct unpack_job *j, char *err, size_t errlen)
 				cap = cap ? cap * 2 : 256;
 				nd = xrealloc(d, cap * sizeof(*d));
 				if (!nd) {
-					ret = fail(-ENOMEM, err, errlen,
+					ret = errmsg_fail(-ENOMEM, err, errlen,
 						   "%s: out of memory",
 						   z->label);
 					goto out;
@@ -248,8 +229,8 @@ static int make_dirs(struct unpack_job *j, char *err, size_t errlen)
 		path[d[i].len] = '\0';
 		ret = io_mkdir_at(j->dirfd, path, 0777);
 		if (ret) {
-			fail(ret, err, errlen, "%s: %s/: mkdir: %s", z->label,
-			     path, errstr(ret, eb, sizeof(eb)));
+			errmsg_fail(ret, err, errlen, "%s: %s/: mkdir: %s", z->label,
+			     path, errmsg_str(ret, eb, sizeof(eb)));
 			goto out;
 		}
 		j->dirs++;
@@ -335,7 +316,7 @@ static int check_row(const struct unpack_job *j, const struct zip_entry *e,
 	char want_s[128], got_s[128];
 
 	if (row->size >= 0 && (uint64_t)row->size != e->size)
-		return fail(SPOKE_E_HASH, msg, len, "%s: %s: size %llu differs "
+		return errmsg_fail(SPOKE_E_HASH, msg, len, "%s: %s: size %llu differs "
 			    "from RECORD's %lld", j->z->label, e->name,
 			    (unsigned long long)e->size,
 			    (long long)row->size);
@@ -343,7 +324,7 @@ static int check_row(const struct unpack_job *j, const struct zip_entry *e,
 		return 0;
 	b64url_encode(row->digest, row->digest_len, want_s, sizeof(want_s));
 	b64url_encode(got, row->digest_len, got_s, sizeof(got_s));
-	return fail(SPOKE_E_HASH, msg, len, "%s: %s: %s mismatch: RECORD has "
+	return errmsg_fail(SPOKE_E_HASH, msg, len, "%s: %s: %s mismatch: RECORD has "
 		    "%s, file has %s", j->z->label, e->name, row->algo, want_s,
 		    got_s);
 }
@@ -370,11 +351,11 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 			ret = -errno;
 	}
 	if (ret)
-		return fail(ret, msg, len, "%s: %s: create: %s", j->z->label,
-			    e->name, errstr(ret, eb, sizeof(eb)));
+		return errmsg_fail(ret, msg, len, "%s: %s: create: %s", j->z->label,
+			    e->name, errmsg_str(ret, eb, sizeof(eb)));
 	if (f.hashing && (ret = digest_init(&f.d, t->row->algo)) != 0) {
-		fail(ret, msg, len, "%s: %s: hash: %s", j->z->label, e->name,
-		     errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, msg, len, "%s: %s: hash: %s", j->z->label, e->name,
+		     errmsg_str(ret, eb, sizeof(eb)));
 		f.hashing = 0;
 		goto out;
 	}
@@ -382,15 +363,15 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 out:
 	if (close(f.fd) < 0 && !ret) {
 		ret = -errno;
-		fail(ret, msg, len, "%s: %s: close: %s", j->z->label, e->name,
-		     errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, msg, len, "%s: %s: close: %s", j->z->label, e->name,
+		     errmsg_str(ret, eb, sizeof(eb)));
 	}
 	if (f.hashing && ret) {
 		digest_free(&f.d);
 	} else if (f.hashing) {
 		ret = digest_final(&f.d, got);
 		if (ret)
-			fail(ret, msg, len, "%s: %s: hash failed", j->z->label,
+			errmsg_fail(ret, msg, len, "%s: %s: hash failed", j->z->label,
 			     e->name);
 		else
 			ret = check_row(j, e, t->row, got, msg, len);
@@ -459,7 +440,7 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	*out = NULL;
 	j = xcalloc(1, sizeof(*j));
 	if (!j)
-		return fail(-ENOMEM, err, errlen, "%s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			    z->label);
 	pthread_mutex_init(&j->mu, NULL);
 	j->z = z;
@@ -474,13 +455,13 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	rname = xmalloc(strlen(j->dist_info) + sizeof("/RECORD"));
 	j->tasks = xcalloc(z->n, sizeof(*j->tasks));
 	if (!rname || !j->tasks) {
-		fail(ret, err, errlen, "%s: out of memory", z->label);
+		errmsg_fail(ret, err, errlen, "%s: out of memory", z->label);
 		goto out;
 	}
 	sprintf(rname, "%s/RECORD", j->dist_info);
 	ri = zip_find(z, rname);
 	if (ri < 0) {
-		ret = fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: missing",
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: missing",
 			   z->label, rname);
 		goto out;
 	}
@@ -542,7 +523,7 @@ int unpack_end(struct unpack_job *j, struct unpack_stats *st, char *err,
 	int ret = j->err;
 
 	if (ret)
-		fail(ret, err, errlen, "%s", j->msg);
+		errmsg_fail(ret, err, errlen, "%s", j->msg);
 	if (st) {
 		st->files = atomic_load(&j->files);
 		st->bytes = atomic_load(&j->bytes);

@@ -7,6 +7,7 @@
  * reuse one compressed stream many times), and names are checked once, so
  * the rest of the engine may trust every zip_entry it is given.
  */
+#include "io/errmsg.h"
 #include "cache/zip.h"
 #include "io/alloc.h"
 #include "io/fault.h"
@@ -64,26 +65,6 @@ static uint64_t rd64(const unsigned char *p)
 static int fits(uint64_t off, uint64_t len, uint64_t limit)
 {
 	return off <= limit && len <= limit - off;
-}
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-static const char *errstr(int e, char *buf, size_t len)
-{
-	return strerror_r(e < 0 ? -e : e, buf, len);
 }
 
 const char *zip_name_problem(const char *name, size_t len)
@@ -183,14 +164,14 @@ static int read_eocd(const struct zip *z, struct cdinfo *ci, char *err,
 	int need64;
 
 	if (find_eocd(m, z->map_len, &eocd))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: not a zip file (no end of central directory)",
 			    z->label);
 	e = m + eocd;
 	/* 0xffff disk numbers only say "see the ZIP64 record". */
 	if ((rd16(e + 4) != 0 || rd16(e + 6) != 0) &&
 	    (rd16(e + 4) != 0xffff || rd16(e + 6) != 0xffff))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: multi-disk zip archives are not supported",
 			    z->label);
 	ci->count = rd16(e + 10);
@@ -201,7 +182,7 @@ static int read_eocd(const struct zip *z, struct cdinfo *ci, char *err,
 		 ci->cd_off == 0xffffffffu;
 	if (eocd < LOC64_LEN || rd32(e - LOC64_LEN) != SIG_LOC64) {
 		if (need64)
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: ZIP64 end of central directory "
 				    "locator missing", z->label);
 		return 0;
@@ -209,16 +190,16 @@ static int read_eocd(const struct zip *z, struct cdinfo *ci, char *err,
 	l = e - LOC64_LEN;
 	r_off = rd64(l + 8);
 	if (rd32(l + 4) != 0 || !fits(r_off, EOCD64_LEN, eocd - LOC64_LEN))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: bad ZIP64 end of central directory locator",
 			    z->label);
 	r = m + r_off;
 	if (rd32(r) != SIG_EOCD64 || rd64(r + 4) < EOCD64_LEN - 12)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: bad ZIP64 end of central directory record",
 			    z->label);
 	if (rd32(r + 16) != 0 || rd32(r + 20) != 0)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: multi-disk zip archives are not supported",
 			    z->label);
 	ci->count = rd64(r + 32);
@@ -242,7 +223,7 @@ static int read_extra(const struct zip *z, const unsigned char *x, size_t xlen,
 		size_t need = 0;
 
 		if (sz > xlen - pos - 4)
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: %s: extra field overruns its header",
 				    z->label, name);
 		if (tag == 0x0001) {
@@ -251,7 +232,7 @@ static int read_extra(const struct zip *z, const unsigned char *x, size_t xlen,
 			       (e->local_off == 0xffffffffu ? 8 : 0) +
 			       (*disk == 0xffff ? 4 : 0);
 			if (sz < need)
-				return fail(SPOKE_E_BADWHEEL, err, errlen,
+				return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 					    "%s: %s: ZIP64 extra field too "
 					    "short", z->label, name);
 			if (e->size == 0xffffffffu) {
@@ -281,60 +262,60 @@ static int check_entry(const struct zip *z, struct zip_entry *e,
 	uint64_t lnlen, lxlen;
 
 	if (e->flags & (FLAG_ENCRYPTED | FLAG_STRONG | FLAG_CD_MASKED))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: entry is encrypted", z->label, e->name);
 	if (e->method != ZIP_STORED && e->method != ZIP_DEFLATE &&
 	    e->method != ZIP_ZSTD)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: unsupported compression method %u",
 			    z->label, e->name, e->method);
 	if (e->method == ZIP_STORED && e->comp_size != e->size)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: stored entry with compressed size %llu "
 			    "!= size %llu", z->label, e->name,
 			    (unsigned long long)e->comp_size,
 			    (unsigned long long)e->size);
 	if (e->method == ZIP_DEFLATE &&
 	    e->size / DEFLATE_MAX_RATIO > e->comp_size)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: size %llu impossible for %llu bytes of "
 			    "deflate data", z->label, e->name,
 			    (unsigned long long)e->size,
 			    (unsigned long long)e->comp_size);
 	/* Local headers and data live before the central directory. */
 	if (!fits(e->local_off, LOCAL_LEN, ci->cd_off))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: local header offset %llu out of range",
 			    z->label, e->name,
 			    (unsigned long long)e->local_off);
 	l = z->map + e->local_off;
 	if (rd32(l) != SIG_LOCAL)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: bad local header signature", z->label,
 			    e->name);
 	if (rd16(l + 6) & (FLAG_ENCRYPTED | FLAG_STRONG))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: entry is encrypted", z->label, e->name);
 	if (rd16(l + 8) != e->method)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: local header method %u differs from the "
 			    "central directory's %u", z->label, e->name,
 			    rd16(l + 8), e->method);
 	lnlen = rd16(l + 26);
 	lxlen = rd16(l + 28);
 	if (!fits(e->local_off + LOCAL_LEN, lnlen + lxlen, ci->cd_off))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: local header overruns the archive",
 			    z->label, e->name);
 	if (lnlen != e->name_len ||
 	    memcmp(l + LOCAL_LEN, e->name, e->name_len) != 0)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: local header names '%.*s' instead",
 			    z->label, e->name, (int)(lnlen > 200 ? 200 : lnlen),
 			    (const char *)l + LOCAL_LEN);
 	e->data_off = e->local_off + LOCAL_LEN + lnlen + lxlen;
 	if (!fits(e->data_off, e->comp_size, ci->cd_off))
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: data (%llu bytes at %llu) runs past the "
 			    "central directory", z->label, e->name,
 			    (unsigned long long)e->comp_size,
@@ -356,13 +337,13 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		uint64_t rec;
 
 		if (left < CENTRAL_LEN || rd32(p) != SIG_CENTRAL)
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: central directory entry %zu is "
 				    "truncated or corrupt", z->label, i);
 		rec = CENTRAL_LEN + (uint64_t)rd16(p + 28) + rd16(p + 30) +
 		      rd16(p + 32);
 		if (rec > left)
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: central directory entry %zu overruns "
 				    "the directory", z->label, i);
 		names_len += rd16(p + 28) + 1u;
@@ -372,7 +353,7 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 	z->ent = xcalloc(ci->count, sizeof(*z->ent));
 	z->names = xmalloc(names_len);
 	if (!z->ent || !z->names)
-		return fail(-ENOMEM, err, errlen, "%s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			    z->label);
 	p = z->map + ci->cd_off;
 	np = z->names;
@@ -394,7 +375,7 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 			char shown[256];
 
 			show_name(e->name, nlen, shown, sizeof(shown));
-			return fail(SPOKE_E_UNSAFE_PATH, err, errlen,
+			return errmsg_fail(SPOKE_E_UNSAFE_PATH, err, errlen,
 				    "%s: %s: %s", z->label, shown, why);
 		}
 		e->flags = rd16(p + 8);
@@ -409,7 +390,7 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		if (ret)
 			return ret;
 		if (disk != 0)
-			return fail(SPOKE_E_BADWHEEL, err, errlen,
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				    "%s: %s: entry on disk %u: multi-disk zip "
 				    "archives are not supported", z->label,
 				    e->name, disk);
@@ -448,7 +429,7 @@ static int check_overlap(const struct zip *z, char *err, size_t errlen)
 		return 0;
 	s = xmalloc(z->n * sizeof(*s));
 	if (!s)
-		return fail(-ENOMEM, err, errlen, "%s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			    z->label);
 	for (i = 0; i < z->n; i++) {
 		s[i].start = z->ent[i].local_off;
@@ -458,7 +439,7 @@ static int check_overlap(const struct zip *z, char *err, size_t errlen)
 	qsort(s, z->n, sizeof(*s), span_cmp);
 	for (i = 1; i < z->n; i++) {
 		if (s[i].start < s[i - 1].end) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: data overlaps entry %s", z->label,
 				   z->ent[s[i].idx].name,
 				   z->ent[s[i - 1].idx].name);
@@ -526,14 +507,14 @@ static int collide(const struct zip *z, const struct zip_entry *a,
 		   const struct zip_entry *b, char *err, size_t errlen)
 {
 	if (memcmp(a->name, b->name, key_len(a)) != 0)
-		return fail(SPOKE_E_CONFLICT, err, errlen,
+		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 			    "%s: %s: name collides with %s when case is "
 			    "folded", z->label, a->name, b->name);
 	if (a->is_dir != b->is_dir)
-		return fail(SPOKE_E_CONFLICT, err, errlen,
+		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 			    "%s: %s: both a file and a directory", z->label,
 			    a->is_dir ? b->name : a->name);
-	return fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: duplicate entry",
+	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: duplicate entry",
 		    z->label, a->name);
 }
 
@@ -548,7 +529,7 @@ static int check_names(const struct zip *z, char *err, size_t errlen)
 	mask = cap - 1;
 	tab = xcalloc(cap, sizeof(*tab));
 	if (!tab)
-		return fail(-ENOMEM, err, errlen, "%s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			    z->label);
 	for (i = 0; i < z->n; i++) {
 		const struct zip_entry *e = &z->ent[i];
@@ -575,7 +556,7 @@ static int check_names(const struct zip *z, char *err, size_t errlen)
 				continue;
 			o = table_find(z, tab, mask, e->name, k);
 			if (o >= 0 && !z->ent[o].is_dir) {
-				ret = fail(SPOKE_E_CONFLICT, err, errlen,
+				ret = errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 					   "%s: %s: parent %s is a file",
 					   z->label, e->name, z->ent[o].name);
 				goto out;
@@ -601,25 +582,25 @@ int zip_map(const char *path, const void **map, size_t *len, char *err,
 	fd = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = ret ? ret : -errno;
-		return fail(ret, err, errlen, "%s: open: %s", path,
-			    errstr(ret, eb, sizeof(eb)));
+		return errmsg_fail(ret, err, errlen, "%s: open: %s", path,
+			    errmsg_str(ret, eb, sizeof(eb)));
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		fail(ret, err, errlen, "%s: stat: %s", path,
-		     errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: stat: %s", path,
+		     errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		ret = fail(-EINVAL, err, errlen, "%s: not a non-empty regular "
+		ret = errmsg_fail(-EINVAL, err, errlen, "%s: not a non-empty regular "
 			   "file", path);
 		goto out;
 	}
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
 		ret = -errno;
-		fail(ret, err, errlen, "%s: mmap: %s", path,
-		     errstr(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: mmap: %s", path,
+		     errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	*map = m;
@@ -645,26 +626,26 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 	*out = NULL;
 	z = xcalloc(1, sizeof(*z));
 	if (!z)
-		return fail(-ENOMEM, err, errlen, "%s: out of memory", label);
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 	z->map = map;
 	z->map_len = len;
 	z->label = xstrdup(label ? label : "(zip)");
 	if (!z->label) {
-		ret = fail(-ENOMEM, err, errlen, "%s: out of memory", label);
+		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 		goto out;
 	}
 	ret = read_eocd(z, &ci, err, errlen);
 	if (ret)
 		goto out;
 	if (!fits(ci.cd_off, ci.cd_size, ci.limit)) {
-		ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			   "%s: central directory (%llu bytes at %llu) out of "
 			   "range", z->label, (unsigned long long)ci.cd_size,
 			   (unsigned long long)ci.cd_off);
 		goto out;
 	}
 	if (ci.count > ci.cd_size / CENTRAL_LEN) {
-		ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			   "%s: %llu entries cannot fit in a %llu-byte "
 			   "central directory", z->label,
 			   (unsigned long long)ci.count,

@@ -6,6 +6,7 @@
  * central directory's size or fails, and the CRC-32 is computed over each
  * chunk just before the sink sees it.
  */
+#include "io/errmsg.h"
 #include "cache/zip.h"
 #include "io/alloc.h"
 #include "spoke.h"
@@ -19,31 +20,6 @@
 #include <zstd.h>
 
 #define CHUNK (256u << 10)
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
-/* Sinks fail with -errno; anything else is shown as a number. */
-static const char *errstr(int e, char *buf, size_t len)
-{
-	if (e <= -4096) {
-		snprintf(buf, len, "error %d", e);
-		return buf;
-	}
-	return strerror_r(-e, buf, len);
-}
 
 /* Hand out in chunks so the CRC and the sink's hash read each piece while
  * it is still in cache. */
@@ -60,9 +36,9 @@ static int emit(const struct zip *z, const struct zip_entry *e,
 		*crc = libdeflate_crc32(*crc, p, n);
 		ret = s->write(s, p, n);
 		if (ret)
-			return fail(ret, err, errlen, "%s: %s: write: %s",
+			return errmsg_fail(ret, err, errlen, "%s: %s: write: %s",
 				    z->label, e->name,
-				    errstr(ret, eb, sizeof(eb)));
+				    errmsg_str(ret, eb, sizeof(eb)));
 		p += n;
 		len -= n;
 	}
@@ -74,7 +50,7 @@ static int check_crc(const struct zip *z, const struct zip_entry *e,
 {
 	if (crc == e->crc32)
 		return 0;
-	return fail(SPOKE_E_BADWHEEL, err, errlen,
+	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 		    "%s: %s: CRC-32 mismatch (central directory says %08x, "
 		    "data has %08x)", z->label, e->name, e->crc32, crc);
 }
@@ -86,7 +62,7 @@ static int inflate_into(const struct zip *z, const struct zip_entry *e,
 	enum libdeflate_result r;
 
 	if (!d)
-		return fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
 			    z->label, e->name);
 	/* No actual_out: libdeflate then insists on exactly e->size bytes. */
 	r = libdeflate_deflate_decompress(d, z->map + e->data_off,
@@ -95,7 +71,7 @@ static int inflate_into(const struct zip *z, const struct zip_entry *e,
 	libdeflate_free_decompressor(d);
 	if (r == LIBDEFLATE_SUCCESS)
 		return 0;
-	return fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: deflate data %s",
+	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: deflate data %s",
 		    z->label, e->name,
 		    r == LIBDEFLATE_SHORT_OUTPUT ? "is shorter than its size" :
 		    r == LIBDEFLATE_INSUFFICIENT_SPACE ?
@@ -113,15 +89,15 @@ static int extract_deflate(const struct zip *z, const struct zip_entry *e,
 	if (s->direct && e->size >= s->direct_min) {
 		ret = s->direct(s, e->size, &buf);
 		if (ret < 0)
-			return fail(ret, err, errlen, "%s: %s: write: %s",
+			return errmsg_fail(ret, err, errlen, "%s: %s: write: %s",
 				    z->label, e->name,
-				    errstr(ret, eb, sizeof(eb)));
+				    errmsg_str(ret, eb, sizeof(eb)));
 		direct = ret == 0;
 	}
 	if (!direct) {
 		buf = xmalloc((size_t)e->size);
 		if (!buf)
-			return fail(-ENOMEM, err, errlen,
+			return errmsg_fail(-ENOMEM, err, errlen,
 				    "%s: %s: out of memory for %llu bytes",
 				    z->label, e->name,
 				    (unsigned long long)e->size);
@@ -142,9 +118,9 @@ out:
 		int r2 = s->direct_done(s, buf, e->size, ret == 0);
 
 		if (!ret && r2)
-			ret = fail(r2, err, errlen, "%s: %s: write: %s",
+			ret = errmsg_fail(r2, err, errlen, "%s: %s: write: %s",
 				   z->label, e->name,
-				   errstr(r2, eb, sizeof(eb)));
+				   errmsg_str(r2, eb, sizeof(eb)));
 	} else {
 		free(buf);
 	}
@@ -163,7 +139,7 @@ static int extract_zstd(const struct zip *z, const struct zip_entry *e,
 	int ret = 0;
 
 	if (!dc || !buf) {
-		ret = fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
+		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
 			   z->label, e->name);
 		goto out;
 	}
@@ -173,13 +149,13 @@ static int extract_zstd(const struct zip *z, const struct zip_entry *e,
 		size_t r = ZSTD_decompressStream(dc, &ob, &in);
 
 		if (ZSTD_isError(r)) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: zstd data is corrupt (%s)",
 				   z->label, e->name, ZSTD_getErrorName(r));
 			goto out;
 		}
 		if (ob.pos > e->size - total) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: zstd data is longer than its size",
 				   z->label, e->name);
 			goto out;
@@ -195,14 +171,14 @@ static int extract_zstd(const struct zip *z, const struct zip_entry *e,
 		 * stream cannot finish. */
 		if ((in.pos == in.size && ob.pos < ob.size) ||
 		    (ob.pos == 0 && in.pos == in_before)) {
-			ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: zstd data is truncated", z->label,
 				   e->name);
 			goto out;
 		}
 	}
 	if (total != e->size)
-		ret = fail(SPOKE_E_BADWHEEL, err, errlen,
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			   "%s: %s: zstd data is shorter than its size",
 			   z->label, e->name);
 	else
@@ -231,7 +207,7 @@ int zip_extract(const struct zip *z, const struct zip_entry *e,
 	case ZIP_ZSTD:
 		return extract_zstd(z, e, s, err, errlen);
 	default:
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: unsupported compression method %u",
 			    z->label, e->name, e->method);
 	}
@@ -264,14 +240,14 @@ int zip_extract_alloc(const struct zip *z, const struct zip_entry *e,
 	*buf = NULL;
 	*len = 0;
 	if (e->size > max)
-		return fail(SPOKE_E_BADWHEEL, err, errlen,
+		return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 			    "%s: %s: %llu bytes is more than the %zu allowed",
 			    z->label, e->name, (unsigned long long)e->size,
 			    max);
 	m.cap = (size_t)e->size;
 	m.buf = xmalloc(m.cap + 1);
 	if (!m.buf)
-		return fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
 			    z->label, e->name);
 	ret = zip_extract(z, e, &m.s, err, errlen);
 	if (ret) {
