@@ -523,6 +523,35 @@ static int finish(struct run *r, int ret, spoke_report **report)
 	return ret;
 }
 
+/* The start install and uninstall share: the run, its report, and the
+ * environment's lock, taken before validation so that a concurrent run sees
+ * this one's result, not the environment halfway (a dry run only looks for
+ * a waiting journal). r->rep is NULL only when the run could not start at
+ * all; then return at once. */
+static int run_open(struct run *r, spoke_ctx *ctx, spoke_plan *plan,
+		    int empty, const char *empty_msg, struct env_lock **lock)
+{
+	int ret;
+
+	r->rep = NULL;
+	ret = ctx_begin(ctx);
+	if (ret)
+		return ret;
+	ret = run_begin(r, ctx, plan);
+	r->rep = report_create();
+	if (!r->rep) {
+		run_free(r);
+		return nomem(ctx);
+	}
+	if (!ret && empty)
+		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "%s", empty_msg);
+	if (!ret && !plan->dry_run)
+		ret = envmod_lock(ctx, &r->s, plan->no_wait, lock);
+	else if (!ret)
+		envmod_check_journal(ctx, &r->s);
+	return ret;
+}
+
 int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
 	struct env_lock *lock = NULL;
@@ -534,24 +563,10 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		*report = NULL;
 	if (!ctx || !plan)
 		return SPOKE_E_USAGE;
-	ret = ctx_begin(ctx);
-	if (ret)
+	ret = run_open(&r, ctx, plan, !plan->nwheels, "no wheels to install",
+		       &lock);
+	if (!r.rep)
 		return ret;
-	ret = run_begin(&r, ctx, plan);
-	r.rep = report_create();
-	if (!r.rep) {
-		run_free(&r);
-		return nomem(ctx);
-	}
-	if (!ret && !plan->nwheels)
-		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheels to "
-			       "install");
-	/* Locked before validation: a concurrent install must see this
-	 * one's result, not the environment halfway. */
-	if (!ret && !plan->dry_run)
-		ret = envmod_lock(ctx, &r.s, plan->no_wait, &lock);
-	else if (!ret)
-		envmod_check_journal(ctx, &r.s);
 	if (!ret)
 		ret = validate(&r);
 	if (!ret && !plan->dry_run) {
@@ -583,22 +598,10 @@ int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		*report = NULL;
 	if (!ctx || !plan)
 		return SPOKE_E_USAGE;
-	ret = ctx_begin(ctx);
-	if (ret)
+	ret = run_open(&r, ctx, plan, !plan->nnames,
+		       "no distribution names to uninstall", &lock);
+	if (!r.rep)
 		return ret;
-	ret = run_begin(&r, ctx, plan);
-	r.rep = report_create();
-	if (!r.rep) {
-		run_free(&r);
-		return nomem(ctx);
-	}
-	if (!ret && !plan->nnames)
-		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no distribution "
-			       "names to uninstall");
-	if (!ret && !plan->dry_run)
-		ret = envmod_lock(ctx, &r.s, plan->no_wait, &lock);
-	else if (!ret)
-		envmod_check_journal(ctx, &r.s);
 	for (size_t i = 0; i < plan->nnames && !ret; i++) {
 		char *norm = name_normalize(plan->names[i]);
 		struct installed *found = NULL, *grown;
