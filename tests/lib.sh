@@ -8,6 +8,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 SPOKE=$BUILD/spoke
+# t_sweep and t_crash import tests/treecheck.py from their embedded Python.
+export SPOKE_TESTS_DIR=$ROOT/tests
 TMP=$(mktemp -d /tmp/spoke-test.XXXXXX)
 MOUNTS=()
 
@@ -49,26 +51,7 @@ mkfs_mount() {
 # manifest DIR: one line per path: relative path, type, mode, size, content
 # hash or link target. Two trees are identical when their manifests are.
 manifest() {
-	python3 - "$1" <<'PY'
-import hashlib, os, stat, sys
-root = sys.argv[1]
-out = []
-for dirpath, dirs, files in os.walk(root):
-    for name in dirs + files:
-        p = os.path.join(dirpath, name)
-        rel = os.path.relpath(p, root)
-        st = os.lstat(p)
-        mode = "%o" % stat.S_IMODE(st.st_mode)
-        if stat.S_ISLNK(st.st_mode):
-            out.append("%s l %s %s" % (rel, mode, os.readlink(p)))
-        elif stat.S_ISDIR(st.st_mode):
-            out.append("%s d %s" % (rel, mode))
-        else:
-            with open(p, "rb") as f:
-                h = hashlib.sha256(f.read()).hexdigest()[:16]
-            out.append("%s f %s %d %s" % (rel, mode, st.st_size, h))
-print("\n".join(sorted(out)))
-PY
+	python3 "$ROOT/tests/treecheck.py" "$1"
 }
 
 same_tree() {

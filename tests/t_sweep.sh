@@ -29,7 +29,10 @@ FULL=0
 make_scenario
 
 exec $PY - "$SPOKE" "$TMP" "$V0" "$G/trees" "$FULL" <<'PY'
-import hashlib, os, shutil, stat, subprocess, sys, time
+import os, shutil, subprocess, sys, time
+
+sys.path.insert(0, os.environ["SPOKE_TESTS_DIR"])
+from treecheck import differ, leftovers, manifest  # noqa: E402
 
 spoke, tmp, v0, trees, full = sys.argv[1:6]
 full = full == "1"
@@ -48,34 +51,7 @@ def note(msg):
     print("  " + msg, file=sys.stderr, flush=True)
 
 
-def manifest(root):
-    """Path, type, mode, size, content hash or link target of every entry:
-    lib.sh's manifest, in process (the sweep computes thousands)."""
-    out = []
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            rel, mode = os.path.relpath(p, root), "%o" % stat.S_IMODE(st.st_mode)
-            if stat.S_ISLNK(st.st_mode):
-                out.append("%s l %s %s" % (rel, mode, os.readlink(p)))
-            elif stat.S_ISDIR(st.st_mode):
-                out.append("%s d %s" % (rel, mode))
-            else:
-                with open(p, "rb") as f:
-                    h = hashlib.sha256(f.read()).hexdigest()[:16]
-                out.append("%s f %s %d %s" % (rel, mode, st.st_size, h))
-    return sorted(out)
 
-
-def leftovers(root):
-    return [os.path.join(d, n) for d, ds, fs in os.walk(root) for n in ds + fs
-            if n.startswith(".spoke-")]
-
-
-def differ(a, b):
-    sa, sb = set(a), set(b)
-    return ["- " + x for x in sorted(sa - sb)][:5] + ["+ " + x for x in sorted(sb - sa)][:5]
 
 
 def restore():
