@@ -10,6 +10,7 @@
 #include "cache/record.h"
 #include "cache/zip.h"
 #include "spoke.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,20 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void die(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "t_record:%d: ", line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) die(__LINE__, __VA_ARGS__); } while (0)
 
 static char err[1024];
 
@@ -44,7 +31,7 @@ static void parse_ok(const char *text, struct record *r, int line)
 	int ret = record_parse(text, strlen(text), r, err, sizeof(err));
 
 	if (ret)
-		die(line, "parse failed (%d): %s", ret, err);
+		DIE(line, "parse failed (%d): %s", ret, err);
 }
 
 static void test_dialect(void)
@@ -59,29 +46,29 @@ static void test_dialect(void)
 		"pkg-1.0.dist-info/RECORD,,";
 
 	parse_ok(t, &r, __LINE__);
-	CHECK(r.n == 5, "rows %zu", r.n);
-	CHECK(!strcmp(r.rows[0].path, "pkg/__init__.py") &&
+	CHECKF(r.n == 5, "rows %zu", r.n);
+	CHECKF(!strcmp(r.rows[0].path, "pkg/__init__.py") &&
 	      !strcmp(r.rows[0].algo, "sha256") && r.rows[0].digest_len == 32 &&
 	      r.rows[0].size == 0, "row 0");
-	CHECK(!strcmp(r.rows[1].path, "pkg/a,b.py"), "quoted comma: '%s'",
+	CHECKF(!strcmp(r.rows[1].path, "pkg/a,b.py"), "quoted comma: '%s'",
 	      r.rows[1].path);
-	CHECK(!strcmp(r.rows[2].path, "pkg/say \"hi\".py") &&
+	CHECKF(!strcmp(r.rows[2].path, "pkg/say \"hi\".py") &&
 	      !r.rows[2].algo[0] && r.rows[2].size == -1, "doubled quotes");
-	CHECK(!strcmp(r.rows[3].path, "pkg/multi\nline") &&
+	CHECKF(!strcmp(r.rows[3].path, "pkg/multi\nline") &&
 	      r.rows[3].size == 12, "newline in quotes");
-	CHECK(!strcmp(r.rows[4].path, "pkg-1.0.dist-info/RECORD") &&
+	CHECKF(!strcmp(r.rows[4].path, "pkg-1.0.dist-info/RECORD") &&
 	      r.rows[4].size == -1 && !r.rows[4].algo[0], "own row");
 	record_free(&r);
-	CHECK(r.n == 0 && r.rows == NULL, "record_free leaves it empty");
+	CHECKF(r.n == 0 && r.rows == NULL, "record_free leaves it empty");
 	record_free(NULL);
 	/* Empty input is an empty record. */
 	parse_ok("", &r, __LINE__);
-	CHECK(r.n == 0, "empty");
+	CHECKF(r.n == 0, "empty");
 	record_free(&r);
 	/* Padding is tolerated, other algorithms kept. */
 	parse_ok("a,sha256=" EMPTY_B64 "=,1\nb,sha512=" EMPTY512_B64
 		 ",2\nc,blake2b=AAAA,3\n", &r, __LINE__);
-	CHECK(r.n == 3 && r.rows[1].digest_len == 64 &&
+	CHECKF(r.n == 3 && r.rows[1].digest_len == 64 &&
 	      r.rows[2].digest_len == 3, "algorithms");
 	record_free(&r);
 }
@@ -119,12 +106,12 @@ static void test_bad(void)
 		int ret = record_parse(bad[i].text, strlen(bad[i].text), &r,
 				       err, sizeof(err));
 
-		CHECK(ret == SPOKE_E_BADWHEEL, "case %zu accepted", i);
-		CHECK(strstr(err, bad[i].needle), "case %zu: '%s' lacks '%s'",
+		CHECKF(ret == SPOKE_E_BADWHEEL, "case %zu accepted", i);
+		CHECKF(strstr(err, bad[i].needle), "case %zu: '%s' lacks '%s'",
 		      i, err, bad[i].needle);
-		CHECK(r.n == 0 && !r.rows, "case %zu: rows left", i);
+		CHECKF(r.n == 0 && !r.rows, "case %zu: rows left", i);
 	}
-	CHECK(record_parse("a\0b,,1\n", 7, &r, err, sizeof(err)) ==
+	CHECKF(record_parse("a\0b,,1\n", 7, &r, err, sizeof(err)) ==
 	      SPOKE_E_BADWHEEL && strstr(err, "NUL"), "NUL: %s", err);
 }
 
@@ -137,23 +124,23 @@ static void roundtrip(const char *text, size_t len, int exact, int line)
 	size_t olen, olen2;
 
 	if (record_parse(text, len, &a, err, sizeof(err)))
-		die(line, "parse: %s", err);
-	CHECK(!record_format(&a, &out, &olen), "format");
+		DIE(line, "parse: %s", err);
+	CHECKF(!record_format(&a, &out, &olen), "format");
 	if (exact && (olen != len || memcmp(out, text, len)))
-		die(line, "not byte-exact:\n%s---\n%s", text, out);
+		DIE(line, "not byte-exact:\n%s---\n%s", text, out);
 	if (record_parse(out, olen, &b, err, sizeof(err)))
-		die(line, "reparse: %s\n%s", err, out);
-	CHECK(a.n == b.n, "row count changed");
+		DIE(line, "reparse: %s\n%s", err, out);
+	CHECKF(a.n == b.n, "row count changed");
 	for (size_t i = 0; i < a.n; i++) {
 		const struct record_row *x = &a.rows[i], *y = &b.rows[i];
 
 		if (strcmp(x->path, y->path) || strcmp(x->algo, y->algo) ||
 		    x->digest_len != y->digest_len || x->size != y->size ||
 		    memcmp(x->digest, y->digest, x->digest_len))
-			die(line, "row %zu changed ('%s')", i, x->path);
+			DIE(line, "row %zu changed ('%s')", i, x->path);
 	}
-	CHECK(!record_format(&b, &out2, &olen2), "format");
-	CHECK(olen == olen2 && !memcmp(out, out2, olen), "format unstable");
+	CHECKF(!record_format(&b, &out2, &olen2), "format");
+	CHECKF(olen == olen2 && !memcmp(out, out2, olen), "format unstable");
 	free(out);
 	free(out2);
 	record_free(&a);
@@ -168,22 +155,22 @@ static void test_format(void)
 	size_t len;
 	const char *t;
 
-	CHECK(!sha256_buf("", 0, d), "sha256");
-	CHECK(!record_add(&r, "plain.py", "sha256", d, 32, 0), "add");
-	CHECK(!record_add(&r, "a,b.py", "sha256", d, 32, 0), "add");
-	CHECK(!record_add(&r, "q\"uote", NULL, NULL, 0, -1), "add");
-	CHECK(!record_add(&r, "nl\nname", NULL, NULL, 0, 7), "add");
-	CHECK(record_add(&r, "", NULL, NULL, 0, 1) == -EINVAL, "empty path");
-	CHECK(record_add(&r, "x", "sha256", d, 31, 1) == -EINVAL, "short");
-	CHECK(record_add(&r, "x", "bad algo", d, 32, 1) == -EINVAL, "algo");
-	CHECK(record_add(&r, "x", NULL, d, 32, 1) == -EINVAL, "no algo");
-	CHECK(record_add(&r, "x", NULL, NULL, 0, -2) == -EINVAL, "size");
-	CHECK(!record_format(&r, &out, &len), "format");
+	CHECKF(!sha256_buf("", 0, d), "sha256");
+	CHECKF(!record_add(&r, "plain.py", "sha256", d, 32, 0), "add");
+	CHECKF(!record_add(&r, "a,b.py", "sha256", d, 32, 0), "add");
+	CHECKF(!record_add(&r, "q\"uote", NULL, NULL, 0, -1), "add");
+	CHECKF(!record_add(&r, "nl\nname", NULL, NULL, 0, 7), "add");
+	CHECKF(record_add(&r, "", NULL, NULL, 0, 1) == -EINVAL, "empty path");
+	CHECKF(record_add(&r, "x", "sha256", d, 31, 1) == -EINVAL, "short");
+	CHECKF(record_add(&r, "x", "bad algo", d, 32, 1) == -EINVAL, "algo");
+	CHECKF(record_add(&r, "x", NULL, d, 32, 1) == -EINVAL, "no algo");
+	CHECKF(record_add(&r, "x", NULL, NULL, 0, -2) == -EINVAL, "size");
+	CHECKF(!record_format(&r, &out, &len), "format");
 	t = "plain.py,sha256=" EMPTY_B64 ",0\n"
 	    "\"a,b.py\",sha256=" EMPTY_B64 ",0\n"
 	    "\"q\"\"uote\",,\n"
 	    "\"nl\nname\",,7\n";
-	CHECK(len == strlen(t) && !strcmp(out, t), "format:\n%s", out);
+	CHECKF(len == strlen(t) && !strcmp(out, t), "format:\n%s", out);
 	roundtrip(out, len, 1, __LINE__);
 	free(out);
 	record_free(&r);
@@ -191,7 +178,7 @@ static void test_format(void)
 	t = "a,sha256=" EMPTY_B64 "=,1\r\n\"b\"\"\",,\r\n\r\n";
 	roundtrip(t, strlen(t), 0, __LINE__);
 	/* Empty record formats to nothing. */
-	CHECK(!record_format(&r, &out, &len) && len == 0 && out[0] == '\0',
+	CHECKF(!record_format(&r, &out, &len) && len == 0 && out[0] == '\0',
 	      "empty format");
 	free(out);
 }
@@ -202,16 +189,16 @@ static void test_index(void)
 	struct record_index ix;
 
 	parse_ok("a,,\nb/c,,\nd,,\n", &r, __LINE__);
-	CHECK(!record_index_build(&ix, &r, err, sizeof(err)), "index: %s",
+	CHECKF(!record_index_build(&ix, &r, err, sizeof(err)), "index: %s",
 	      err);
-	CHECK(record_index_find(&ix, "b/c", 3) == 1, "find b/c");
-	CHECK(record_index_find(&ix, "b/cd", 3) == 1, "find by length");
-	CHECK(record_index_find(&ix, "b", 1) == -1, "prefix is not a row");
-	CHECK(record_index_find(&ix, "zz", 2) == -1, "missing");
+	CHECKF(record_index_find(&ix, "b/c", 3) == 1, "find b/c");
+	CHECKF(record_index_find(&ix, "b/cd", 3) == 1, "find by length");
+	CHECKF(record_index_find(&ix, "b", 1) == -1, "prefix is not a row");
+	CHECKF(record_index_find(&ix, "zz", 2) == -1, "missing");
 	record_index_free(&ix);
 	record_free(&r);
 	parse_ok("a,,\nb,,\na,,1\n", &r, __LINE__);
-	CHECK(record_index_build(&ix, &r, err, sizeof(err)) ==
+	CHECKF(record_index_build(&ix, &r, err, sizeof(err)) ==
 	      SPOKE_E_BADWHEEL && strstr(err, "a twice"), "dup: %s", err);
 	record_free(&r);
 }
@@ -231,33 +218,33 @@ static void test_codecs(void)
 		size_t n = strlen(vec[i][0]);
 		int k = b64url_encode(vec[i][0], n, s, sizeof(s));
 
-		CHECK(k == (int)strlen(vec[i][1]) && !strcmp(s, vec[i][1]),
+		CHECKF(k == (int)strlen(vec[i][1]) && !strcmp(s, vec[i][1]),
 		      "encode '%s' -> '%s'", vec[i][0], s);
-		CHECK(b64url_len(n) == (size_t)k, "b64url_len");
+		CHECKF(b64url_len(n) == (size_t)k, "b64url_len");
 		k = b64url_decode(vec[i][1], strlen(vec[i][1]), buf,
 				  sizeof(buf));
-		CHECK(k == (int)n && !memcmp(buf, vec[i][0], n), "decode %s",
+		CHECKF(k == (int)n && !memcmp(buf, vec[i][0], n), "decode %s",
 		      vec[i][1]);
 	}
-	CHECK(b64url_decode("Zm8=", 4, buf, sizeof(buf)) == 2, "padded");
-	CHECK(b64url_decode("Zm9=", 4, buf, sizeof(buf)) == -EINVAL,
+	CHECKF(b64url_decode("Zm8=", 4, buf, sizeof(buf)) == 2, "padded");
+	CHECKF(b64url_decode("Zm9=", 4, buf, sizeof(buf)) == -EINVAL,
 	      "non-canonical");
-	CHECK(b64url_decode("Zm+v", 4, buf, sizeof(buf)) == -EINVAL,
+	CHECKF(b64url_decode("Zm+v", 4, buf, sizeof(buf)) == -EINVAL,
 	      "standard alphabet");
-	CHECK(b64url_decode("Zm9vYmFy", 8, buf, 5) == -ENOSPC, "outcap");
-	CHECK(b64url_encode("foo", 3, s, 4) == -ENOSPC, "encode cap");
-	CHECK(!sha256_buf("abc", 3, d), "sha256");
+	CHECKF(b64url_decode("Zm9vYmFy", 8, buf, 5) == -ENOSPC, "outcap");
+	CHECKF(b64url_encode("foo", 3, s, 4) == -ENOSPC, "encode cap");
+	CHECKF(!sha256_buf("abc", 3, d), "sha256");
 	hex_encode(d, 32, s);
-	CHECK(!strcmp(s, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb4"
+	CHECKF(!strcmp(s, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb4"
 		      "10ff61f20015ad"), "sha256(abc) = %s", s);
-	CHECK(!digest_init(&dg, "sha256") && dg.len == 32, "digest_init");
-	CHECK(!digest_update(&dg, "a", 1) && !digest_update(&dg, "bc", 2),
+	CHECKF(!digest_init(&dg, "sha256") && dg.len == 32, "digest_init");
+	CHECKF(!digest_update(&dg, "a", 1) && !digest_update(&dg, "bc", 2),
 	      "update");
-	CHECK(!digest_final(&dg, d), "final");
+	CHECKF(!digest_final(&dg, d), "final");
 	hex_encode(d, 32, s);
-	CHECK(!strncmp(s, "ba7816bf", 8), "incremental sha256");
-	CHECK(digest_init(&dg, "md5") == -EINVAL, "md5 refused");
-	CHECK(digest_size("sha384") == 48 && digest_size("sha1") == 0,
+	CHECKF(!strncmp(s, "ba7816bf", 8), "incremental sha256");
+	CHECKF(digest_init(&dg, "md5") == -EINVAL, "md5 refused");
+	CHECKF(digest_size("sha384") == 48 && digest_size("sha1") == 0,
 	      "digest_size");
 }
 
@@ -280,7 +267,7 @@ static int test_real(void)
 		if (!strstr(de->d_name, ".whl"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		CHECK(!zip_open(&z, path, err, sizeof(err)), "%s", err);
+		CHECKF(!zip_open(&z, path, err, sizeof(err)), "%s", err);
 		for (i = 0; i < (long)z->n; i++) {
 			const char *n = z->ent[i].name;
 			size_t l = strlen(n);
@@ -288,9 +275,9 @@ static int test_real(void)
 			if (l > 17 && !strcmp(n + l - 17, ".dist-info/RECORD"))
 				rname = (char *)n;
 		}
-		CHECK(rname, "%s: no RECORD", path);
+		CHECKF(rname, "%s: no RECORD", path);
 		i = zip_find(z, rname);
-		CHECK(!zip_extract_alloc(z, &z->ent[i], 1 << 26, &text, &len,
+		CHECKF(!zip_extract_alloc(z, &z->ent[i], 1 << 26, &text, &len,
 					 err, sizeof(err)), "%s", err);
 		roundtrip(text, len, 1, __LINE__);
 		free(text);

@@ -16,6 +16,7 @@
 #include "engine/pool.h"
 #include "io/fault.h"
 #include "spoke.h"
+#include "testlib.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,20 +32,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static void die(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "t_store:%d: ", line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) die(__LINE__, __VA_ARGS__); } while (0)
 
 static char err[2048];
 static char root[] = "/tmp/t_store.XXXXXX";
@@ -62,7 +49,7 @@ static void put(struct buf *b, const void *p, size_t n)
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = realloc(b->p, b->cap);
-		CHECK(b->p, "out of memory");
+		CHECKF(b->p, "out of memory");
 	}
 	if (n)
 		memcpy(b->p + b->len, p, n);
@@ -134,7 +121,7 @@ static void wheel_add(struct wheel *w, const char *name, const void *data,
 	if (strstr(name, ".dist-info/RECORD"))
 		return;
 	sha256_buf(data, len, dig);
-	CHECK(!record_add(&w->rec, name, "sha256", dig, 32, (int64_t)len),
+	CHECKF(!record_add(&w->rec, name, "sha256", dig, 32, (int64_t)len),
 	      "record_add");
 }
 
@@ -148,7 +135,7 @@ static void wheel_write(struct wheel *w, const char *dist, const char *path)
 
 	snprintf(rname, sizeof(rname), "%s.dist-info/RECORD", dist);
 	record_add(&w->rec, rname, NULL, NULL, 0, -1);
-	CHECK(!record_format(&w->rec, &text, &tlen), "record_format");
+	CHECKF(!record_format(&w->rec, &text, &tlen), "record_format");
 	wheel_add(w, rname, text, tlen, 1, 0);
 	free(text);
 	cd_off = (uint32_t)w->out.len;
@@ -161,7 +148,7 @@ static void wheel_write(struct wheel *w, const char *dist, const char *path)
 	put32(&w->out, cd_off);
 	put16(&w->out, 0);
 	f = fopen(path, "wb");
-	CHECK(f && fwrite(w->out.p, 1, w->out.len, f) == w->out.len &&
+	CHECKF(f && fwrite(w->out.p, 1, w->out.len, f) == w->out.len &&
 	      fclose(f) == 0, "write %s", path);
 	free(w->out.p);
 	free(w->cd.p);
@@ -224,7 +211,7 @@ static void on_entry(void *user, const char *key, const char *wheel_name,
 {
 	struct seen *s = user;
 
-	CHECK(strlen(key) == 64, "key length");
+	CHECKF(strlen(key) == 64, "key length");
 	if (s->n < 64) {
 		snprintf(s->names[s->n], 128, "%s", wheel_name ? wheel_name :
 			 "-");
@@ -239,7 +226,7 @@ static struct store *open_store(int create)
 {
 	struct store *s;
 
-	CHECK(!store_open(&s, cache, create, err, sizeof(err)), "open: %s",
+	CHECKF(!store_open(&s, cache, create, err, sizeof(err)), "open: %s",
 	      err);
 	return s;
 }
@@ -253,21 +240,21 @@ static void test_location(void)
 	setenv("SPOKE_CACHE_DIR", "/x/spoke", 1);
 	setenv("XDG_CACHE_HOME", "/xdg", 1);
 	setenv("HOME", "/home/u", 1);
-	CHECK(!store_resolve_dir("/explicit", &d) && !strcmp(d, "/explicit"),
+	CHECKF(!store_resolve_dir("/explicit", &d) && !strcmp(d, "/explicit"),
 	      "explicit");
 	free(d);
-	CHECK(!store_resolve_dir(NULL, &d) && !strcmp(d, "/x/spoke"), "env");
+	CHECKF(!store_resolve_dir(NULL, &d) && !strcmp(d, "/x/spoke"), "env");
 	free(d);
 	unsetenv("SPOKE_CACHE_DIR");
-	CHECK(!store_resolve_dir("", &d) && !strcmp(d, "/xdg/spoke"), "xdg");
+	CHECKF(!store_resolve_dir("", &d) && !strcmp(d, "/xdg/spoke"), "xdg");
 	free(d);
 	setenv("XDG_CACHE_HOME", "relative", 1);
-	CHECK(!store_resolve_dir(NULL, &d) &&
+	CHECKF(!store_resolve_dir(NULL, &d) &&
 	      !strcmp(d, "/home/u/.cache/spoke"), "home: %s", d);
 	free(d);
 	unsetenv("XDG_CACHE_HOME");
 	unsetenv("HOME");
-	CHECK(store_resolve_dir(NULL, &d) == -ENOENT, "nothing");
+	CHECKF(store_resolve_dir(NULL, &d) == -ENOENT, "nothing");
 	setenv("SPOKE_CACHE_DIR", cache, 1);
 }
 
@@ -281,38 +268,38 @@ static void test_add(struct pool *pool)
 
 	/* A missing store is empty, not an error, until created. */
 	s = open_store(0);
-	CHECK(s->archfd < 0 && store_lookup_key(s, "0") == -EINVAL, "empty");
-	CHECK(store_add(s, "/nonexistent/a-1-py3-none-any.whl", &o, NULL, err,
+	CHECKF(s->archfd < 0 && store_lookup_key(s, "0") == -EINVAL, "empty");
+	CHECKF(store_add(s, "/nonexistent/a-1-py3-none-any.whl", &o, NULL, err,
 			sizeof(err)) == SPOKE_E_USAGE, "add without create");
 	store_close(s);
 	s = open_store(1);
 	snprintf(whl, sizeof(whl), "%s/demo-1.0-py3-none-any.whl", root);
 	make_wheel(whl, "demo-1.0", 40, 3000, 1);
-	CHECK(!store_add(s, whl, &o, &r1, err, sizeof(err)), "add: %s", err);
-	CHECK(!r1.existed && r1.st.files == 42 && r1.st.bytes > 40 * 3000,
+	CHECKF(!store_add(s, whl, &o, &r1, err, sizeof(err)), "add: %s", err);
+	CHECKF(!r1.existed && r1.st.files == 42 && r1.st.bytes > 40 * 3000,
 	      "first add: existed %d files %llu", r1.existed,
 	      (unsigned long long)r1.st.files);
-	CHECK(!store_add(s, whl, &o, &r2, err, sizeof(err)), "re-add: %s",
+	CHECKF(!store_add(s, whl, &o, &r2, err, sizeof(err)), "re-add: %s",
 	      err);
-	CHECK(r2.existed && r2.st.files == 0 && !strcmp(r1.key, r2.key),
+	CHECKF(r2.existed && r2.st.files == 0 && !strcmp(r1.key, r2.key),
 	      "second add is not the fast path");
-	CHECK(!store_lookup_key(s, r1.key), "lookup key");
-	CHECK(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) &&
+	CHECKF(!store_lookup_key(s, r1.key), "lookup key");
+	CHECKF(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) &&
 	      !strcmp(key, r1.key), "lookup name");
-	CHECK(store_lookup_name(s, "nope-1.0-py3-none-any.whl", key) ==
+	CHECKF(store_lookup_name(s, "nope-1.0-py3-none-any.whl", key) ==
 	      -ENOENT, "lookup missing name");
-	CHECK(!store_entry_path(s, r1.key, &path), "entry path");
-	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "%s", path);
+	CHECKF(!store_entry_path(s, r1.key, &path), "entry path");
+	CHECKF(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "%s", path);
 	free(path);
-	CHECK(count_dir("tmp") == 0, "tmp not empty after add");
+	CHECKF(count_dir("tmp") == 0, "tmp not empty after add");
 	/* Modes: file1 is executable. */
 	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod1/file1.py",
 		 cache, r1.key);
-	CHECK(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0755, "exec %o",
+	CHECKF(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0755, "exec %o",
 	      st.st_mode & 0777);
 	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod2/file2.py",
 		 cache, r1.key);
-	CHECK(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0644, "mode %o",
+	CHECKF(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0644, "mode %o",
 	      st.st_mode & 0777);
 	/* A broken wheel leaves neither entry, nor index, nor temporary. */
 	snprintf(whl, sizeof(whl), "%s/broken-1.0-py3-none-any.whl", root);
@@ -322,12 +309,12 @@ static void test_add(struct pool *pool)
 		fputs("PK\3\4 this is not a wheel", f);
 		fclose(f);
 	}
-	CHECK(store_add(s, whl, &o, NULL, err, sizeof(err)) ==
+	CHECKF(store_add(s, whl, &o, NULL, err, sizeof(err)) ==
 	      SPOKE_E_BADWHEEL && strstr(err, "broken-1.0"), "broken: %s",
 	      err);
-	CHECK(count_dir("archive-v1") == 1 && count_dir("index-v1") == 1 &&
+	CHECKF(count_dir("archive-v1") == 1 && count_dir("index-v1") == 1 &&
 	      count_dir("tmp") == 0, "broken wheel left something");
-	CHECK(store_add(s, "/etc/passwd", &o, NULL, err, sizeof(err)) ==
+	CHECKF(store_add(s, "/etc/passwd", &o, NULL, err, sizeof(err)) ==
 	      SPOKE_E_USAGE, "not a .whl name");
 	/* The deepest tree a wheel may hold: add, verify, remove. */
 	{
@@ -343,13 +330,13 @@ static void test_add(struct pool *pool)
 		snprintf(whl, sizeof(whl), "%s/deep-1.0-py3-none-any.whl",
 			 root);
 		wheel_write(&w, "deep-1.0", whl);
-		CHECK(!store_add(s, whl, &o, &r1, err, sizeof(err)),
+		CHECKF(!store_add(s, whl, &o, &r1, err, sizeof(err)),
 		      "deep: %s", err);
-		CHECK(!store_verify_entry(s, r1.key, err, sizeof(err)),
+		CHECKF(!store_verify_entry(s, r1.key, err, sizeof(err)),
 		      "deep verify: %s", err);
-		CHECK(!store_remove(s, r1.key, err, sizeof(err)),
+		CHECKF(!store_remove(s, r1.key, err, sizeof(err)),
 		      "deep remove: %s", err);
-		CHECK(count_dir("archive-v1") == 1 && count_dir("tmp") == 0 &&
+		CHECKF(count_dir("archive-v1") == 1 && count_dir("tmp") == 0 &&
 		      count_dir("index-v1") == 1, "deep remove left things");
 	}
 	store_close(s);
@@ -363,10 +350,10 @@ static void test_concurrent(void)
 
 	snprintf(whl, sizeof(whl), "%s/race-2.0-py3-none-any.whl", root);
 	make_wheel(whl, "race-2.0", 300, 4000, 2);
-	CHECK(pipe(go) == 0, "pipe");
+	CHECKF(pipe(go) == 0, "pipe");
 	for (int i = 0; i < 8; i++) {
 		pids[i] = fork();
-		CHECK(pids[i] >= 0, "fork");
+		CHECKF(pids[i] >= 0, "fork");
 		if (pids[i] == 0) {
 			struct unpack_opts o = { .verify = 1 };
 			struct pool *p = NULL;
@@ -396,13 +383,13 @@ static void test_concurrent(void)
 	for (int i = 0; i < 8; i++) {
 		int st;
 
-		CHECK(waitpid(pids[i], &st, 0) == pids[i], "waitpid");
+		CHECKF(waitpid(pids[i], &st, 0) == pids[i], "waitpid");
 		nok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	}
-	CHECK(nok == 8, "only %d of 8 concurrent adds succeeded", nok);
-	CHECK(count_dir("archive-v1") == 2, "entries: %d",
+	CHECKF(nok == 8, "only %d of 8 concurrent adds succeeded", nok);
+	CHECKF(count_dir("archive-v1") == 2, "entries: %d",
 	      count_dir("archive-v1"));
-	CHECK(count_dir("tmp") == 0, "concurrent adds left %d temporaries",
+	CHECKF(count_dir("tmp") == 0, "concurrent adds left %d temporaries",
 	      count_dir("tmp"));
 }
 
@@ -411,16 +398,16 @@ static void fake_tmp(struct store *s, const char *name, int age)
 	struct timespec ts[2];
 	int fd;
 
-	CHECK(mkdirat(s->tmpfd, name, 0755) == 0, "mkdir %s", name);
+	CHECKF(mkdirat(s->tmpfd, name, 0755) == 0, "mkdir %s", name);
 	fd = openat(s->tmpfd, name, O_RDONLY | O_DIRECTORY);
-	CHECK(fd >= 0 && mkdirat(fd, "sub", 0755) == 0, "sub");
+	CHECKF(fd >= 0 && mkdirat(fd, "sub", 0755) == 0, "sub");
 	close(openat(fd, "sub/f", O_CREAT | O_WRONLY, 0644));
 	close(fd);
 	if (age) {
 		clock_gettime(CLOCK_REALTIME, &ts[0]);
 		ts[0].tv_sec -= age;
 		ts[1] = ts[0];
-		CHECK(!utimensat(s->tmpfd, name, ts, 0), "utimensat");
+		CHECKF(!utimensat(s->tmpfd, name, ts, 0), "utimensat");
 	}
 }
 
@@ -435,7 +422,7 @@ static void test_prune(void)
 	snprintf(whl, sizeof(whl), "%s/big-3.0-py3-none-any.whl", root);
 	make_wheel(whl, "big-3.0", 400, 200000, 3);
 	child = fork();
-	CHECK(child >= 0, "fork");
+	CHECKF(child >= 0, "fork");
 	if (child == 0) {
 		struct unpack_opts o = { .verify = 1 };
 
@@ -450,7 +437,7 @@ static void test_prune(void)
 			usleep(200);
 		}
 	}
-	CHECK(waitpid(child, &st, 0) == child, "waitpid");
+	CHECKF(waitpid(child, &st, 0) == child, "waitpid");
 	if (!(WIFSIGNALED(st) && count_dir("tmp") == 1)) {
 		fprintf(stderr, "t_store: note: unpack finished before the "
 			"kill; only fake temporaries tested\n");
@@ -471,10 +458,10 @@ static void test_prune(void)
 	snprintf(name, sizeof(name), ".spoke-%d-7-x.whl", dead);
 	close(openat(s->indexfd, name, O_CREAT | O_WRONLY, 0644));
 	n = store_prune(s, 0, err, sizeof(err));
-	CHECK(n == 3 + killed, "prune removed %d, want %d (%s)", n,
+	CHECKF(n == 3 + killed, "prune removed %d, want %d (%s)", n,
 	      3 + killed, err);
-	CHECK(count_dir("tmp") == 2, "prune left %d in tmp", count_dir("tmp"));
-	CHECK(store_prune(s, 0, err, sizeof(err)) == 0, "second prune");
+	CHECKF(count_dir("tmp") == 2, "prune left %d in tmp", count_dir("tmp"));
+	CHECKF(store_prune(s, 0, err, sizeof(err)) == 0, "second prune");
 	store_close(s);
 }
 
@@ -485,11 +472,11 @@ static void edit(const char *key, const char *rel, const char *how)
 
 	snprintf(path, sizeof(path), "%s/archive-v1/%s/%s", cache, key, rel);
 	if (!strcmp(how, "rm")) {
-		CHECK(unlink(path) == 0, "unlink %s", path);
+		CHECKF(unlink(path) == 0, "unlink %s", path);
 		return;
 	}
 	f = fopen(path, how);
-	CHECK(f, "%s: %s", path, strerror(errno));
+	CHECKF(f, "%s: %s", path, strerror(errno));
 	fputc('#', f);
 	fclose(f);
 }
@@ -502,39 +489,39 @@ static void test_verify(void)
 	int n;
 
 	n = store_list(s, 1, on_entry, &seen, err, sizeof(err));
-	CHECK(n >= 2 && seen.n == n && seen.bad == 0, "list: n %d seen %d "
+	CHECKF(n >= 2 && seen.n == n && seen.bad == 0, "list: n %d seen %d "
 	      "bad %d %s", n, seen.n, seen.bad, seen.msg[0]);
 	for (int i = 1; i < seen.n && i < 64; i++)
-		CHECK(strcmp(seen.names[i - 1], seen.names[i]) < 0 ||
+		CHECKF(strcmp(seen.names[i - 1], seen.names[i]) < 0 ||
 		      !strcmp(seen.names[i], "-"), "list order: %s %s",
 		      seen.names[i - 1], seen.names[i]);
-	CHECK(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key), "key");
-	CHECK(!store_verify_entry(s, key, err, sizeof(err)), "verify: %s",
+	CHECKF(!store_lookup_name(s, "demo-1.0-py3-none-any.whl", key), "key");
+	CHECKF(!store_verify_entry(s, key, err, sizeof(err)), "verify: %s",
 	      err);
 	/* Same size, other content: "r+" overwrites the first byte. */
 	edit(key, "demo-1.0/mod3/file3.py", "r+");
-	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	CHECKF(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
 	      strstr(err, "demo-1.0/mod3/file3.py") && strstr(err, key),
 	      "edited file: %s", err);
 	memset(&seen, 0, sizeof(seen));
 	store_list(s, 1, on_entry, &seen, err, sizeof(err));
-	CHECK(seen.bad == 1, "list verify found %d bad entries", seen.bad);
+	CHECKF(seen.bad == 1, "list verify found %d bad entries", seen.bad);
 	for (int i = 0; i < seen.n && i < 64; i++)
 		if (!strcmp(seen.names[i], "demo-1.0-py3-none-any.whl"))
-			CHECK(seen.status[i] == SPOKE_E_HASH &&
+			CHECKF(seen.status[i] == SPOKE_E_HASH &&
 			      strstr(seen.msg[i], "file3.py"), "list verify: "
 			      "%d %s", seen.status[i], seen.msg[i]);
 	store_remove(s, key, err, sizeof(err));
-	CHECK(store_lookup_key(s, key) == -ENOENT, "removed");
-	CHECK(store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) ==
+	CHECKF(store_lookup_key(s, key) == -ENOENT, "removed");
+	CHECKF(store_lookup_name(s, "demo-1.0-py3-none-any.whl", key) ==
 	      -ENOENT, "index of removed entry");
-	CHECK(!store_lookup_name(s, "race-2.0-py3-none-any.whl", key), "race");
+	CHECKF(!store_lookup_name(s, "race-2.0-py3-none-any.whl", key), "race");
 	edit(key, "race-2.0/mod0/extra.py", "w");
-	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	CHECKF(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
 	      strstr(err, "extra.py: file not in RECORD"), "extra: %s", err);
 	edit(key, "race-2.0/mod0/extra.py", "rm");
 	edit(key, "race-2.0/mod4/file4.py", "rm");
-	CHECK(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	CHECKF(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
 	      strstr(err, "file4.py: missing"), "missing: %s", err);
 	edit(key, "race-2.0/mod5/file5.py", "a");
 	store_close(s);
@@ -557,17 +544,17 @@ static int test_real(struct pool *pool)
 		if (!strstr(de->d_name, ".whl"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		CHECK(!store_add(s, path, &o, &r, err, sizeof(err)), "%s", err);
-		CHECK(!r.existed && r.st.files > 10, "%s: %llu files", path,
+		CHECKF(!store_add(s, path, &o, &r, err, sizeof(err)), "%s", err);
+		CHECKF(!r.existed && r.st.files > 10, "%s: %llu files", path,
 		      (unsigned long long)r.st.files);
-		CHECK(!store_verify_entry(s, r.key, err, sizeof(err)),
+		CHECKF(!store_verify_entry(s, r.key, err, sizeof(err)),
 		      "verify %s: %s", de->d_name, err);
 		added++;
 	}
 	if (d)
 		closedir(d);
 	store_list(s, 0, on_entry, &seen, err, sizeof(err));
-	CHECK(seen.n >= added, "list after real adds");
+	CHECKF(seen.n >= added, "list after real adds");
 	store_close(s);
 	return added;
 }
@@ -582,26 +569,26 @@ static void test_clean(struct pool *pool)
 	/* Something unwritable, something deep, a stray temporary. */
 	fd = openat(s->tmpfd, "x", O_CREAT | O_WRONLY, 0);
 	close(fd);
-	CHECK(mkdirat(s->tmpfd, "ro", 0755) == 0, "mkdir ro");
+	CHECKF(mkdirat(s->tmpfd, "ro", 0755) == 0, "mkdir ro");
 	close(openat(s->tmpfd, "ro/f", O_CREAT | O_WRONLY, 0644));
 	fchmodat(s->tmpfd, "ro", 0500, 0);
-	CHECK(!store_clean(s, err, sizeof(err)), "clean: %s", err);
-	CHECK(count_dir("archive-v1") == 0 && count_dir("index-v1") == 0 &&
+	CHECKF(!store_clean(s, err, sizeof(err)), "clean: %s", err);
+	CHECKF(count_dir("archive-v1") == 0 && count_dir("index-v1") == 0 &&
 	      count_dir("tmp") == 0, "clean left something");
 	{
 		struct dirent *de;
 		DIR *d = opendir(cache);
 
 		while ((de = readdir(d)) != NULL)
-			CHECK(strncmp(de->d_name, ".trash-", 7), "trash left");
+			CHECKF(strncmp(de->d_name, ".trash-", 7), "trash left");
 		closedir(d);
 	}
 	snprintf(whl, sizeof(whl), "%s/demo-1.0-py3-none-any.whl", root);
-	CHECK(!store_add(s, whl, &o, NULL, err, sizeof(err)),
+	CHECKF(!store_add(s, whl, &o, NULL, err, sizeof(err)),
 	      "add after clean: %s", err);
 	store_close(s);
 	s = open_store(0);
-	CHECK(!store_clean(s, err, sizeof(err)), "clean: %s", err);
+	CHECKF(!store_clean(s, err, sizeof(err)), "clean: %s", err);
 	store_close(s);
 }
 
@@ -620,32 +607,32 @@ static void test_fault_sweep(void)
 	snprintf(whl, sizeof(whl), "%s/sweep-1.0-py3-none-any.whl", root);
 	make_wheel(whl, "sweep-1.0", 6, 500, 9);
 	io_fault_count_start();
-	CHECK(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
 	calls = io_fault_calls();
 	io_fault_arm(NULL, ferr, sizeof(ferr));
-	CHECK(calls > 20, "only %llu fault points", (unsigned long long)calls);
+	CHECKF(calls > 20, "only %llu fault points", (unsigned long long)calls);
 	for (uint64_t n = 1; n <= calls + 1; n++) {
 		int ret;
 
-		CHECK(!store_remove(s, r.key, err, sizeof(err)) ||
+		CHECKF(!store_remove(s, r.key, err, sizeof(err)) ||
 		      store_lookup_key(s, r.key) == -ENOENT, "reset: %s", err);
 		snprintf(spec, sizeof(spec), "any:%llu:EIO",
 			 (unsigned long long)n);
-		CHECK(!io_fault_arm(spec, ferr, sizeof(ferr)), "%s", ferr);
+		CHECKF(!io_fault_arm(spec, ferr, sizeof(ferr)), "%s", ferr);
 		err[0] = '\0';
 		ret = store_add(s, whl, &o, NULL, err, sizeof(err));
 		io_fault_arm(NULL, ferr, sizeof(ferr));
-		CHECK(!ret || (ret < 0 && err[0]), "fault %s: %d without a "
+		CHECKF(!ret || (ret < 0 && err[0]), "fault %s: %d without a "
 		      "message", spec, ret);
-		CHECK(count_dir("tmp") == base, "fault %s left a temporary "
+		CHECKF(count_dir("tmp") == base, "fault %s left a temporary "
 		      "(%s)", spec, err);
 		if (!store_lookup_key(s, r.key))
-			CHECK(!store_verify_entry(s, r.key, err, sizeof(err)),
+			CHECKF(!store_verify_entry(s, r.key, err, sizeof(err)),
 			      "fault %s: published entry fails verify: %s",
 			      spec, err);
 		failures += ret != 0;
 	}
-	CHECK(failures > 0, "no injected fault made add fail");
+	CHECKF(failures > 0, "no injected fault made add fail");
 	if (getenv("T_VERBOSE"))
 		fprintf(stderr, "t_store: fault sweep: %llu points, %d "
 			"failures\n", (unsigned long long)calls, failures);
@@ -659,7 +646,7 @@ int main(void)
 	int real;
 
 	umask(022);
-	CHECK(mkdtemp(root), "mkdtemp");
+	CHECKF(mkdtemp(root), "mkdtemp");
 	snprintf(cache, sizeof(cache), "%s/cache/spoke", root);
 	test_location();
 	/* Forking tests first, while this process has one thread: a child
@@ -668,7 +655,7 @@ int main(void)
 	test_concurrent();
 	test_prune();
 	test_fault_sweep();
-	CHECK(!pool_create(&pool, 2), "pool");
+	CHECKF(!pool_create(&pool, 2), "pool");
 	test_verify();
 	real = test_real(pool);
 	test_clean(pool);

@@ -18,6 +18,7 @@
 #include "engine/pool.h"
 #include "io/fault.h"
 #include "spoke.h"
+#include "testlib.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,20 +35,6 @@
 static const char *corpus_dir;
 static int corpus_n;
 
-static void die(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "t_zip:%d: ", line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-#define CHECK(cond, ...) do { if (!(cond)) die(__LINE__, __VA_ARGS__); } while (0)
-
 /* ---- a zip writer that can lie ------------------------------------------- */
 
 struct buf {
@@ -60,7 +47,7 @@ static void put(struct buf *b, const void *p, size_t n)
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = realloc(b->p, b->cap);
-		CHECK(b->p, "out of memory");
+		CHECKF(b->p, "out of memory");
 	}
 	if (n)
 		memcpy(b->p + b->len, p, n);
@@ -119,7 +106,7 @@ static void compress(const struct zent *e, struct buf *c)
 
 		c->p = malloc(cap + 1);
 		n = libdeflate_deflate_compress(d, e->data, e->len, c->p, cap);
-		CHECK(n > 0, "deflate failed");
+		CHECKF(n > 0, "deflate failed");
 		c->len = n;
 		libdeflate_free_compressor(d);
 	} else if (e->method == 93) {
@@ -127,7 +114,7 @@ static void compress(const struct zent *e, struct buf *c)
 
 		c->p = malloc(cap + 1);
 		n = ZSTD_compress(c->p, cap, e->data, e->len, 3);
-		CHECK(!ZSTD_isError(n), "zstd failed");
+		CHECKF(!ZSTD_isError(n), "zstd failed");
 		c->len = n;
 	} else {
 		c->p = malloc(e->len + 1);
@@ -256,7 +243,7 @@ static void zw_finish(struct zw *w, int zip64, const char *comment)
 		snprintf(path, sizeof(path), "%s/t_zip-%03d.zip", corpus_dir,
 			 corpus_n++);
 		f = fopen(path, "wb");
-		CHECK(f, "%s: %s", path, strerror(errno));
+		CHECKF(f, "%s: %s", path, strerror(errno));
 		fwrite(w->out.p, 1, w->out.len, f);
 		fclose(f);
 	}
@@ -288,7 +275,7 @@ static int extract_cmp(struct zip *z, size_t i, const void *data, size_t len)
 
 	if (ret)
 		return ret;
-	CHECK(n == len && !memcmp(b, data, len), "%s: content differs",
+	CHECKF(n == len && !memcmp(b, data, len), "%s: content differs",
 	      z->ent[i].name);
 	free(b);
 	return 0;
@@ -305,16 +292,16 @@ static void expect_extract_fail(const struct zent *e, size_t n, int code,
 	int ret = build(&w, e, n, 0, NULL, &z);
 
 	if (ret)
-		die(line, "%s: open failed: %s", what, err);
+		DIE(line, "%s: open failed: %s", what, err);
 	ret = zip_extract_alloc(z, &z->ent[0], 1 << 30, &b, &len, err,
 				sizeof(err));
 	if (getenv("T_VERBOSE"))
 		fprintf(stderr, "t_zip:%d: %s\n", line, err);
 	if (ret != code)
-		die(line, "%s: extract returned %d, want %d (%s)", what, ret,
+		DIE(line, "%s: extract returned %d, want %d (%s)", what, ret,
 		    code, err);
 	if (!strstr(err, e[0].name) || !strstr(err, "test.whl"))
-		die(line, "%s: message '%s' does not name the entry", what,
+		DIE(line, "%s: message '%s' does not name the entry", what,
 		    err);
 	zip_close(z);
 	free(w.out.p);
@@ -331,12 +318,12 @@ static void expect_open_fail(const struct zent *e, size_t n, int zip64,
 	if (getenv("T_VERBOSE"))
 		fprintf(stderr, "t_zip:%d: %s\n", line, err);
 	if (ret != code)
-		die(line, "open returned %d, want %d (%s)", ret, code, err);
+		DIE(line, "open returned %d, want %d (%s)", ret, code, err);
 	if (name && !strstr(err, name))
-		die(line, "message '%s' does not name '%s'", err, name);
+		DIE(line, "message '%s' does not name '%s'", err, name);
 	if (needle && !strstr(err, needle))
-		die(line, "message '%s' lacks '%s'", err, needle);
-	CHECK(z == NULL, "failed open left a zip");
+		DIE(line, "message '%s' lacks '%s'", err, needle);
+	CHECKF(z == NULL, "failed open left a zip");
 	free(w.out.p);
 }
 
@@ -389,21 +376,21 @@ static void test_valid(size_t bigsz)
 		for (int i = 0; i < 9; i++)
 			e64[i].zip64 = zip64;
 		ret = build(&w, e64, 9, zip64, zip64 ? NULL : "a comment", &z);
-		CHECK(!ret, "valid archive (zip64=%d): %s", zip64, err);
-		CHECK(z->n == 9, "entry count %zu", z->n);
-		CHECK(z->ent[0].is_dir && !z->ent[1].is_dir, "dir flags");
-		CHECK(!z->ent[1].exec && z->ent[2].exec, "exec bits");
-		CHECK(!z->ent[7].exec, "exec bit from a DOS host");
-		CHECK(!z->ent[8].exec, "exec bit without S_IFREG");
-		CHECK(z->ent[2].size == bigsz, "zip64 size");
-		CHECK(!extract_cmp(z, 1, small, 1000), "stored: %s", err);
-		CHECK(!extract_cmp(z, 2, big, bigsz), "deflate: %s", err);
-		CHECK(!extract_cmp(z, 3, big, bigsz), "zstd: %s", err);
-		CHECK(!extract_cmp(z, 4, "", 0), "empty deflate: %s", err);
-		CHECK(!extract_cmp(z, 5, "", 0), "empty zstd: %s", err);
-		CHECK(!extract_cmp(z, 6, small, 1000), "descriptor: %s", err);
-		CHECK(zip_find(z, "pkg/zstd.bin") == 3, "zip_find");
-		CHECK(zip_find(z, "pkg/nope") == -1, "zip_find missing");
+		CHECKF(!ret, "valid archive (zip64=%d): %s", zip64, err);
+		CHECKF(z->n == 9, "entry count %zu", z->n);
+		CHECKF(z->ent[0].is_dir && !z->ent[1].is_dir, "dir flags");
+		CHECKF(!z->ent[1].exec && z->ent[2].exec, "exec bits");
+		CHECKF(!z->ent[7].exec, "exec bit from a DOS host");
+		CHECKF(!z->ent[8].exec, "exec bit without S_IFREG");
+		CHECKF(z->ent[2].size == bigsz, "zip64 size");
+		CHECKF(!extract_cmp(z, 1, small, 1000), "stored: %s", err);
+		CHECKF(!extract_cmp(z, 2, big, bigsz), "deflate: %s", err);
+		CHECKF(!extract_cmp(z, 3, big, bigsz), "zstd: %s", err);
+		CHECKF(!extract_cmp(z, 4, "", 0), "empty deflate: %s", err);
+		CHECKF(!extract_cmp(z, 5, "", 0), "empty zstd: %s", err);
+		CHECKF(!extract_cmp(z, 6, small, 1000), "descriptor: %s", err);
+		CHECKF(zip_find(z, "pkg/zstd.bin") == 3, "zip_find");
+		CHECKF(zip_find(z, "pkg/nope") == -1, "zip_find missing");
 		zip_close(z);
 		free(w.out.p);
 	}
@@ -490,7 +477,7 @@ static void test_rejects(void)
 				 "name too long", __LINE__);
 		deep[2 * 256 - 1] = '\0';
 		e[0].name = deep;
-		CHECK(!build(&w, e, 1, 0, NULL, &z), "256 levels: %s", err);
+		CHECKF(!build(&w, e, 1, 0, NULL, &z), "256 levels: %s", err);
 		zip_close(z);
 		free(w.out.p);
 	}
@@ -532,7 +519,7 @@ static void test_rejects(void)
 		zw_add(&w2, &e[0]);
 		zw_finish(&w2, 0, NULL);
 		/* the EOCD is fine, the central entry has its extra: valid */
-		CHECK(!zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
+		CHECKF(!zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
 				    sizeof(err)), "zip64 extra without zip64 "
 		      "eocd: %s", err);
 		zip_close(z);
@@ -543,22 +530,22 @@ static void test_rejects(void)
 				w2.out.p[i + 2] = 8;
 				break;
 			}
-		CHECK(zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
+		CHECKF(zip_open_mem(&z, w2.out.p, w2.out.len, "test.whl", err,
 				   sizeof(err)) == SPOKE_E_BADWHEEL &&
 		      strstr(err, "a.txt") && strstr(err, "ZIP64"),
 		      "short zip64 extra: %s", err);
 		free(w2.out.p);
 	}
 	/* no end of central directory at all */
-	CHECK(zip_open_mem(&z, "PK\3\4 not really a zip file at all", 34,
+	CHECKF(zip_open_mem(&z, "PK\3\4 not really a zip file at all", 34,
 			   "junk.whl", err, sizeof(err)) == SPOKE_E_BADWHEEL,
 	      "junk accepted");
 	/* truncated archives: head or tail cut off */
 	build(&w, &ok, 1, 0, NULL, &z);
 	zip_close(z);
-	CHECK(zip_open_mem(&z, w.out.p + 10, w.out.len - 10, "cut.whl", err,
+	CHECKF(zip_open_mem(&z, w.out.p + 10, w.out.len - 10, "cut.whl", err,
 			   sizeof(err)) == SPOKE_E_BADWHEEL, "head cut");
-	CHECK(zip_open_mem(&z, w.out.p, w.out.len - 5, "cut.whl", err,
+	CHECKF(zip_open_mem(&z, w.out.p, w.out.len - 5, "cut.whl", err,
 			   sizeof(err)) == SPOKE_E_BADWHEEL, "tail cut");
 	free(w.out.p);
 	/* ZIP64 EOCD fields saturated but the locator is damaged */
@@ -566,7 +553,7 @@ static void test_rejects(void)
 	build(&w, e, 1, 1, NULL, &z);
 	zip_close(z);
 	w.out.p[w.out.len - 22 - 20] = 'X';
-	CHECK(zip_open_mem(&z, w.out.p, w.out.len, "test.whl", err,
+	CHECKF(zip_open_mem(&z, w.out.p, w.out.len, "test.whl", err,
 			   sizeof(err)) == SPOKE_E_BADWHEEL &&
 	      strstr(err, "locator"), "damaged zip64 locator: %s", err);
 	free(w.out.p);
@@ -580,7 +567,7 @@ static void test_rejects(void)
 	e[0] = ok;
 	e[0].bad_crc = 1;
 	expect_extract_fail(e, 1, SPOKE_E_BADWHEEL, "crc", __LINE__);
-	CHECK(strstr(err, "CRC"), "crc message: %s", err);
+	CHECKF(strstr(err, "CRC"), "crc message: %s", err);
 	e[0] = ok;
 	e[0].method = 8;
 	e[0].data = pattern(5000, 3);
@@ -631,7 +618,7 @@ static void build_wheel(struct zw *w, const struct wfile *f, size_t n,
 		sha256_buf(f[i].data, f[i].len, dig);
 		if (i == 0 && t == T_HASH)
 			dig[5] ^= 1;
-		CHECK(!record_add(&rec, f[i].name, t == T_NOHASH && i == 0 ?
+		CHECKF(!record_add(&rec, f[i].name, t == T_NOHASH && i == 0 ?
 				  NULL : "sha256", dig, t == T_NOHASH &&
 				  i == 0 ? 0 : 32, (int64_t)f[i].len +
 				  (i == 0 && t == T_SIZE)), "record_add");
@@ -640,7 +627,7 @@ static void build_wheel(struct zw *w, const struct wfile *f, size_t n,
 		record_add(&rec, "pkg/ghost.py", "sha256",
 			   "0123456789abcdef0123456789abcdef", 32, 3);
 	record_add(&rec, "pkg-1.0.dist-info/RECORD", NULL, NULL, 0, -1);
-	CHECK(!record_format(&rec, &text, &tlen), "record_format");
+	CHECKF(!record_format(&rec, &text, &tlen), "record_format");
 	if (t == T_BAD_RECORD)
 		text[0] = '"';
 	if (t != T_NO_RECORD) {
@@ -673,14 +660,14 @@ static int unpack_into(struct zw *w, const struct unpack_opts *o, int *dfd,
 	int ret;
 
 	store_remove_tree(AT_FDCWD, tmpdir);
-	CHECK(mkdir(tmpdir, 0755) == 0, "mkdir %s: %s", tmpdir,
+	CHECKF(mkdir(tmpdir, 0755) == 0, "mkdir %s: %s", tmpdir,
 	      strerror(errno));
 	*dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
-	CHECK(*dfd >= 0, "open %s", tmpdir);
+	CHECKF(*dfd >= 0, "open %s", tmpdir);
 	err[0] = '\0';
 	ret = zip_open_mem(&z, w->out.p, w->out.len, "pkg-1.0-py3-none-any.whl",
 			   err, sizeof(err));
-	CHECK(!io_fault_arm(fault, ferr, sizeof(ferr)), "arm: %s", ferr);
+	CHECKF(!io_fault_arm(fault, ferr, sizeof(ferr)), "arm: %s", ferr);
 	if (!ret)
 		ret = unpack_wheel(z, *dfd, o, NULL, err, sizeof(err));
 	io_fault_arm(NULL, ferr, sizeof(ferr));
@@ -695,12 +682,12 @@ static void check_file(int dfd, const char *name, const char *data,
 	char *b = malloc(len + 1);
 	int fd = openat(dfd, name, O_RDONLY);
 
-	CHECK(fd >= 0, "%s missing after unpack", name);
-	CHECK(fstat(fd, &st) == 0 && (size_t)st.st_size == len, "%s size",
+	CHECKF(fd >= 0, "%s missing after unpack", name);
+	CHECKF(fstat(fd, &st) == 0 && (size_t)st.st_size == len, "%s size",
 	      name);
-	CHECK((st.st_mode & 07777) == mode, "%s mode %o, want %o", name,
+	CHECKF((st.st_mode & 07777) == mode, "%s mode %o, want %o", name,
 	      st.st_mode & 07777, mode);
-	CHECK(read(fd, b, len + 1) == (ssize_t)len && !memcmp(b, data, len),
+	CHECKF(read(fd, b, len + 1) == (ssize_t)len && !memcmp(b, data, len),
 	      "%s content", name);
 	close(fd);
 	free(b);
@@ -740,8 +727,8 @@ static void test_unpack(void)
 		{ T_BAD_RECORD, SPOKE_E_BADWHEEL, "RECORD line 1" },
 	};
 
-	CHECK(mkdtemp(tmpdir), "mkdtemp");
-	CHECK(pool_create(&pool, 2) == 0, "pool_create");
+	CHECKF(mkdtemp(tmpdir), "mkdtemp");
+	CHECKF(pool_create(&pool, 2) == 0, "pool_create");
 	for (int mode = 0; mode < 4; mode++) {
 		/* inline; pool; direct mmap inflate; verify off */
 		o.pool = mode == 1 || mode == 2 ? pool : NULL;
@@ -749,7 +736,7 @@ static void test_unpack(void)
 		o.verify = mode != 3;
 		build_wheel(&w, f, nf, T_NONE);
 		ret = unpack_into(&w, &o, &dfd, NULL);
-		CHECK(!ret, "unpack mode %d: %s", mode, err);
+		CHECKF(!ret, "unpack mode %d: %s", mode, err);
 		for (size_t i = 0; i < nf; i++)
 			check_file(dfd, f[i].name, f[i].data, f[i].len,
 				   f[i].mode == 0100755 ? 0755 : 0644);
@@ -763,9 +750,9 @@ static void test_unpack(void)
 		if (getenv("T_VERBOSE"))
 			fprintf(stderr, "t_zip: tamper %d: %s\n", bad[i].t,
 				err);
-		CHECK(ret == bad[i].code, "tamper %d: got %d (%s), want %d",
+		CHECKF(ret == bad[i].code, "tamper %d: got %d (%s), want %d",
 		      bad[i].t, ret, err, bad[i].code);
-		CHECK(strstr(err, bad[i].needle) &&
+		CHECKF(strstr(err, bad[i].needle) &&
 		      strstr(err, "pkg-1.0-py3-none-any.whl"),
 		      "tamper %d: message '%s' lacks '%s'", bad[i].t, err,
 		      bad[i].needle);
@@ -775,21 +762,21 @@ static void test_unpack(void)
 	/* Without verify, a hash mismatch goes unnoticed: trust the source. */
 	o = (struct unpack_opts){ .verify = 0 };
 	build_wheel(&w, f, nf, T_HASH);
-	CHECK(!unpack_into(&w, &o, &dfd, NULL), "no-verify: %s", err);
+	CHECKF(!unpack_into(&w, &o, &dfd, NULL), "no-verify: %s", err);
 	close(dfd);
 	free(w.out.p);
 	/* An injected write failure names the entry and the errno. */
 	o = (struct unpack_opts){ .verify = 1 };
 	build_wheel(&w, f, nf, T_NONE);
 	ret = unpack_into(&w, &o, &dfd, "write:2:ENOSPC");
-	CHECK(ret == -ENOSPC && strstr(err, "pkg/big.dat") &&
+	CHECKF(ret == -ENOSPC && strstr(err, "pkg/big.dat") &&
 	      strstr(err, "No space"), "injected ENOSPC: %d %s", ret, err);
 	close(dfd);
 	free(w.out.p);
 	/* An already existing file is not overwritten. */
 	build_wheel(&w, f, nf, T_NONE);
 	ret = unpack_into(&w, &o, &dfd, "open:1:EEXIST");
-	CHECK(ret == -EEXIST && strstr(err, "create"), "EEXIST: %s", err);
+	CHECKF(ret == -EEXIST && strstr(err, "create"), "EEXIST: %s", err);
 	close(dfd);
 	free(w.out.p);
 	pool_free(pool);

@@ -7,6 +7,7 @@
 #ifndef SPOKE_TESTLIB_H
 #define SPOKE_TESTLIB_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,28 @@
 				"%lld\n", __FILE__, __LINE__, #a, _a, #b, _b);\
 			exit(T_FAIL);                                        \
 		}                                                            \
+	} while (0)
+
+/* The cache tests' form: a failed check says what differed, printf-style:
+ * CHECKF(ret == 0, "unpack: %s", err). */
+static inline void __attribute__((format(printf, 3, 4), noreturn))
+t_die(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(T_FAIL);
+}
+
+#define DIE(line, ...) t_die(__FILE__, line, __VA_ARGS__)
+#define CHECKF(cond, ...)                                                    \
+	do {                                                                 \
+		if (!(cond))                                                 \
+			DIE(__LINE__, __VA_ARGS__);                          \
 	} while (0)
 
 static char t_tmpdir[256];
