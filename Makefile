@@ -22,7 +22,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARN) -pthread
 LIBS     := -luring -lzstd -ldeflate -lcrypto -lcjson -pthread
 
-LIB_SRCS := $(sort $(wildcard io/*.c engine/*.c cache/*.c))
+LIB_SRCS := $(sort $(wildcard base/*.c io/*.c engine/*.c cache/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)

@@ -7,7 +7,7 @@
  * makes one allocation per row (its path) plus the row array.
  */
 #include "cache/record.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 #include "spoke.h"
 
 #include <errno.h>

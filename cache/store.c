@@ -10,8 +10,8 @@
 #include "cache/store.h"
 #include "cache/record.h"
 #include "cache/store_int.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 #include "io/linkops.h"
 #include "spoke.h"
 

@@ -8,7 +8,7 @@
 #define SPOKE_CACHE_STORE_INT_H
 
 #include "cache/store.h"
-#include "io/errmsg.h"
+#include "base/errmsg.h"
 
 #include <dirent.h>
 #include <stddef.h>

@@ -7,12 +7,13 @@
  * failure is kept (later tasks see the flag and return at once) because it is
  * the one that explains the run, not the cancellations that follow it.
  */
-#include "io/errmsg.h"
+#include "base/errmsg.h"
 #include "cache/unpack.h"
+#include "base/fdio.h"
 #include "cache/record.h"
-#include "engine/pool.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/pool.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -252,27 +253,10 @@ struct fsink {
 static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 {
 	struct fsink *f = (struct fsink *)s;
-	const char *p = buf;
-	int ret;
 
 	if (f->hashing && digest_update(&f->d, buf, len))
 		return -EIO;
-	while (len) {
-		ssize_t w;
-
-		ret = io_fault_hit(IO_OP_WRITE);
-		if (ret)
-			return ret;
-		w = write(f->fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return fd_write_all(f->fd, buf, len);
 }
 
 /* Inflate straight into the page cache of the output file instead of a heap

@@ -7,10 +7,10 @@
  * reuse one compressed stream many times), and names are checked once, so
  * the rest of the engine may trust every zip_entry it is given.
  */
-#include "io/errmsg.h"
+#include "base/errmsg.h"
 #include "cache/zip.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 #include "spoke.h"
 
 #include <errno.h>

@@ -6,9 +6,9 @@
  * central directory's size or fails, and the CRC-32 is computed over each
  * chunk just before the sink sees it.
  */
-#include "io/errmsg.h"
+#include "base/errmsg.h"
 #include "cache/zip.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 #include "spoke.h"
 
 #include <errno.h>

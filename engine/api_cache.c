@@ -5,9 +5,9 @@
  * the context's error and run unpacks on the context's thread count.
  */
 #include "engine/wheelcache.h"
-#include "engine/pool.h"
+#include "base/pool.h"
 #include "cache/store.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * ctx - spoke_ctx options, error state, version and spoke_strerror. See ctx.h.
  */
 #include "engine/ctx.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 #include "io/linkops.h"
 
 #include <errno.h>

@@ -20,7 +20,7 @@
 #include "engine/plan.h"
 #include "engine/txn.h"
 #include "engine/walk.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 #include "io/linkops.h"
 
 #include <dirent.h>

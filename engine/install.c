@@ -15,7 +15,7 @@
 #include "engine/plan.h"
 #include "engine/report.h"
 #include "engine/scripts.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 
 #include <dirent.h>
 #include <errno.h>

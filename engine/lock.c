@@ -10,8 +10,8 @@
 #include "engine/lock.h"
 #include "engine/plan.h"
 #include "engine/scheme.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,6 +15,7 @@
 #include "cache/record.h"
 #include "engine/scheme.h"
 #include "engine/wheel.h"
+#include "base/strmap.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,26 +41,7 @@ struct spoke_plan {
  * (absolute) in *out, or a recorded error. */
 int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
 
-/* ---- a string-keyed map: destinations, files being removed ------------ */
-
-enum { DEST_FILE = 1, DEST_DIR = 2 };
-
-struct strmap_ent {
-	char *key;
-	int owner; /* wheel index */
-	int kind;  /* DEST_FILE or DEST_DIR */
-};
-
-struct strmap {
-	struct strmap_ent *slots;
-	size_t cap, n;
-};
-
-/* Insert key (copied) unless present; *ent is the (new or old) entry and
- * the return is 1 when it was new, 0 when present, -ENOMEM. */
-int strmap_put(struct strmap *m, const char *key, struct strmap_ent **ent);
-struct strmap_ent *strmap_get(const struct strmap *m, const char *key);
-void strmap_free(struct strmap *m);
+enum { DEST_FILE = 1, DEST_DIR = 2 }; /* strmap_ent.kind of the layout's map */
 
 /* ---- the layout ------------------------------------------------------- */
 

@@ -16,11 +16,11 @@
  *
  * cJSON allocates with its own malloc: its allocator hooks are process-wide
  * and would also change the host's own use of cJSON, so they are left alone
- * (as in report.c). Everything this file keeps goes through io/alloc.h.
+ * (as in report.c). Everything this file keeps goes through base/alloc.h.
  */
 #include "engine/ctx.h"
 #include "cache/store.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -2,8 +2,8 @@
 /* report - see report.h. JSON is built with cJSON (a well-kept library,
  * so escaping of odd file names is somebody's tested code, not ours). */
 #include "engine/report.h"
-#include "io/alloc.h"
-#include "io/errname.h"
+#include "base/alloc.h"
+#include "base/errname.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -4,8 +4,7 @@
  * directories (purelib, platlib, scripts, headers, data) of a virtual
  * environment, of a --target directory or given one by one by an embedder,
  * plus the interpreter that generated scripts name and its X.Y version.
- * Also the lexical path helpers every installer step shares. Every path here
- * is absolute and normalised ("/a/b", no ".", "..", "//" or trailing "/"),
+ * Every path here (base/path.h has the helpers) is absolute and normalised ("/a/b", no ".", "..", "//" or trailing "/"),
  * so "is this inside the environment" and "what is this relative to
  * site-packages" are string operations that never follow a link.
  */
@@ -13,6 +12,7 @@
 #define SPOKE_ENGINE_SCHEME_H
 
 #include "engine/ctx.h"
+#include "base/path.h"
 
 #include <stddef.h>
 
@@ -61,27 +61,5 @@ int scheme_is_boundary(const struct scheme *s, const char *abs);
 /* Replacing or removing abs would break the environment: the interpreter
  * links and activation scripts in the scripts directory, pyvenv.cfg. */
 int scheme_protected(const struct scheme *s, const char *abs);
-
-/* ---- lexical paths ---------------------------------------------------- */
-
-/* a + "/" + b, normalised (b may hold ".."; an absolute b replaces a).
- * NULL on ENOMEM. */
-char *path_join(const char *a, const char *b);
-/* p made absolute against the working directory and normalised. */
-char *path_absolute(const char *p);
-/* Normalise an absolute path in place; ".." above "/" stays at "/". */
-void path_normalize(char *p);
-/* 1 if p is root or lies below it. */
-int path_under(const char *root, const char *p);
-/* to relative to the directory from (both normalised): "../../bin/x". */
-char *path_relative(const char *from, const char *to);
-/* The parent of a normalised path, in place ("/" stays "/"). */
-void path_dirname(char *p);
-const char *path_basename(const char *p);
-
-/* Open the directory rel (relative, normalised, may be "") below root
- * without following a symlink below root: fd or -errno (-ENOTDIR/-ELOOP
- * when a component is not a real directory). */
-int path_open_below(const char *root, const char *rel);
 
 #endif

@@ -7,7 +7,7 @@
  * wheel into same-length paths give identical bytes.
  */
 #include "engine/scripts.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 #include "io/linkops.h"
 
 #include <errno.h>

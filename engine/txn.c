@@ -17,8 +17,9 @@
  * that go into it), then the backup directories, then the journal.
  */
 #include "engine/txn.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/fdio.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -296,27 +297,6 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 	return v;
 }
 
-/* Forward writes count as io calls, so a sweep can fail each of them. */
-static int jwrite(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		int err = io_fault_hit(IO_OP_WRITE);
-		ssize_t w;
-
-		if (err)
-			return err;
-		w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int jsync(int fd)
 {
 	int err = io_fault_hit(IO_OP_WRITE);
@@ -415,7 +395,7 @@ static int write_batch(struct txn *t, int commit)
 	put_le(buf + 8, fnv1a(buf + HDR, len), 8);
 	err = first ? create_journal(t) : 0;
 	if (!err) {
-		err = jwrite(t->jfd, buf, HDR + len);
+		err = fd_write_all(t->jfd, buf, HDR + len);
 		if (!err)
 			err = jsync(t->jfd);
 		if (err) {

@@ -7,13 +7,13 @@
  * time and a task never yields with a batch half-filled.
  */
 #include "engine/walk.h"
-#include "engine/arena.h"
+#include "base/arena.h"
 #include "engine/attempt.h"
-#include "engine/pool.h"
-#include "io/alloc.h"
+#include "base/pool.h"
+#include "base/alloc.h"
 #include "io/backend.h"
-#include "io/errname.h"
-#include "io/fault.h"
+#include "base/errname.h"
+#include "base/fault.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  */
 #include "engine/wheel.h"
 #include "engine/scripts.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 
 #include <dirent.h>
 #include <errno.h>

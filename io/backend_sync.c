@@ -5,7 +5,7 @@
  * against, and the fallback where io_uring is unavailable.
  */
 #include "io/backend.h"
-#include "io/alloc.h"
+#include "base/alloc.h"
 
 #include <errno.h>
 #include <stdlib.h>

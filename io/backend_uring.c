@@ -48,8 +48,8 @@
  * which only pays when idle cores can run those workers in parallel.
  */
 #include "io/backend.h"
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 #include "io/linkops.h"
 
 #include <errno.h>

@@ -8,7 +8,8 @@
  * pip and uv do); a hardlink shares the source inode and so its mtime.
  */
 #include "io/linkops.h"
-#include "io/fault.h"
+#include "base/fdio.h"
+#include "base/fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -355,29 +356,13 @@ int io_write_file_at(int dfd, const char *dname, const void *data, size_t len,
 		     mode_t mode)
 {
 	char tmp[NAME_MAX + 1];
-	const char *p = data;
-	int fd, err = 0;
+	int fd, err;
 
 	io_temp_name(tmp, sizeof(tmp), dname);
 	fd = create_dst(dfd, tmp, mode);
 	if (fd < 0)
 		return fd;
-	while (len > 0) {
-		ssize_t w;
-
-		err = io_fault_hit(IO_OP_WRITE);
-		if (err)
-			break;
-		w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	err = fd_write_all(fd, data, len);
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (!err)

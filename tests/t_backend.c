@@ -15,7 +15,7 @@
  * (one line saying why), 77 skip when the kernel refuses io_uring.
  */
 #include "io/backend.h"
-#include "io/fault.h"
+#include "base/fault.h"
 #include "io/linkops.h"
 #include "tests/testlib.h"
 

@@ -6,7 +6,7 @@
  * workers, a one-thread pool creates no thread, outside tasks start in
  * prio order, and a push wakes a sleeping worker. Exit 0 pass, 1 fail (one line saying why), 77 skip.
  */
-#include "engine/pool.h"
+#include "base/pool.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -13,8 +13,8 @@
  */
 #include "cache/record.h"
 #include "cache/store.h"
-#include "engine/pool.h"
-#include "io/fault.h"
+#include "base/pool.h"
+#include "base/fault.h"
 #include "spoke.h"
 #include "testlib.h"
 

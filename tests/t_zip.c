@@ -15,8 +15,8 @@
 #include "cache/store.h"
 #include "cache/unpack.h"
 #include "cache/zip.h"
-#include "engine/pool.h"
-#include "io/fault.h"
+#include "base/pool.h"
+#include "base/fault.h"
 #include "spoke.h"
 #include "testlib.h"
 

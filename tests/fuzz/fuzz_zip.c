@@ -5,7 +5,7 @@
  * name safe, every data range inside the mapping) and extract every entry
  * into a sink that only counts, then find the dist-info and parse RECORD
  * the way unpack does. Build (SRCS: every .c of cache/ and io/, plus
- * engine/pool.c):
+ * base/pool.c):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude \
  *     tests/fuzz/fuzz_zip.c $SRCS -ldeflate -lzstd -lcrypto -luring \
  *     -pthread -o fuzz_zip

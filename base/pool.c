@@ -8,8 +8,8 @@
  * pending tasks ends the run; idle workers spin, yield, then sleep on a
  * condition variable that a push signals only when someone sleeps.
  */
-#include "engine/pool.h"
-#include "io/alloc.h"
+#include "base/pool.h"
+#include "base/alloc.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* arena - see arena.h. */
-#include "engine/arena.h"
-#include "io/alloc.h"
+#include "base/arena.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>

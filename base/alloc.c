@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* alloc - see alloc.h. */
-#include "io/alloc.h"
-#include "io/fault.h"
+#include "base/alloc.h"
+#include "base/fault.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * errname - see errname.h. The table lists the errno values a file installer
  * can meet; anything else prints as E<number>, which is still unambiguous.
  */
-#include "io/errname.h"
+#include "base/errname.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* errmsg - see errmsg.h. */
-#include "io/errmsg.h"
+#include "base/errmsg.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@
  * mean the same thing whichever thread makes it, so a test can name a call
  * without knowing the schedule.
  */
-#include "io/fault.h"
-#include "io/errname.h"
+#include "base/fault.h"
+#include "base/errname.h"
 
 #include <errno.h>
 #include <signal.h>
