@@ -20,7 +20,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla
 CPPFLAGS += -I. -Iinclude -D_GNU_SOURCE -DSPOKE_BUILDING
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARN) -pthread
-LIBS     := -luring -lzstd -ldeflate -lcrypto -lcjson -pthread
+LIBS     := -luring -lzstd -ldeflate -lcrypto -lcjson -lutf8proc -pthread
 
 LIB_SRCS := $(sort $(wildcard base/*.c io/*.c engine/*.c cache/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
@@ -36,7 +36,7 @@ SHARED := $(BUILD)/libspoke.so.$(VERSION)
 BIN    := $(BUILD)/spoke
 
 DEB_PKGS := build-essential clang pkg-config liburing-dev libzstd-dev \
-	libdeflate-dev libssl-dev libcjson-dev xfsprogs btrfs-progs e2fsprogs \
+	libdeflate-dev libssl-dev libcjson-dev libutf8proc-dev xfsprogs btrfs-progs e2fsprogs \
 	strace python3 python3-venv python3-pip-whl python3-setuptools-whl \
 	python3-wheel-whl python3-pytest zip unzip zstd util-linux gnuplot-nox
 

@@ -398,3 +398,17 @@ int scheme_protected(const struct scheme *s, const char *abs)
 		return 1;
 	return 0;
 }
+
+int scheme_reserved(const struct scheme *s, const char *abs)
+{
+	const char *root = scheme_root_of(s, abs), *p;
+
+	if (!root)
+		return 0;
+	p = abs + strlen(root);
+	/* every component of the rest, each after its '/' */
+	for (; *p; p++)
+		if (*p == '/' && strncmp(p + 1, ".spoke", 6) == 0)
+			return 1;
+	return 0;
+}

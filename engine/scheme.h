@@ -61,5 +61,10 @@ int scheme_is_boundary(const struct scheme *s, const char *abs);
 /* Replacing or removing abs would break the environment: the interpreter
  * links and activation scripts in the scripts directory, pyvenv.cfg. */
 int scheme_protected(const struct scheme *s, const char *abs);
+/* abs lies in the environment (under the env or a scheme root) and a
+ * component below that root begins with ".spoke": the names spoke keeps
+ * for itself (lock, journal, backups, temporary names). No wheel may write
+ * such a path and no RECORD may make spoke remove one. */
+int scheme_reserved(const struct scheme *s, const char *abs);
 
 #endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * name - checks and forms of file names that come from untrusted input (zip
+ * entries, RECORD rows, unpacked trees), shared by the cache and the
+ * engine so both refuse the same names:
+ *   - a name with a control character (C0, DEL, or C1 as UTF-8 U+0080 to
+ *     U+009F) is refused: it can rewrite a terminal line or hide a path;
+ *   - names are compared after Unicode NFC normalisation, so "é" as one
+ *     code point and as "e" + combining accent are the same file, as they
+ *     are on a normalising filesystem (utf8proc does the normalisation:
+ *     docs/LIBRARIES.md says why a library);
+ *   - names are printed escaped, so no message carries raw control bytes.
+ */
+#ifndef SPOKE_BASE_NAME_H
+#define SPOKE_BASE_NAME_H
+
+#include <stddef.h>
+
+/* 1 if s (NUL-terminated) holds a C0 control, DEL or a UTF-8 encoded C1
+ * control, else 0. */
+int name_has_control(const char *s);
+
+/* The NFC form of s on the heap, or NULL (ENOMEM, or s is not valid
+ * UTF-8: then *invalid is set to 1 when invalid is not NULL). */
+char *name_nfc(const char *s, int *invalid);
+
+/* s escaped for a message into out (size n, always NUL-terminated):
+ * control bytes and bytes that are not part of valid UTF-8 become \xHH,
+ * a backslash becomes "\\". Returns out. */
+const char *name_escape(char *out, size_t n, const char *s);
+
+#endif
