@@ -7,6 +7,10 @@
  * a run starts and that workers drain front first. An atomic count of
  * pending tasks ends the run; idle workers spin, yield, then sleep on a
  * condition variable that a push signals only when someone sleeps.
+ *
+ * Longer than most files here on purpose: the deque, the injection list,
+ * sleeping and termination make one memory-ordering argument (who may see
+ * which task when), and it reads best in one place.
  */
 #include "base/pool.h"
 #include "base/alloc.h"
