@@ -44,7 +44,8 @@ struct ftask {
 struct unpack_job {
 	const struct zip *z;
 	int dirfd, verify;
-	uint64_t direct_min;
+	uint64_t direct_min, max_total, max_ratio;
+	atomic_uint_least64_t written;	/* bytes handed to files so far */
 	atomic_int *cancel;
 	char *dist_info;
 	struct record rec;
@@ -245,14 +246,28 @@ out:
 
 struct fsink {
 	struct zip_sink s;
+	struct unpack_job *j;
 	int fd;
 	int hashing;
 	struct digest d;
 };
 
+/* The second line of the budget: whatever the sizes said, no more than
+ * max_total bytes reach the disk. */
+static int charge(struct unpack_job *j, uint64_t n)
+{
+	uint64_t before = atomic_fetch_add_explicit(&j->written, n,
+						    memory_order_relaxed);
+
+	return n > j->max_total || before > j->max_total - n ? -EFBIG : 0;
+}
+
 static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 {
 	struct fsink *f = (struct fsink *)s;
+
+	if (charge(f->j, len))
+		return -EFBIG;
 
 	if (f->hashing && digest_update(&f->d, buf, len))
 		return -EIO;
@@ -266,8 +281,10 @@ static int fs_direct(struct zip_sink *s, uint64_t size, void **buf)
 {
 	struct fsink *f = (struct fsink *)s;
 	void *m;
-	int ret = io_fault_hit(IO_OP_WRITE);
+	int ret = charge(f->j, size);
 
+	if (!ret)
+		ret = io_fault_hit(IO_OP_WRITE);
 	if (ret)
 		return ret;
 	if (fallocate(f->fd, 0, 0, (off_t)size) < 0)
@@ -319,6 +336,7 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 	const struct zip_entry *e = t->e;
 	struct fsink f = {
 		.s = { fs_write, fs_direct, fs_direct_done, j->direct_min },
+		.j = j,
 		.fd = -1,
 		.hashing = j->verify && t->row,
 	};
@@ -344,6 +362,12 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 		goto out;
 	}
 	ret = zip_extract(j->z, e, &f.s, msg, len);
+	if (ret == -EFBIG && atomic_load(&j->written) > j->max_total)
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, msg, len, "%s: %s: the "
+				  "wheel unpacks to more than the size budget "
+				  "of %llu bytes (set SPOKE_UNPACK_MAX to "
+				  "change)", j->z->label, e->name,
+				  (unsigned long long)j->max_total);
 out:
 	if (close(f.fd) < 0 && !ret) {
 		ret = -errno;
@@ -399,6 +423,49 @@ static void file_task(struct pool_worker *w, struct pool_task *pt)
 	atomic_fetch_add_explicit(&j->bytes, t->e->size, memory_order_relaxed);
 }
 
+/* ---- budget --------------------------------------------------------------- */
+
+uint64_t unpack_default_budget(uint64_t wheel_len)
+{
+	uint64_t scaled = wheel_len > UINT64_MAX / UNPACK_BUDGET_FACTOR ?
+			  UINT64_MAX : wheel_len * UNPACK_BUDGET_FACTOR;
+
+	return scaled > UNPACK_BUDGET_FLOOR ? scaled : UNPACK_BUDGET_FLOOR;
+}
+
+/* The declared sizes against the budget, before any byte is written. Sums
+ * are compared by subtraction: ZIP64 sizes near 2^64 must not wrap. */
+static int check_budget(const struct unpack_job *j, char *err, size_t errlen)
+{
+	const struct zip *z = j->z;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < z->n; i++) {
+		const struct zip_entry *e = &z->ent[i];
+
+		if (e->is_dir)
+			continue;
+		if (e->size > UNPACK_RATIO_FREE &&
+		    e->size / j->max_ratio > e->comp_size)
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
+				"%s: %s: %llu bytes from %llu compressed is "
+				"more than the %llu:1 ratio allowed (set "
+				"SPOKE_UNPACK_RATIO to change)", z->label,
+				e->name, (unsigned long long)e->size,
+				(unsigned long long)e->comp_size,
+				(unsigned long long)j->max_ratio);
+		if (e->size > j->max_total - total)
+			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
+				"%s: %s: unpacking %llu more bytes would exceed "
+				"the size budget of %llu bytes for this wheel "
+				"(set SPOKE_UNPACK_MAX to change)", z->label,
+				e->name, (unsigned long long)e->size,
+				(unsigned long long)j->max_total);
+		total += e->size;
+	}
+	return 0;
+}
+
 /* ---- job ---------------------------------------------------------------- */
 
 static void job_free(struct unpack_job *j)
@@ -432,7 +499,12 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->verify = o->verify;
 	j->cancel = o->cancel;
 	j->direct_min = o->direct_min ? o->direct_min : ZIP_DIRECT_MIN_DEFAULT;
-	ret = unpack_dist_info(z, &j->dist_info, err, errlen);
+	j->max_total = o->max_total ? o->max_total :
+		       unpack_default_budget(z->map_len);
+	j->max_ratio = o->max_ratio ? o->max_ratio : UNPACK_RATIO_DEFAULT;
+	ret = check_budget(j, err, errlen);
+	if (!ret)
+		ret = unpack_dist_info(z, &j->dist_info, err, errlen);
 	if (ret)
 		goto out;
 	ret = -ENOMEM;

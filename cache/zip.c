@@ -11,6 +11,7 @@
 #include "cache/zip.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "spoke.h"
 
 #include <errno.h>
@@ -37,9 +38,6 @@
 #define FLAG_ENCRYPTED	0x0001u
 #define FLAG_STRONG	0x0040u
 #define FLAG_CD_MASKED	0x2000u
-
-#define HOST_UNIX	3u
-#define HOST_OSX	19u
 
 /* Deflate cannot expand data by more than about 1032:1; a central directory
  * claiming more lies, and trusting it would size a heap buffer from it. */
@@ -79,6 +77,16 @@ const char *zip_name_problem(const char *name, size_t len)
 		return "NUL byte in name";
 	if (memchr(name, '\\', len))
 		return "backslash in name";
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* C0, DEL, and C1 as UTF-8 (U+0080..U+009F = C2 80..C2 9F):
+		 * a name that can move a cursor cannot be shown safely. */
+		if (c < 0x20 || c == 0x7f || (c == 0xc2 && i + 1 < len &&
+		    (unsigned char)name[i + 1] >= 0x80 &&
+		    (unsigned char)name[i + 1] <= 0x9f))
+			return "control character in name";
+	}
 	if (name[0] == '/')
 		return "absolute path";
 	if (len >= 2 && name[1] == ':' &&
@@ -109,25 +117,18 @@ const char *zip_name_problem(const char *name, size_t len)
 	return NULL;
 }
 
-/* A rejected name as text: control bytes escaped, long names cut. */
+/* A rejected name as text: control and non-UTF-8 bytes escaped (base/name),
+ * long names cut. */
 static void show_name(const char *name, size_t len, char *out, size_t outlen)
 {
-	size_t i, o = 0;
+	char cut[200];
+	size_t n = len < sizeof(cut) - 1 ? len : sizeof(cut) - 1;
 
-	for (i = 0; i < len && o + 8 < outlen; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	/* The loop leaves at least 5 bytes free. */
-	if (i < len) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
+	memcpy(cut, name, n);
+	cut[n] = '\0';
+	name_escape(out, outlen, cut);
+	if (n < len && strlen(out) + 4 <= outlen)
+		strcat(out, "...");
 }
 
 /* Last EOCD signature whose comment fits in the file. Python's zipfile
@@ -361,7 +362,6 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		struct zip_entry *e = &z->ent[i];
 		uint16_t nlen = rd16(p + 28), xlen = rd16(p + 30);
 		uint32_t disk = rd16(p + 34), mode = rd32(p + 38) >> 16;
-		unsigned host = p[5];
 		const char *why;
 
 		memcpy(np, p + CENTRAL_LEN, nlen);
@@ -394,11 +394,12 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 				    "%s: %s: entry on disk %u: multi-disk zip "
 				    "archives are not supported", z->label,
 				    e->name, disk);
-		if (host == HOST_UNIX || host == HOST_OSX) {
-			e->mode = mode;
-			/* pip's rule: a regular file with any exec bit. */
-			e->exec = S_ISREG(mode) && (mode & 0111) && !e->is_dir;
-		}
+		/* pip's rule (zip_item_is_executable) looks at the high
+		 * half of the external attributes whatever host made the
+		 * entry: a regular file type with any exec bit. Hosts that
+		 * leave it zero (MS-DOS, NTFS) get no exec bit that way. */
+		e->mode = mode;
+		e->exec = S_ISREG(mode) && (mode & 0111) && !e->is_dir;
 		ret = check_entry(z, e, ci, err, errlen);
 		if (ret)
 			return ret;
@@ -482,34 +483,47 @@ static int fold_eq(const char *a, const char *b, size_t len)
 	return 1;
 }
 
-/* Names are compared without a directory's trailing '/', so that a file
- * "a" and a directory "a/" meet in the same slot. */
-static size_t key_len(const struct zip_entry *e)
-{
-	return e->name_len - (e->is_dir ? 1 : 0);
-}
+/* The form names are compared in: NFC (so that "é" as one code point and
+ * as "e" + U+0301 are one file, as on a normalising filesystem), without a
+ * directory's trailing '/' (so a file "a" and a directory "a/" meet in the
+ * same slot). */
+struct cmpname {
+	const char *s;		/* the entry's name, or nfc */
+	size_t len;
+	char *nfc;		/* heap, only for names NFC changes */
+};
 
-static long table_find(const struct zip *z, const uint32_t *tab, size_t mask,
-		       const char *s, size_t len)
+static long table_find(const struct cmpname *cn, const uint32_t *tab,
+		       size_t mask, const char *s, size_t len)
 {
 	for (size_t h = fold_hash(s, len) & mask;; h = (h + 1) & mask) {
-		const struct zip_entry *o;
+		const struct cmpname *o;
 
 		if (!tab[h])
 			return -1;
-		o = &z->ent[tab[h] - 1];
-		if (key_len(o) == len && fold_eq(o->name, s, len))
+		o = &cn[tab[h] - 1];
+		if (o->len == len && fold_eq(o->s, s, len))
 			return (long)tab[h] - 1;
 	}
 }
 
-static int collide(const struct zip *z, const struct zip_entry *a,
-		   const struct zip_entry *b, char *err, size_t errlen)
+static int collide(const struct zip *z, const struct cmpname *cn,
+		   const struct zip_entry *a, const struct zip_entry *b,
+		   char *err, size_t errlen)
 {
-	if (memcmp(a->name, b->name, key_len(a)) != 0)
+	const struct cmpname *ca = &cn[a - z->ent], *cb = &cn[b - z->ent];
+	size_t la = a->name_len - a->is_dir, lb = b->name_len - b->is_dir;
+
+	if (la != lb || memcmp(a->name, b->name, la) != 0) {
+		if (ca->len == cb->len && !memcmp(ca->s, cb->s, ca->len))
+			return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
+				    "%s: %s: name collides with %s after "
+				    "Unicode normalisation (NFC)", z->label,
+				    a->name, b->name);
 		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 			    "%s: %s: name collides with %s when case is "
 			    "folded", z->label, a->name, b->name);
+	}
 	if (a->is_dir != b->is_dir)
 		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 			    "%s: %s: both a file and a directory", z->label,
@@ -518,9 +532,49 @@ static int collide(const struct zip *z, const struct zip_entry *a,
 		    z->label, a->name);
 }
 
+static int is_ascii(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* cn[i] for every entry; names that are not UTF-8 are refused here (they
+ * cannot be normalised, compared or shown faithfully). */
+static int cmpnames(const struct zip *z, struct cmpname *cn, char *err,
+		    size_t errlen)
+{
+	for (size_t i = 0; i < z->n; i++) {
+		const struct zip_entry *e = &z->ent[i];
+		int invalid = 0;
+
+		cn[i].s = e->name;
+		cn[i].len = e->name_len - e->is_dir;
+		if (is_ascii(e->name, e->name_len))
+			continue;
+		cn[i].nfc = name_nfc(e->name, &invalid);
+		if (!cn[i].nfc && invalid) {
+			char shown[256];
+
+			show_name(e->name, e->name_len, shown, sizeof(shown));
+			return errmsg_fail(SPOKE_E_UNSAFE_PATH, err, errlen,
+				    "%s: %s: name is not valid UTF-8",
+				    z->label, shown);
+		}
+		if (!cn[i].nfc)
+			return errmsg_fail(-ENOMEM, err, errlen,
+				    "%s: out of memory", z->label);
+		cn[i].s = cn[i].nfc;
+		cn[i].len = strlen(cn[i].nfc) - e->is_dir;
+	}
+	return 0;
+}
+
 static int check_names(const struct zip *z, char *err, size_t errlen)
 {
 	size_t cap = 16, mask, i;
+	struct cmpname *cn;
 	uint32_t *tab;
 	int ret = 0;
 
@@ -528,42 +582,52 @@ static int check_names(const struct zip *z, char *err, size_t errlen)
 		cap <<= 1;
 	mask = cap - 1;
 	tab = xcalloc(cap, sizeof(*tab));
-	if (!tab)
-		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
+	cn = xcalloc(z->n ? z->n : 1, sizeof(*cn));
+	if (!tab || !cn) {
+		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
 			    z->label);
+		goto out;
+	}
+	ret = cmpnames(z, cn, err, errlen);
+	if (ret)
+		goto out;
 	for (i = 0; i < z->n; i++) {
-		const struct zip_entry *e = &z->ent[i];
-		long o = table_find(z, tab, mask, e->name, key_len(e));
+		long o = table_find(cn, tab, mask, cn[i].s, cn[i].len);
 		size_t h;
 
 		if (o >= 0) {
-			ret = collide(z, e, &z->ent[o], err, errlen);
+			ret = collide(z, cn, &z->ent[i], &z->ent[o], err,
+				      errlen);
 			goto out;
 		}
-		for (h = fold_hash(e->name, key_len(e)) & mask; tab[h];
+		for (h = fold_hash(cn[i].s, cn[i].len) & mask; tab[h];
 		     h = (h + 1) & mask)
 			;
 		tab[h] = (uint32_t)i + 1;
 	}
-	/* Every parent of every entry must not be a file. */
+	/* Every parent of every entry must not be a file. NFC never joins
+	 * anything across a '/', so a prefix of the normalised name is the
+	 * normalised parent. */
 	for (i = 0; i < z->n; i++) {
-		const struct zip_entry *e = &z->ent[i];
-
-		for (size_t k = 0; k < key_len(e); k++) {
+		for (size_t k = 0; k < cn[i].len; k++) {
 			long o;
 
-			if (e->name[k] != '/')
+			if (cn[i].s[k] != '/')
 				continue;
-			o = table_find(z, tab, mask, e->name, k);
+			o = table_find(cn, tab, mask, cn[i].s, k);
 			if (o >= 0 && !z->ent[o].is_dir) {
 				ret = errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
 					   "%s: %s: parent %s is a file",
-					   z->label, e->name, z->ent[o].name);
+					   z->label, z->ent[i].name,
+					   z->ent[o].name);
 				goto out;
 			}
 		}
 	}
 out:
+	for (i = 0; cn && i < z->n; i++)
+		free(cn[i].nfc);
+	free(cn);
 	free(tab);
 	return ret;
 }
@@ -629,7 +693,11 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 	z->map = map;
 	z->map_len = len;
-	z->label = xstrdup(label ? label : "(zip)");
+	label = label ? label : "(zip)";
+	/* Every message names the archive: show it escaped once here. */
+	z->label = xmalloc(4 * strlen(label) + 1);
+	if (z->label)
+		name_escape(z->label, 4 * strlen(label) + 1, label);
 	if (!z->label) {
 		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 		goto out;

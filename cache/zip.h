@@ -50,13 +50,14 @@ struct zip_entry {
 	uint16_t method;	/* enum zip_method */
 	uint16_t flags;		/* general purpose bits */
 	uint32_t crc32;
-	uint32_t mode;		/* st_mode from external attrs if made on Unix */
+	uint32_t mode;		/* external attrs >> 16, whatever the host */
 	uint64_t comp_size;
 	uint64_t size;		/* uncompressed */
 	uint64_t local_off;	/* local header */
 	uint64_t data_off;	/* first byte of the (compressed) data */
 	uint8_t is_dir;
-	uint8_t exec;		/* regular file with an exec bit, as pip reads it */
+	uint8_t exec;		/* regular file with an exec bit, as pip reads it
+				 * (for every "made by" host) */
 };
 
 /* Read-only after open; all fields may be read directly. */
