@@ -15,7 +15,7 @@
 
 /* The three top directories, in the order of store's fds. */
 extern const char *const store_subdirs[3];
-/* (Re)open archive-v1, index-v1 and tmp below rootfd, creating them when
+/* (Re)open archive-v2, index-v1 and tmp below rootfd, creating them when
  * the store was opened with create. */
 int store_open_subdirs(struct store *s, char *err, size_t errlen);
 /* A listing of the directory open at fd (fd stays open, the listing

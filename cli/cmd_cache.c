@@ -13,8 +13,10 @@ static const char usage[] =
 	"\n"
 	"The cache of unpacked wheels. add unpacks, verifies every file against\n"
 	"RECORD and publishes the entry atomically (identical wheels share one\n"
-	"entry); list shows entries; verify re-hashes every entry (exit 4 on\n"
-	"corruption, e.g. after a hardlinked file was edited in an environment);\n"
+	"entry; with --no-verify it is marked unverified, and a verifying\n"
+	"install unpacks the wheel again); list shows entries; verify re-hashes\n"
+	"every entry and checks modes (exit 4 on corruption, e.g. after a\n"
+	"hardlinked file was edited or chmod'ed in an environment);\n"
 	"prune removes leftovers of killed runs; clean removes everything.\n"
 	"\n"
 	"Options:\n"
@@ -30,12 +32,15 @@ static void print_entry(void *user, const char *key, const char *name,
 {
 	int verify = *(int *)user;
 
+	/* msg is "unverified" for a sound entry added with --no-verify. */
 	if (!verify)
-		printf("%s  %s\n", key, name ? name : "(no index entry)");
+		printf("%s  %s%s%s\n", key, name ? name : "(no index entry)",
+		       *msg ? "  " : "", msg);
 	else if (status)
 		printf("CORRUPT  %s  %s: %s\n", key, name ? name : "?", msg);
 	else
-		printf("ok       %s  %s\n", key, name ? name : "?");
+		printf("ok       %s  %s%s%s\n", key, name ? name : "?",
+		       *msg ? "  " : "", msg);
 }
 
 static int fail(spoke_ctx *ctx, const char *sub, int ret)
