@@ -398,6 +398,20 @@ static int write_index(struct store *s, const char *name, const char *key,
 	return ret;
 }
 
+/* The file open at fd still has the identity, size and times of *st: it
+ * was not changed while it was hashed. */
+static int same_file_state(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	return fstat(fd, &now) == 0 && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino && now.st_size == st->st_size &&
+	       now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       now.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
 /* Run the caller's check on the tree at archive/<name> or tmp/<name>. */
 static int run_check(const struct store *s, const struct unpack_opts *o,
 		     const char *sub, const char *name, char *err,
@@ -429,7 +443,9 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	unsigned char dig[32];
 	char tmp[STORE_KEY_LEN + 64], ename[STORE_ENTRY_NAME_MAX], eb[128];
 	char shown[4 * NAME_MAX + 1];
-	int ret, dfd = -1, have_tmp = 0;
+	struct timespec hashed_at;
+	struct stat st;
+	int ret, dfd = -1, wfd = -1, have_tmp = 0, remember = 0;
 
 	if (!res)
 		res = &local;
@@ -442,15 +458,48 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0)
 		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
 				  "opened for writing", s->root);
-	ret = zip_map(path, &map, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = sha256_buf(map, len, dig);
-	if (ret) {
-		errmsg_fail(ret, err, errlen, "%s: sha256 failed", shown);
+	if (o->expect_key && !store_key_ok(o->expect_key))
+		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: expected "
+				  "sha256 '%.70s' is not 64 lowercase hex "
+				  "digits", shown, o->expect_key);
+	wfd = zip_open_file(path, err, errlen);
+	if (wfd < 0)
+		return wfd;
+	if (fstat(wfd, &st) < 0) {
+		ret = -errno;
+		errmsg_fail(ret, err, errlen, "%s: stat: %s", shown,
+			    errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
-	hex_encode(dig, sizeof(dig), res->key);
+	/* The stat record spares hashing a file hashed before, but only
+	 * when the entry is there too: an unpack reads the file anyway. */
+	if (store_hash_lookup(s, &st, res->key) == 0 &&
+	    (entry_exists(s, res->key, 1) == 0 ||
+	     (!o->verify && entry_exists(s, res->key, 0) == 0))) {
+		res->hash_cached = 1;
+	} else {
+		struct timespec t0;
+
+		clock_gettime(CLOCK_REALTIME, &t0);
+		ret = zip_map_fd(wfd, path, &map, &len, err, errlen);
+		if (ret)
+			goto out;
+		ret = sha256_buf(map, len, dig);
+		if (ret) {
+			errmsg_fail(ret, err, errlen, "%s: sha256 failed",
+				    shown);
+			goto out;
+		}
+		hex_encode(dig, sizeof(dig), res->key);
+		remember = same_file_state(wfd, &st);
+		hashed_at = t0;
+	}
+	if (o->expect_key && strcmp(o->expect_key, res->key)) {
+		ret = errmsg_fail(SPOKE_E_HASH, err, errlen, "%s: sha256 is %s, "
+				  "but %s was expected", shown, res->key,
+				  o->expect_key);
+		goto out;
+	}
 	/* A verified entry serves everyone; an unverified one only callers
 	 * that do not verify. A verifying caller never trusts it: it unpacks
 	 * the wheel again with every check and publishes the verified name
@@ -469,6 +518,8 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	}
 	res->verified = !!o->verify;
 	store_entry_name(ename, res->key, res->verified);
+	if (!map && (ret = zip_map_fd(wfd, path, &map, &len, err, errlen)))
+		goto out;
 	ret = zip_open_mem(&z, map, len, name, err, errlen);
 	if (ret)
 		goto out;
@@ -502,6 +553,9 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	}
 index:
 	ret = write_index(s, name, res->key, err, errlen);
+	/* Only for wheels that made it in: a refused one leaves nothing. */
+	if (!ret && remember)
+		store_hash_remember(s, &st, res->key, &hashed_at);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -509,5 +563,7 @@ out:
 		store_remove_tree(s->tmpfd, tmp);
 	zip_close(z);
 	zip_unmap(map, len);
+	if (wfd >= 0)
+		close(wfd);
 	return ret;
 }

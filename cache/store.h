@@ -60,6 +60,8 @@ struct store_add_result {
 			 * zero), or another process published it first
 			 * (st counts our discarded unpack) */
 	int verified;	/* the entry used is <key> (else <key>.unverified) */
+	int hash_cached;	/* the key came from the stat record: the
+				 * .whl was not read */
 	struct unpack_stats st;	/* what this call unpacked */
 };
 
@@ -70,8 +72,11 @@ struct store_add_result {
  * ignored and the wheel unpacked again, verified, under the verified name.
  * Without, either is (the verified one first), and a new entry is
  * published as unverified. res may be NULL. Errors are those of unpack.h
- * and o->check, SPOKE_E_USAGE for a bad file name or a store opened
- * without create, or -errno. */
+ * and o->check, SPOKE_E_HASH when the .whl's sha256 is not
+ * o->expect_key, SPOKE_E_USAGE for a bad file name or a store opened
+ * without create, or -errno. A .whl whose device, inode, size, mtime and
+ * ctime match the record of an earlier add is not hashed again when its
+ * entry exists (store_hash.c). */
 int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	      struct store_add_result *res, char *err, size_t errlen);
 

@@ -52,6 +52,9 @@ struct unpack_opts {
 	 * at it; nonzero refuses the wheel (message in err). */
 	int (*check)(void *user, const char *dir, char *err, size_t errlen);
 	void *check_user;
+	/* store_add only: the sha256 (64 lowercase hex) the .whl must have,
+	 * or NULL. A mismatch is SPOKE_E_HASH naming both digests. */
+	const char *expect_key;
 };
 
 /*

@@ -634,42 +634,56 @@ out:
 
 /* ---- open / close ------------------------------------------------------- */
 
-int zip_map(const char *path, const void **map, size_t *len, char *err,
-	    size_t errlen)
+int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
+	       char *err, size_t errlen)
 {
+	char eb[128], shown[1024];
 	struct stat st;
-	char eb[128];
 	void *m;
-	int fd, ret;
+	int ret;
 
-	ret = io_fault_hit(IO_OP_OPEN);
-	fd = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = ret ? ret : -errno;
-		return errmsg_fail(ret, err, errlen, "%s: open: %s", path,
-			    errmsg_str(ret, eb, sizeof(eb)));
-	}
+	name_escape(shown, sizeof(shown), path);
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		errmsg_fail(ret, err, errlen, "%s: stat: %s", path,
-		     errmsg_str(ret, eb, sizeof(eb)));
-		goto out;
+		return errmsg_fail(ret, err, errlen, "%s: stat: %s", shown,
+				  errmsg_str(ret, eb, sizeof(eb)));
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		ret = errmsg_fail(-EINVAL, err, errlen, "%s: not a non-empty regular "
-			   "file", path);
-		goto out;
-	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return errmsg_fail(-EINVAL, err, errlen, "%s: not a non-empty "
+				  "regular file", shown);
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
 		ret = -errno;
-		errmsg_fail(ret, err, errlen, "%s: mmap: %s", path,
-		     errmsg_str(ret, eb, sizeof(eb)));
-		goto out;
+		return errmsg_fail(ret, err, errlen, "%s: mmap: %s", shown,
+				  errmsg_str(ret, eb, sizeof(eb)));
 	}
 	*map = m;
 	*len = (size_t)st.st_size;
-out:
+	return 0;
+}
+
+int zip_open_file(const char *path, char *err, size_t errlen)
+{
+	char eb[128], shown[1024];
+	int fd, ret = io_fault_hit(IO_OP_OPEN);
+
+	fd = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	ret = ret ? ret : -errno;
+	name_escape(shown, sizeof(shown), path);
+	return errmsg_fail(ret, err, errlen, "%s: open: %s", shown,
+			  errmsg_str(ret, eb, sizeof(eb)));
+}
+
+int zip_map(const char *path, const void **map, size_t *len, char *err,
+	    size_t errlen)
+{
+	int fd = zip_open_file(path, err, errlen), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = zip_map_fd(fd, path, map, len, err, errlen);
 	close(fd);
 	return ret;
 }

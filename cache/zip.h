@@ -93,6 +93,11 @@ struct zip_sink {
 int zip_map(const char *path, const void **map, size_t *len, char *err,
 	    size_t errlen);
 void zip_unmap(const void *map, size_t len);
+/* The two halves of zip_map: open path read-only (fd or -errno, message
+ * in err), and map the open fd whole (path only names it in messages). */
+int zip_open_file(const char *path, char *err, size_t errlen);
+int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
+	       char *err, size_t errlen);
 
 /* Parse and validate an archive held in memory (not copied: it must outlive
  * the zip). label names the archive in messages (copied). */

@@ -104,16 +104,41 @@ static int check_tree(void *user, const char *dir, char *err, size_t errlen)
 int wheelcache_add(spoke_ctx *ctx, struct pool *pool, const char *whl,
 		   char **entry_dir, char key_out[65])
 {
+	return wheelcache_add_sha256(ctx, pool, whl, NULL, entry_dir, key_out);
+}
+
+int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
+			  const char *sha256, char **entry_dir,
+			  char key_out[65])
+{
 	struct store_add_result res;
 	struct unpack_opts o = { 0 };
 	struct wheelname wn;
 	struct wheel_check wc = { ctx, &wn, NULL };
 	struct pool *own = NULL;
 	struct store *s = NULL;
-	char err[1024] = "", shown[4 * PATH_MAX + 1];
+	char err[1024] = "", shown[4 * PATH_MAX + 1], want[65];
 	int ret;
 
 	name_escape(shown, sizeof(shown), whl);
+	if (sha256) {
+		size_t i;
+
+		for (i = 0; i < 64 && sha256[i]; i++) {
+			char c = sha256[i];
+
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			      (c >= 'A' && c <= 'F')))
+				break;
+			want[i] = c >= 'A' && c <= 'F' ? (char)(c | 0x20) : c;
+		}
+		if (i != 64 || sha256[i])
+			return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "%s: "
+					"expected sha256 is not 64 hex digits",
+					shown);
+		want[64] = '\0';
+		o.expect_key = want;
+	}
 	wc.label = shown;
 	ret = wheelname_parse(whl, &wn);
 	if (ret)
@@ -173,6 +198,18 @@ int spoke_cache_add(spoke_ctx *ctx, const char *wheel, char key_out[65])
 	if (!wheel)
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheel given");
 	return wheelcache_add(ctx, NULL, wheel, NULL, key_out);
+}
+
+int spoke_cache_add_sha256(spoke_ctx *ctx, const char *wheel,
+			   const char *sha256, char key_out[65])
+{
+	int ret = ctx_begin(ctx);
+
+	if (ret)
+		return ret;
+	if (!wheel)
+		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheel given");
+	return wheelcache_add_sha256(ctx, NULL, wheel, sha256, NULL, key_out);
 }
 
 const char *spoke_cache_dir(spoke_ctx *ctx)

@@ -24,5 +24,11 @@ struct pool;
  * is off and only that exists); key_out (may be NULL) gets the key. */
 int wheelcache_add(spoke_ctx *ctx, struct pool *pool, const char *whl,
 		   char **entry_dir, char key_out[65]);
+/* The same with the sha256 the .whl must have (64 hex digits, either case;
+ * NULL: none): SPOKE_E_HASH naming both digests when it differs,
+ * SPOKE_E_USAGE when it is not 64 hex digits. */
+int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
+			  const char *sha256, char **entry_dir,
+			  char key_out[65]);
 
 #endif

@@ -137,4 +137,11 @@ empty_cache "an over-budget wheel"
 SPOKE_UNPACK_MAX=lots "$SPOKE" cache add "$W" 2>"$TMP/err" && fail "SPOKE_UNPACK_MAX=lots accepted"
 grep -q "SPOKE_UNPACK_MAX" "$TMP/err" || fail "message: $(cat "$TMP/err")"
 SPOKE_UNPACK_MAX=1M "$SPOKE" cache add -q "$W" || fail "within budget"
+# 6. An expected sha256: the right one passes, another is refused naming
+#    both digests.
+sum=$(sha256sum "$W" | cut -d' ' -f1)
+"$SPOKE" cache add -q --sha256 "$sum" "$W" || fail "--sha256 with the right digest"
+bad=0000000000000000000000000000000000000000000000000000000000000000
+"$SPOKE" cache add --sha256 $bad "$W" 2>"$TMP/err" && fail "--sha256 mismatch accepted"
+grep -q "$sum.*$bad" "$TMP/err" || fail "message: $(cat "$TMP/err")"
 echo "t_cache_checks: unverified entries, names, WHEEL/METADATA, modes and budgets checked"

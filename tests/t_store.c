@@ -651,6 +651,83 @@ static void test_unverified(struct pool *pool)
 	store_close(s);
 }
 
+/* Issue 13 item 1: a wheel hashed before is not read again while its
+ * device, inode, size, mtime and ctime are unchanged; any change, even one
+ * that keeps the size and restores the mtime, means hashing again. */
+static void test_hash_record(struct pool *pool)
+{
+	struct unpack_opts o = { .verify = 1, .pool = pool };
+	struct store_add_result r1, r;
+	struct store *s = open_store(1);
+	struct timespec times[2];
+	char whl[4200], tmp[4300], wrong[65];
+	struct stat st, st2;
+	unsigned char c;
+	int fd;
+
+	snprintf(whl, sizeof(whl), "%s/hr-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "hr-1.0", 4, 2000, 11);
+	/* Records are only kept for files whose ctime has settled. */
+	usleep(2200 * 1000);
+	CHECKF(!store_add(s, whl, &o, &r1, err, sizeof(err)), "%s", err);
+	CHECKF(!r1.hash_cached, "first add used a record");
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	CHECKF(r.hash_cached && !strcmp(r.key, r1.key), "second add hashed "
+	      "the wheel again (hash_cached %d)", r.hash_cached);
+	/* The expected digest, right and wrong. */
+	o.expect_key = r1.key;
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) && r.hash_cached,
+	      "expected key: %s", err);
+	memcpy(wrong, r1.key, sizeof(wrong));
+	wrong[0] = wrong[0] == '0' ? '1' : '0';
+	o.expect_key = wrong;
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, r1.key) && strstr(err, wrong), "wrong expected "
+	      "key: %s", err);
+	o.expect_key = "XYZ";
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_USAGE,
+	      "malformed expected key: %s", err);
+	/* Rewritten in place: same size, mtime restored. Only ctime tells. */
+	CHECKF(stat(whl, &st) == 0, "stat");
+	fd = open(whl, O_RDWR);
+	CHECKF(fd >= 0 && pread(fd, &c, 1, st.st_size / 2) == 1, "open");
+	c ^= 0x20;
+	CHECKF(pwrite(fd, &c, 1, st.st_size / 2) == 1, "pwrite");
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	CHECKF(futimens(fd, times) == 0 && close(fd) == 0, "futimens");
+	CHECKF(stat(whl, &st2) == 0 && st2.st_size == st.st_size &&
+	      st2.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+	      st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+	      st2.st_ino == st.st_ino, "touch -r did not restore");
+	o.expect_key = r1.key;
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_HASH &&
+	      !r.hash_cached && strstr(err, r1.key), "a rewritten wheel "
+	      "passed as the old one: %s", err);
+	/* Put the old bytes back under a new inode (mtime restored too):
+	 * hashed again, and the key is the old one. */
+	c ^= 0x20;
+	snprintf(tmp, sizeof(tmp), "%s.new", whl);
+	{
+		FILE *in = fopen(whl, "rb"), *out = fopen(tmp, "wb");
+		char *buf = malloc((size_t)st.st_size);
+
+		CHECKF(in && out && buf && fread(buf, 1, (size_t)st.st_size,
+		      in) == (size_t)st.st_size, "copy");
+		buf[st.st_size / 2] = (char)c;
+		CHECKF(fwrite(buf, 1, (size_t)st.st_size, out) ==
+		      (size_t)st.st_size && fclose(out) == 0, "copy");
+		fclose(in);
+		free(buf);
+	}
+	CHECKF(utimensat(AT_FDCWD, tmp, times, 0) == 0 &&
+	      rename(tmp, whl) == 0, "replace");
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) &&
+	      !r.hash_cached && !strcmp(r.key, r1.key), "replaced wheel: %s",
+	      err);
+	store_close(s);
+}
+
 static void test_clean(struct pool *pool)
 {
 	struct unpack_opts o = { .verify = 1, .pool = pool };
@@ -751,6 +828,7 @@ int main(void)
 	test_verify();
 	real = test_real(pool);
 	test_unverified(pool);
+	test_hash_record(pool);
 	test_clean(pool);
 	pool_free(pool);
 	store_remove_tree(AT_FDCWD, root);
