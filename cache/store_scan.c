@@ -10,6 +10,7 @@
 #include "cache/store_int.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -49,10 +50,15 @@ static int open_file(int dfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The path comes from a directory listing or RECORD of a cache someone
+ * else may have written: shown escaped. */
 static int corrupt(struct verifier *v, const char *why)
 {
+	char shown[1024];
+
+	name_escape(shown, sizeof(shown), v->path);
 	return errmsg_fail(SPOKE_E_HASH, v->err, v->errlen,
-			  "cache entry %s: %s: %s", v->key, v->path, why);
+			  "cache entry %s: %s: %s", v->key, shown, why);
 }
 
 /* Unpack makes directories 0777 and files 0666 or 0777, less the umask of
@@ -299,7 +305,7 @@ int store_verify_entry(const struct store *s, const char *key, char *err,
 int store_verify_state(const struct store *s, const char *key, int verified,
 		       char *err, size_t errlen)
 {
-	char name[STORE_ENTRY_NAME_MAX], eb[128];
+	char name[STORE_ENTRY_NAME_MAX], eb[128], eb2[1024];
 	struct verifier v = { .key = name, .err = err, .errlen = errlen };
 	struct stat st;
 	int efd, ret;
@@ -339,7 +345,8 @@ int store_verify_state(const struct store *s, const char *key, int verified,
 	/* Failures that are not findings (I/O, memory) still need a text. */
 	if (ret && ret != SPOKE_E_HASH && ret != SPOKE_E_CORRUPT)
 		errmsg_fail(ret, err, errlen, "cache entry %s: %s%s%s", name,
-			   v.path, v.path[0] ? ": " : "",
+			   name_escape(eb2, sizeof(eb2), v.path),
+			   v.path[0] ? ": " : "",
 			   errmsg_str(ret, eb, sizeof(eb)));
 	close(efd);
 	record_index_free(&v.ix);

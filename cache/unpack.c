@@ -14,6 +14,7 @@
 #include "base/pool.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -165,9 +166,12 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 	}
 	for (size_t i = 0; i < j->rec.n; i++) {
 		if (!used[i]) {
+			char shown[1024];
+
+			name_escape(shown, sizeof(shown), j->rec.rows[i].path);
 			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: listed in RECORD but not in the "
-				   "wheel", z->label, j->rec.rows[i].path);
+				   "wheel", z->label, shown);
 			goto out;
 		}
 	}

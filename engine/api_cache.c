@@ -21,11 +21,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A backstop for messages from cache/: names are escaped where they are
+ * printed, but a control byte that slipped through any other way must
+ * still not reach a terminal. C0, DEL and C1 (UTF-8 C2 80..9F) become '?'. */
+static void defang(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+	}
+}
+
 static int fail_store(spoke_ctx *ctx, int ret, const char *path,
-		      const char *err)
+		      char *err)
 {
 	int e = ret < 0 && ret > -4096 ? -ret : 0;
 
+	defang(err);
 	return ctx_fail(ctx, ret, e, path, "%s", *err ? err :
 			spoke_strerror(ret));
 }
@@ -233,10 +247,18 @@ static void list_one(void *user, const char *key, const char *wheel_name,
 		     int status, const char *msg)
 {
 	struct list_adapter *a = user;
+	char shown[1024], name[1024];
 
 	if (status)
 		a->bad++;
-	a->fn(a->user, key, wheel_name, status, msg);
+	snprintf(shown, sizeof(shown), "%s", msg);
+	defang(shown);
+	/* Index file names come from a directory anyone may have written. */
+	if (wheel_name) {
+		snprintf(name, sizeof(name), "%s", wheel_name);
+		defang(name);
+	}
+	a->fn(a->user, key, wheel_name ? name : NULL, status, shown);
 }
 
 int spoke_cache_list(spoke_ctx *ctx, int verify, spoke_cache_entry_fn fn,

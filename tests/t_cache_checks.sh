@@ -73,6 +73,13 @@ rm -rf "$C"
 chmod 600 "$TMP/t3/tamper/data.txt"
 "$SPOKE" cache verify >"$TMP/out" 2>&1 && fail "cache verify missed a mode change"
 grep -q "tamper/data.txt: mode 0600" "$TMP/out" || fail "verify output: $(cat "$TMP/out")"
+chmod 644 "$TMP/t3/tamper/data.txt"
+"$SPOKE" cache verify >/dev/null || fail "mode restored, still corrupt"
+# A name planted in the cache is shown escaped.
+: >"$C/archive-v2/$key/tamper/$(printf 'e\033]0;x\007')"
+"$SPOKE" cache verify >"$TMP/out" 2>&1 && fail "cache verify missed a planted file"
+grep -q 'not in RECORD' "$TMP/out" || fail "verify output: $(cat "$TMP/out")"
+grep -q $'\033' "$TMP/out" && fail "raw ESC in the output of cache verify"
 
 # 3. File names: not a wheel name; a name that is not the dist-info's.
 empty_cache() {
