@@ -427,49 +427,6 @@ static void file_task(struct pool_worker *w, struct pool_task *pt)
 	atomic_fetch_add_explicit(&j->bytes, t->e->size, memory_order_relaxed);
 }
 
-/* ---- budget --------------------------------------------------------------- */
-
-uint64_t unpack_default_budget(uint64_t wheel_len)
-{
-	uint64_t scaled = wheel_len > UINT64_MAX / UNPACK_BUDGET_FACTOR ?
-			  UINT64_MAX : wheel_len * UNPACK_BUDGET_FACTOR;
-
-	return scaled > UNPACK_BUDGET_FLOOR ? scaled : UNPACK_BUDGET_FLOOR;
-}
-
-/* The declared sizes against the budget, before any byte is written. Sums
- * are compared by subtraction: ZIP64 sizes near 2^64 must not wrap. */
-static int check_budget(const struct unpack_job *j, char *err, size_t errlen)
-{
-	const struct zip *z = j->z;
-	uint64_t total = 0;
-
-	for (size_t i = 0; i < z->n; i++) {
-		const struct zip_entry *e = &z->ent[i];
-
-		if (e->is_dir)
-			continue;
-		if (e->size > UNPACK_RATIO_FREE &&
-		    e->size / j->max_ratio > e->comp_size)
-			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
-				"%s: %s: %llu bytes from %llu compressed is "
-				"more than the %llu:1 ratio allowed (set "
-				"SPOKE_UNPACK_RATIO to change)", z->label,
-				e->name, (unsigned long long)e->size,
-				(unsigned long long)e->comp_size,
-				(unsigned long long)j->max_ratio);
-		if (e->size > j->max_total - total)
-			return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
-				"%s: %s: unpacking %llu more bytes would exceed "
-				"the size budget of %llu bytes for this wheel "
-				"(set SPOKE_UNPACK_MAX to change)", z->label,
-				e->name, (unsigned long long)e->size,
-				(unsigned long long)j->max_total);
-		total += e->size;
-	}
-	return 0;
-}
-
 /* ---- job ---------------------------------------------------------------- */
 
 static void job_free(struct unpack_job *j)
@@ -506,7 +463,7 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->max_total = o->max_total ? o->max_total :
 		       unpack_default_budget(z->map_len);
 	j->max_ratio = o->max_ratio ? o->max_ratio : UNPACK_RATIO_DEFAULT;
-	ret = check_budget(j, err, errlen);
+	ret = unpack_check_budget(z, j->max_total, j->max_ratio, err, errlen);
 	if (!ret)
 		ret = unpack_dist_info(z, &j->dist_info, err, errlen);
 	if (ret)

@@ -77,6 +77,10 @@ struct unpack_opts {
 
 /* The default max_total for a wheel of wheel_len bytes. */
 uint64_t unpack_default_budget(uint64_t wheel_len);
+/* z's declared sizes against max_total and max_ratio (0: the defaults):
+ * 0, or SPOKE_E_BADWHEEL naming the entry, its size and the limit. */
+int unpack_check_budget(const struct zip *z, uint64_t max_total,
+			uint64_t max_ratio, char *err, size_t errlen);
 
 struct unpack_stats {
 	uint64_t files, dirs, bytes;
