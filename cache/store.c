@@ -505,11 +505,11 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	 * the wheel again with every check and publishes the verified name
 	 * beside it (renaming the unverified entry instead would pull it
 	 * from under installs linking from it right now). */
-	res->verified = 1;
-	if (entry_exists(s, res->key, 1) == 0 ||
-	    (!o->verify && entry_exists(s, res->key, 0) == 0 &&
-	     !(res->verified = 0))) {
+	if (entry_exists(s, res->key, 1) == 0)
+		res->existed = res->verified = 1;
+	else if (!o->verify && entry_exists(s, res->key, 0) == 0)
 		res->existed = 1;
+	if (res->existed) {
 		store_entry_name(ename, res->key, res->verified);
 		ret = run_check(s, o, STORE_ARCHIVE, ename, err, errlen);
 		if (ret)
