@@ -12,6 +12,7 @@
 #include "cache/store_int.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -28,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const store_subdirs[3] = { "archive-v1", "index-v1", "tmp" };
+const char *const store_subdirs[3] = { STORE_ARCHIVE, "index-v1", "tmp" };
 
 DIR *store_opendir(int fd)
 {
@@ -207,17 +208,45 @@ void store_close(struct store *s)
 
 /* ---- lookup --------------------------------------------------------------- */
 
+void store_entry_name(char buf[STORE_ENTRY_NAME_MAX], const char *key,
+		      int verified)
+{
+	snprintf(buf, STORE_ENTRY_NAME_MAX, "%s%s", key,
+		 verified ? "" : STORE_UNVERIFIED);
+}
+
+/* 0 if archive/<key>[.unverified] is a directory, else -errno/-ENOENT. */
+static int entry_exists(const struct store *s, const char *key, int verified)
+{
+	char name[STORE_ENTRY_NAME_MAX];
+	struct stat st;
+
+	if (s->archfd < 0)
+		return -ENOENT;
+	store_entry_name(name, key, verified);
+	if (fstatat(s->archfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOENT;
+}
+
 int store_lookup_key(const struct store *s, const char *key)
 {
-	struct stat st;
+	if (!store_key_ok(key))
+		return -EINVAL;
+	return entry_exists(s, key, 1);
+}
+
+int store_lookup_any(const struct store *s, const char *key, int *verified)
+{
+	int ret;
 
 	if (!store_key_ok(key))
 		return -EINVAL;
-	if (s->archfd < 0)
-		return -ENOENT;
-	if (fstatat(s->archfd, key, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOENT;
+	ret = entry_exists(s, key, 1);
+	*verified = !ret;
+	if (ret == -ENOENT)
+		ret = entry_exists(s, key, 0);
+	return ret;
 }
 
 int store_read_index(const struct store *s, const char *name,
@@ -258,15 +287,19 @@ int store_lookup_name(const struct store *s, const char *wheel_name,
 
 	if (!store_wheel_name_ok(wheel_name))
 		return -EINVAL;
+	int verified;
+
 	ret = store_read_index(s, wheel_name, key);
 	if (!ret)
-		ret = store_lookup_key(s, key);
+		ret = store_lookup_any(s, key, &verified);
 	return ret;
 }
 
-int store_entry_path(const struct store *s, const char *key, char **out)
+int store_entry_path_state(const struct store *s, const char *key,
+			   int verified, char **out)
 {
-	size_t n = strlen(s->root) + sizeof("/archive-v1/") + STORE_KEY_LEN;
+	char name[STORE_ENTRY_NAME_MAX];
+	size_t n = strlen(s->root) + sizeof(STORE_ARCHIVE) + sizeof(name) + 1;
 
 	*out = NULL;
 	if (!store_key_ok(key))
@@ -274,17 +307,26 @@ int store_entry_path(const struct store *s, const char *key, char **out)
 	*out = xmalloc(n);
 	if (!*out)
 		return -ENOMEM;
-	snprintf(*out, n, "%s/archive-v1/%s", s->root, key);
+	store_entry_name(name, key, verified);
+	snprintf(*out, n, "%s/%s/%s", s->root, STORE_ARCHIVE, name);
 	return 0;
 }
 
-int store_entry_open(const struct store *s, const char *key)
+int store_entry_path(const struct store *s, const char *key, char **out)
 {
+	return store_entry_path_state(s, key, 1, out);
+}
+
+int store_entry_open(const struct store *s, const char *key, int verified)
+{
+	char name[STORE_ENTRY_NAME_MAX];
+
 	if (!store_key_ok(key))
 		return -EINVAL;
 	if (s->archfd < 0)
 		return -ENOENT;
-	return io_open_dir_at(s->archfd, key);
+	store_entry_name(name, key, verified);
+	return io_open_dir_at(s->archfd, name);
 }
 
 /* ---- add ------------------------------------------------------------------ */
@@ -356,6 +398,40 @@ static int write_index(struct store *s, const char *name, const char *key,
 	return ret;
 }
 
+/* The file open at fd still has the identity, size and times of *st: it
+ * was not changed while it was hashed. */
+static int same_file_state(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	return fstat(fd, &now) == 0 && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino && now.st_size == st->st_size &&
+	       now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       now.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	       now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Run the caller's check on the tree at archive/<name> or tmp/<name>. */
+static int run_check(const struct store *s, const struct unpack_opts *o,
+		     const char *sub, const char *name, char *err,
+		     size_t errlen)
+{
+	size_t n = strlen(s->root) + strlen(sub) + strlen(name) + 3;
+	char *dir;
+	int ret;
+
+	if (!o->check)
+		return 0;
+	dir = xmalloc(n);
+	if (!dir)
+		return errmsg_fail(-ENOMEM, err, errlen, "out of memory");
+	snprintf(dir, n, "%s/%s/%s", s->root, sub, name);
+	ret = o->check(o->check_user, dir, err, errlen);
+	free(dir);
+	return ret;
+}
+
 int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	      struct store_add_result *res, char *err, size_t errlen)
 {
@@ -365,32 +441,85 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	size_t len = 0;
 	struct zip *z = NULL;
 	unsigned char dig[32];
-	char tmp[STORE_KEY_LEN + 64], eb[128];
-	int ret, dfd = -1, have_tmp = 0;
+	char tmp[STORE_KEY_LEN + 64], ename[STORE_ENTRY_NAME_MAX], eb[128];
+	char shown[4 * NAME_MAX + 1];
+	struct timespec hashed_at;
+	struct stat st;
+	int ret, dfd = -1, wfd = -1, have_tmp = 0, remember = 0;
 
 	if (!res)
 		res = &local;
 	memset(res, 0, sizeof(*res));
 	name = name ? name + 1 : path;
+	name_escape(shown, sizeof(shown), name);
 	if (!store_wheel_name_ok(name))
 		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
-				  "file name (*.whl)", path);
+				  "file name (*.whl)", shown);
 	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0)
 		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
 				  "opened for writing", s->root);
-	ret = zip_map(path, &map, &len, err, errlen);
-	if (ret)
-		return ret;
-	ret = sha256_buf(map, len, dig);
-	if (ret) {
-		errmsg_fail(ret, err, errlen, "%s: sha256 failed", name);
+	if (o->expect_key && !store_key_ok(o->expect_key))
+		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: expected "
+				  "sha256 '%.70s' is not 64 lowercase hex "
+				  "digits", shown, o->expect_key);
+	wfd = zip_open_file(path, err, errlen);
+	if (wfd < 0)
+		return wfd;
+	if (fstat(wfd, &st) < 0) {
+		ret = -errno;
+		errmsg_fail(ret, err, errlen, "%s: stat: %s", shown,
+			    errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
-	hex_encode(dig, sizeof(dig), res->key);
-	if (store_lookup_key(s, res->key) == 0) {
+	/* The stat record spares hashing a file hashed before, but only
+	 * when the entry is there too: an unpack reads the file anyway. */
+	if (store_hash_lookup(s, &st, res->key) == 0 &&
+	    (entry_exists(s, res->key, 1) == 0 ||
+	     (!o->verify && entry_exists(s, res->key, 0) == 0))) {
+		res->hash_cached = 1;
+	} else {
+		struct timespec t0;
+
+		clock_gettime(CLOCK_REALTIME, &t0);
+		ret = zip_map_fd(wfd, path, &map, &len, err, errlen);
+		if (ret)
+			goto out;
+		ret = sha256_buf(map, len, dig);
+		if (ret) {
+			errmsg_fail(ret, err, errlen, "%s: sha256 failed",
+				    shown);
+			goto out;
+		}
+		hex_encode(dig, sizeof(dig), res->key);
+		remember = same_file_state(wfd, &st);
+		hashed_at = t0;
+	}
+	if (o->expect_key && strcmp(o->expect_key, res->key)) {
+		ret = errmsg_fail(SPOKE_E_HASH, err, errlen, "%s: sha256 is %s, "
+				  "but %s was expected", shown, res->key,
+				  o->expect_key);
+		goto out;
+	}
+	/* A verified entry serves everyone; an unverified one only callers
+	 * that do not verify. A verifying caller never trusts it: it unpacks
+	 * the wheel again with every check and publishes the verified name
+	 * beside it (renaming the unverified entry instead would pull it
+	 * from under installs linking from it right now). */
+	if (entry_exists(s, res->key, 1) == 0)
+		res->existed = res->verified = 1;
+	else if (!o->verify && entry_exists(s, res->key, 0) == 0)
 		res->existed = 1;
+	if (res->existed) {
+		store_entry_name(ename, res->key, res->verified);
+		ret = run_check(s, o, STORE_ARCHIVE, ename, err, errlen);
+		if (ret)
+			goto out;
 		goto index;
 	}
+	res->verified = !!o->verify;
+	store_entry_name(ename, res->key, res->verified);
+	if (!map && (ret = zip_map_fd(wfd, path, &map, &len, err, errlen)))
+		goto out;
 	ret = zip_open_mem(&z, map, len, name, err, errlen);
 	if (ret)
 		goto out;
@@ -406,22 +535,27 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 		goto out;
 	}
 	ret = unpack_wheel(z, dfd, o, &res->st, err, errlen);
+	if (!ret)
+		ret = run_check(s, o, "tmp", tmp, err, errlen);
 	if (ret)
 		goto out;
-	ret = store_rename_noreplace(s->tmpfd, tmp, s->archfd, res->key);
+	ret = store_rename_noreplace(s->tmpfd, tmp, s->archfd, ename);
 	if (ret == -EEXIST || ret == -ENOTEMPTY) {
 		/* Another process published the same bytes first. */
 		res->existed = 1;
 		ret = 0;
 	} else if (ret) {
-		errmsg_fail(ret, err, errlen, "%s: publish %s: %s", name,
-			   res->key, errmsg_str(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: publish %s: %s", shown,
+			   ename, errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	} else {
 		have_tmp = 0;
 	}
 index:
 	ret = write_index(s, name, res->key, err, errlen);
+	/* Only for wheels that made it in: a refused one leaves nothing. */
+	if (!ret && remember)
+		store_hash_remember(s, &st, res->key, &hashed_at);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -429,5 +563,7 @@ out:
 		store_remove_tree(s->tmpfd, tmp);
 	zip_close(z);
 	zip_unmap(map, len);
+	if (wfd >= 0)
+		close(wfd);
 	return ret;
 }

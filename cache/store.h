@@ -2,9 +2,13 @@
 /*
  * store - the on-disk wheel cache (layout in docs/CACHE.md):
  *
- *   <root>/archive-v1/<key>/      the unpacked contents of one wheel, where
+ *   <root>/archive-v2/<key>/      the unpacked contents of one wheel, where
  *                                 key = lowercase hex sha256 of the .whl
- *                                 bytes; immutable once published
+ *                                 bytes, verified against RECORD;
+ *                                 immutable once published
+ *   <root>/archive-v2/<key>.unverified/  the same, added without
+ *                                 verification (served only to callers
+ *                                 that do not verify)
  *   <root>/index-v1/<wheel name>  "<key>\n": wheel file name -> entry
  *   <root>/tmp/<key>.<pid>.<rand> unpacks in progress (and removals)
  *   <root>/.trash-*.<pid>.<rand>  directories being removed by clean
@@ -24,6 +28,12 @@
 #include <time.h>
 
 #define STORE_KEY_LEN 64
+/* The archive directory; -v2 since entries record whether they were
+ * verified (a -v1 entry may have been added unverified and cannot say). */
+#define STORE_ARCHIVE "archive-v2"
+/* Suffix of an entry published without RECORD verification. */
+#define STORE_UNVERIFIED ".unverified"
+#define STORE_ENTRY_NAME_MAX (STORE_KEY_LEN + sizeof(STORE_UNVERIFIED))
 #define STORE_PRUNE_AGE 3600	/* seconds before any leftover is stale */
 
 struct store {
@@ -49,36 +59,65 @@ struct store_add_result {
 	int existed;	/* the entry was already there (fast path, st is
 			 * zero), or another process published it first
 			 * (st counts our discarded unpack) */
+	int verified;	/* the entry used is <key> (else <key>.unverified) */
+	int hash_cached;	/* the key came from the stat record: the
+				 * .whl was not read */
 	struct unpack_stats st;	/* what this call unpacked */
 };
 
 /* Add the wheel at path (its file name must end in ".whl"): hash it, unpack
- * and verify it (o: see unpack.h) unless the entry exists, publish, and
- * point index-v1/<file name> at it. res may be NULL. Errors are those of
- * unpack.h, SPOKE_E_USAGE for a bad file name or a store opened without
- * create, or -errno. */
+ * and verify it (o: see unpack.h) unless a usable entry exists, run
+ * o->check on the tree, publish, and point index-v1/<file name> at it.
+ * With o->verify only a verified entry is usable: an unverified one is
+ * ignored and the wheel unpacked again, verified, under the verified name.
+ * Without, either is (the verified one first), and a new entry is
+ * published as unverified. res may be NULL. Errors are those of unpack.h
+ * and o->check, SPOKE_E_HASH when the .whl's sha256 is not
+ * o->expect_key, SPOKE_E_USAGE for a bad file name or a store opened
+ * without create, or -errno. A .whl whose device, inode, size, mtime and
+ * ctime match the record of an earlier add is not hashed again when its
+ * entry exists (store_hash.c). */
 int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	      struct store_add_result *res, char *err, size_t errlen);
 
-/* 0 if the entry exists, -ENOENT if not, -EINVAL for a malformed key. */
+/* 0 if the verified entry exists, -ENOENT if not, -EINVAL for a
+ * malformed key. */
 int store_lookup_key(const struct store *s, const char *key);
-/* The key that index-v1/<wheel_name> names, if that entry exists: 0, or
+/* 0 if the verified or else the unverified entry exists (*verified says
+ * which), -ENOENT if neither, -EINVAL for a malformed key. */
+int store_lookup_any(const struct store *s, const char *key, int *verified);
+/* "<key>" or "<key>.unverified": the entry's name in the archive. */
+void store_entry_name(char buf[STORE_ENTRY_NAME_MAX], const char *key,
+		      int verified);
+/* The key that index-v1/<wheel_name> names, if an entry (verified or not)
+ * exists: 0, or
  * -ENOENT (no index file, or a stale one), -EINVAL (damaged index file). */
 int store_lookup_name(const struct store *s, const char *wheel_name,
 		      char key[STORE_KEY_LEN + 1]);
-/* "<root>/archive-v1/<key>" (heap) in *out: 0 or -ENOMEM/-EINVAL. */
+/* "<root>/archive-v2/<key>" (heap) in *out: 0 or -ENOMEM/-EINVAL. */
 int store_entry_path(const struct store *s, const char *key, char **out);
-/* An O_DIRECTORY fd of the entry, or -errno. */
-int store_entry_open(const struct store *s, const char *key);
+/* The same for the verified (1) or unverified (0) entry. */
+int store_entry_path_state(const struct store *s, const char *key,
+			   int verified, char **out);
+/* An O_DIRECTORY fd of the verified (1) or unverified (0) entry, or
+ * -errno. */
+int store_entry_open(const struct store *s, const char *key, int verified);
 
-/* Re-hash every file of one entry against its RECORD. 0, SPOKE_E_HASH
- * (a file differs, is missing, is extra, or is not a regular file; the
- * message names it), SPOKE_E_CORRUPT (no usable dist-info/RECORD), -errno. */
+/* Re-hash every file of one entry (the verified one if it exists, else the
+ * unverified one) against its RECORD and check every mode is one unpack
+ * sets (see docs/CACHE.md). 0, SPOKE_E_HASH (a file differs, is missing,
+ * is extra, is not a regular file, or has another mode; the message names
+ * it), SPOKE_E_CORRUPT (no usable dist-info/RECORD), -errno. */
 int store_verify_entry(const struct store *s, const char *key, char *err,
 		       size_t errlen);
+/* The same for the verified (1) or unverified (0) entry. */
+int store_verify_state(const struct store *s, const char *key, int verified,
+		       char *err, size_t errlen);
 
 /* Entries, in wheel name order, then entries no index names (wheel_name
- * NULL). status/msg: 0/"" without verify, else store_verify_entry's result.
+ * NULL; an unverified entry shadowed by a verified one of the same key is
+ * one of those). status: 0 without verify, else store_verify_state's
+ * result; msg: its message, or "unverified" for a sound unverified entry.
  * Returns the number of entries, or -errno (message in err). */
 typedef void (*store_list_fn)(void *user, const char *key,
 			      const char *wheel_name, int status,

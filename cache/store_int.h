@@ -12,10 +12,12 @@
 
 #include <dirent.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* The three top directories, in the order of store's fds. */
 extern const char *const store_subdirs[3];
-/* (Re)open archive-v1, index-v1 and tmp below rootfd, creating them when
+/* (Re)open archive-v2, index-v1 and tmp below rootfd, creating them when
  * the store was opened with create. */
 int store_open_subdirs(struct store *s, char *err, size_t errlen);
 /* A listing of the directory open at fd (fd stays open, the listing
@@ -32,5 +34,13 @@ int store_read_index(const struct store *s, const char *name,
 void store_temp_name(char *buf, size_t len, const char *stem);
 int store_rename_noreplace(int ofd, const char *oname, int nfd,
 			   const char *nname);
+/* store_hash.c: the key the wheel file with stat st hashed to, if a record
+ * of exactly that device, inode, size, mtime and ctime exists (0), else
+ * -ENOENT/-errno; and remember one (best effort) for a file hashed from
+ * hashed_at on, unless its ctime is too recent to be trusted. */
+int store_hash_lookup(const struct store *s, const struct stat *st,
+		      char key[STORE_KEY_LEN + 1]);
+void store_hash_remember(struct store *s, const struct stat *st,
+			 const char *key, const struct timespec *hashed_at);
 
 #endif

@@ -138,7 +138,7 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 	if (!ret)
 		ret = remove_index_for(s, key);
 	if (ret)
-		errmsg_fail(ret, err, errlen, "%s/archive-v1/%s: remove: %s",
+		errmsg_fail(ret, err, errlen, "%s/" STORE_ARCHIVE "/%s: remove: %s",
 			   s->root, key, errmsg_str(ret, eb, sizeof(eb)));
 	return ret;
 }

@@ -10,6 +10,7 @@
 #include "cache/store_int.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -27,7 +28,8 @@
 #define READ_CHUNK (256u << 10)
 
 struct verifier {
-	const char *key;
+	const char *key;	/* the entry's name in the archive */
+	mode_t dir_mode, file_mode, exec_mode;	/* what unpack made */
 	char *dist_info;
 	struct record rec;
 	struct record_index ix;
@@ -48,10 +50,36 @@ static int open_file(int dfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The path comes from a directory listing or RECORD of a cache someone
+ * else may have written: shown escaped. */
 static int corrupt(struct verifier *v, const char *why)
 {
+	char shown[1024];
+
+	name_escape(shown, sizeof(shown), v->path);
 	return errmsg_fail(SPOKE_E_HASH, v->err, v->errlen,
-			  "cache entry %s: %s: %s", v->key, v->path, why);
+			  "cache entry %s: %s: %s", v->key, shown, why);
+}
+
+/* Unpack makes directories 0777 and files 0666 or 0777, less the umask of
+ * the adding process, which the entry's own directory shows. A chmod of a
+ * hardlinked copy in an environment changes the cache's inode too. */
+static int check_mode(struct verifier *v, const struct stat *st)
+{
+	mode_t m = st->st_mode & 07777;
+	char why[96];
+
+	if (S_ISDIR(st->st_mode) ? m == v->dir_mode :
+	    m == v->file_mode || m == v->exec_mode)
+		return 0;
+	if (S_ISDIR(st->st_mode))
+		snprintf(why, sizeof(why), "mode %04o changed (unpack made "
+			 "%04o)", (unsigned)m, (unsigned)v->dir_mode);
+	else
+		snprintf(why, sizeof(why), "mode %04o changed (unpack made "
+			 "%04o or %04o)", (unsigned)m, (unsigned)v->file_mode,
+			 (unsigned)v->exec_mode);
+	return corrupt(v, why);
 }
 
 static int find_dist_info(struct verifier *v, int efd)
@@ -244,10 +272,16 @@ static int walk(struct verifier *v, int fd, size_t plen, int depth)
 		} else if (S_ISDIR(st.st_mode)) {
 			int cfd = io_open_dir_at(dfd, de->d_name);
 
-			ret = cfd < 0 ? cfd : walk(v, cfd, at + nlen,
-						   depth + 1);
+			ret = check_mode(v, &st);
+			if (!ret)
+				ret = cfd < 0 ? cfd : walk(v, cfd, at + nlen,
+							   depth + 1);
+			else if (cfd >= 0)
+				close(cfd);
 		} else if (S_ISREG(st.st_mode)) {
 			ret = check_file(v, dfd, de->d_name, &st);
+			if (!ret)
+				ret = check_mode(v, &st);
 		} else {
 			ret = corrupt(v, "not a regular file");
 		}
@@ -261,14 +295,38 @@ static int walk(struct verifier *v, int fd, size_t plen, int depth)
 int store_verify_entry(const struct store *s, const char *key, char *err,
 		       size_t errlen)
 {
-	struct verifier v = { .key = key, .err = err, .errlen = errlen };
-	char eb[128];
+	int verified = 1;
+
+	if (store_lookup_any(s, key, &verified) == -ENOENT)
+		verified = 1;	/* so the message names the usual entry */
+	return store_verify_state(s, key, verified, err, errlen);
+}
+
+int store_verify_state(const struct store *s, const char *key, int verified,
+		       char *err, size_t errlen)
+{
+	char name[STORE_ENTRY_NAME_MAX], eb[128], eb2[1024];
+	struct verifier v = { .key = name, .err = err, .errlen = errlen };
+	struct stat st;
 	int efd, ret;
 
-	efd = store_entry_open(s, key);
+	if (!store_key_ok(key))
+		return errmsg_fail(-EINVAL, err, errlen, "%s: not a cache key",
+				  key);
+	store_entry_name(name, key, verified);
+	efd = store_entry_open(s, key, verified);
 	if (efd < 0)
-		return errmsg_fail(efd, err, errlen, "cache entry %s: %s", key,
+		return errmsg_fail(efd, err, errlen, "cache entry %s: %s", name,
 				  errmsg_str(efd, eb, sizeof(eb)));
+	if (fstat(efd, &st) < 0) {
+		ret = -errno;
+		close(efd);
+		return errmsg_fail(ret, err, errlen, "cache entry %s: %s",
+				  name, errmsg_str(ret, eb, sizeof(eb)));
+	}
+	v.dir_mode = st.st_mode & 07777;
+	v.file_mode = v.dir_mode & 0666;
+	v.exec_mode = v.dir_mode & 0777;
 	v.buf = xmalloc(READ_CHUNK);
 	ret = v.buf ? find_dist_info(&v, efd) : -ENOMEM;
 	if (!ret)
@@ -286,8 +344,9 @@ int store_verify_entry(const struct store *s, const char *key, char *err,
 	}
 	/* Failures that are not findings (I/O, memory) still need a text. */
 	if (ret && ret != SPOKE_E_HASH && ret != SPOKE_E_CORRUPT)
-		errmsg_fail(ret, err, errlen, "cache entry %s: %s%s%s", key,
-			   v.path, v.path[0] ? ": " : "",
+		errmsg_fail(ret, err, errlen, "cache entry %s: %s%s%s", name,
+			   name_escape(eb2, sizeof(eb2), v.path),
+			   v.path[0] ? ": " : "",
 			   errmsg_str(ret, eb, sizeof(eb)));
 	close(efd);
 	record_index_free(&v.ix);
@@ -307,7 +366,7 @@ struct named {
 
 struct keyinfo {
 	char key[STORE_KEY_LEN + 1];
-	int status, seen;
+	int verified, status, seen;
 	char *msg;
 };
 
@@ -317,10 +376,13 @@ static int by_name(const void *a, const void *b)
 		      ((const struct named *)b)->name);
 }
 
+/* By key, the verified entry of a key first. */
 static int by_key(const void *a, const void *b)
 {
-	return strcmp(((const struct keyinfo *)a)->key,
-		      ((const struct keyinfo *)b)->key);
+	const struct keyinfo *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : y->verified - x->verified;
 }
 
 /* arr grown to hold n + 1 elements of size sz: the (maybe moved) array,
@@ -386,16 +448,25 @@ static int add_index(void *u, const char *name)
 static int add_key(void *u, const char *name)
 {
 	struct lists *l = u;
+	char key[STORE_KEY_LEN + 1];
+	int verified = 1;
 	void *p;
 
-	if (!store_key_ok(name))
+	if (strlen(name) == STORE_KEY_LEN + strlen(STORE_UNVERIFIED) &&
+	    !strcmp(name + STORE_KEY_LEN, STORE_UNVERIFIED))
+		verified = 0;
+	memcpy(key, name, STORE_KEY_LEN);
+	key[STORE_KEY_LEN] = '\0';
+	if (strlen(name) < STORE_KEY_LEN || !store_key_ok(key) ||
+	    (verified && name[STORE_KEY_LEN]))
 		return 0;
 	p = more(l->keys, l->nkeys, &l->capkeys, sizeof(*l->keys));
 	if (!p)
 		return -ENOMEM;
 	l->keys = p;
 	memset(&l->keys[l->nkeys], 0, sizeof(l->keys[0]));
-	memcpy(l->keys[l->nkeys++].key, name, STORE_KEY_LEN + 1);
+	memcpy(l->keys[l->nkeys].key, key, sizeof(key));
+	l->keys[l->nkeys++].verified = verified;
 	return 0;
 }
 
@@ -420,19 +491,30 @@ int store_list(const struct store *s, int verify, store_list_fn fn,
 		qsort(l.idx, l.nidx, sizeof(*l.idx), by_name);
 	for (size_t i = 0; verify && i < l.nkeys; i++) {
 		msg[0] = '\0';
-		l.keys[i].status = store_verify_entry(s, l.keys[i].key, msg,
+		l.keys[i].status = store_verify_state(s, l.keys[i].key,
+						      l.keys[i].verified, msg,
 						      sizeof(msg));
 		if (l.keys[i].status && !(l.keys[i].msg = xstrdup(msg))) {
 			ret = -ENOMEM;
 			goto out;
 		}
 	}
+	for (size_t i = 0; i < l.nkeys; i++) {
+		if (!l.keys[i].verified && !l.keys[i].msg &&
+		    !(l.keys[i].msg = xstrdup("unverified"))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < l.nidx; i++) {
-		struct keyinfo probe, *k;
+		struct keyinfo probe = { .verified = 1 }, *k = NULL;
 
 		memcpy(probe.key, l.idx[i].key, sizeof(probe.key));
-		k = l.nkeys ? bsearch(&probe, l.keys, l.nkeys,
-				      sizeof(*l.keys), by_key) : NULL;
+		for (int pass = 0; pass < 2 && !k && l.nkeys; pass++) {
+			probe.verified = !pass;
+			k = bsearch(&probe, l.keys, l.nkeys, sizeof(*l.keys),
+				    by_key);
+		}
 		if (!k)
 			continue;
 		k->seen = 1;

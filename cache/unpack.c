@@ -14,6 +14,7 @@
 #include "base/pool.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -44,7 +45,8 @@ struct ftask {
 struct unpack_job {
 	const struct zip *z;
 	int dirfd, verify;
-	uint64_t direct_min;
+	uint64_t direct_min, max_total, max_ratio;
+	atomic_uint_least64_t written;	/* bytes handed to files so far */
 	atomic_int *cancel;
 	char *dist_info;
 	struct record rec;
@@ -164,9 +166,12 @@ static int load_record(struct unpack_job *j, const struct zip_entry *re,
 	}
 	for (size_t i = 0; i < j->rec.n; i++) {
 		if (!used[i]) {
+			char shown[1024];
+
+			name_escape(shown, sizeof(shown), j->rec.rows[i].path);
 			ret = errmsg_fail(SPOKE_E_BADWHEEL, err, errlen,
 				   "%s: %s: listed in RECORD but not in the "
-				   "wheel", z->label, j->rec.rows[i].path);
+				   "wheel", z->label, shown);
 			goto out;
 		}
 	}
@@ -245,14 +250,28 @@ out:
 
 struct fsink {
 	struct zip_sink s;
+	struct unpack_job *j;
 	int fd;
 	int hashing;
 	struct digest d;
 };
 
+/* The second line of the budget: whatever the sizes said, no more than
+ * max_total bytes reach the disk. */
+static int charge(struct unpack_job *j, uint64_t n)
+{
+	uint64_t before = atomic_fetch_add_explicit(&j->written, n,
+						    memory_order_relaxed);
+
+	return n > j->max_total || before > j->max_total - n ? -EFBIG : 0;
+}
+
 static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 {
 	struct fsink *f = (struct fsink *)s;
+
+	if (charge(f->j, len))
+		return -EFBIG;
 
 	if (f->hashing && digest_update(&f->d, buf, len))
 		return -EIO;
@@ -266,8 +285,10 @@ static int fs_direct(struct zip_sink *s, uint64_t size, void **buf)
 {
 	struct fsink *f = (struct fsink *)s;
 	void *m;
-	int ret = io_fault_hit(IO_OP_WRITE);
+	int ret = charge(f->j, size);
 
+	if (!ret)
+		ret = io_fault_hit(IO_OP_WRITE);
 	if (ret)
 		return ret;
 	if (fallocate(f->fd, 0, 0, (off_t)size) < 0)
@@ -319,6 +340,7 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 	const struct zip_entry *e = t->e;
 	struct fsink f = {
 		.s = { fs_write, fs_direct, fs_direct_done, j->direct_min },
+		.j = j,
 		.fd = -1,
 		.hashing = j->verify && t->row,
 	};
@@ -344,6 +366,12 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 		goto out;
 	}
 	ret = zip_extract(j->z, e, &f.s, msg, len);
+	if (ret == -EFBIG && atomic_load(&j->written) > j->max_total)
+		ret = errmsg_fail(SPOKE_E_BADWHEEL, msg, len, "%s: %s: the "
+				  "wheel unpacks to more than the size budget "
+				  "of %llu bytes (set SPOKE_UNPACK_MAX to "
+				  "change)", j->z->label, e->name,
+				  (unsigned long long)j->max_total);
 out:
 	if (close(f.fd) < 0 && !ret) {
 		ret = -errno;
@@ -432,7 +460,12 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->verify = o->verify;
 	j->cancel = o->cancel;
 	j->direct_min = o->direct_min ? o->direct_min : ZIP_DIRECT_MIN_DEFAULT;
-	ret = unpack_dist_info(z, &j->dist_info, err, errlen);
+	j->max_total = o->max_total ? o->max_total :
+		       unpack_default_budget(z->map_len);
+	j->max_ratio = o->max_ratio ? o->max_ratio : UNPACK_RATIO_DEFAULT;
+	ret = unpack_check_budget(z, j->max_total, j->max_ratio, err, errlen);
+	if (!ret)
+		ret = unpack_dist_info(z, &j->dist_info, err, errlen);
 	if (ret)
 		goto out;
 	ret = -ENOMEM;

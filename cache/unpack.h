@@ -45,7 +45,42 @@ struct unpack_opts {
 	struct pool *pool;	/* unpack_wheel only; NULL: calling thread */
 	atomic_int *cancel;	/* may be NULL; nonzero stops the unpack */
 	uint64_t direct_min;	/* 0: ZIP_DIRECT_MIN_DEFAULT (see zip.h) */
+	uint64_t max_total;	/* 0: unpack_default_budget() */
+	uint64_t max_ratio;	/* 0: UNPACK_RATIO_DEFAULT */
+	/* store_add only: run on the unpacked tree (absolute dir) before it
+	 * is published, and on an existing entry before the index points
+	 * at it; nonzero refuses the wheel (message in err). */
+	int (*check)(void *user, const char *dir, char *err, size_t errlen);
+	void *check_user;
+	/* store_add only: the sha256 (64 lowercase hex) the .whl must have,
+	 * or NULL. A mismatch is SPOKE_E_HASH naming both digests. */
+	const char *expect_key;
 };
+
+/*
+ * Size budget, checked for every compression method against the central
+ * directory's sizes before anything is written, and again on the bytes
+ * actually written (a lying size cannot get past either):
+ *  - the sum of all entries' sizes must not exceed max_total, by default
+ *    the larger of UNPACK_BUDGET_FLOOR and UNPACK_BUDGET_FACTOR times the
+ *    wheel's size (a 1 MB wheel may unpack to 256 MiB, a 1 GB wheel to
+ *    100 GB);
+ *  - an entry larger than UNPACK_RATIO_FREE must not be more than
+ *    max_ratio times its compressed size (deflate cannot exceed ~1032:1
+ *    anyway; zstd can reach millions to one).
+ * Refusals are SPOKE_E_BADWHEEL naming the entry, the sizes and the limit.
+ */
+#define UNPACK_BUDGET_FLOOR (256ull << 20)
+#define UNPACK_BUDGET_FACTOR 100u
+#define UNPACK_RATIO_DEFAULT 1032u
+#define UNPACK_RATIO_FREE (1ull << 20)
+
+/* The default max_total for a wheel of wheel_len bytes. */
+uint64_t unpack_default_budget(uint64_t wheel_len);
+/* z's declared sizes against max_total and max_ratio (0: the defaults):
+ * 0, or SPOKE_E_BADWHEEL naming the entry, its size and the limit. */
+int unpack_check_budget(const struct zip *z, uint64_t max_total,
+			uint64_t max_ratio, char *err, size_t errlen);
 
 struct unpack_stats {
 	uint64_t files, dirs, bytes;

@@ -5,12 +5,15 @@
  * that could wrap) against the mapping, entries are checked pairwise for
  * overlap after sorting by offset (overlapping entries are how "zip bombs"
  * reuse one compressed stream many times), and names are checked once, so
- * the rest of the engine may trust every zip_entry it is given.
+ * the rest of the engine may trust every zip_entry it is given. The name
+ * checks are in zip_names.c.
  */
 #include "base/errmsg.h"
 #include "cache/zip.h"
+#include "cache/zip_int.h"
 #include "base/alloc.h"
 #include "base/fault.h"
+#include "base/name.h"
 #include "spoke.h"
 
 #include <errno.h>
@@ -38,9 +41,6 @@
 #define FLAG_STRONG	0x0040u
 #define FLAG_CD_MASKED	0x2000u
 
-#define HOST_UNIX	3u
-#define HOST_OSX	19u
-
 /* Deflate cannot expand data by more than about 1032:1; a central directory
  * claiming more lies, and trusting it would size a heap buffer from it. */
 #define DEFLATE_MAX_RATIO 1032u
@@ -65,69 +65,6 @@ static uint64_t rd64(const unsigned char *p)
 static int fits(uint64_t off, uint64_t len, uint64_t limit)
 {
 	return off <= limit && len <= limit - off;
-}
-
-const char *zip_name_problem(const char *name, size_t len)
-{
-	size_t i, start = 0, depth = 0;
-
-	if (len == 0)
-		return "empty name";
-	if (len > ZIP_NAME_MAX)
-		return "name too long";
-	if (memchr(name, '\0', len))
-		return "NUL byte in name";
-	if (memchr(name, '\\', len))
-		return "backslash in name";
-	if (name[0] == '/')
-		return "absolute path";
-	if (len >= 2 && name[1] == ':' &&
-	    ((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z'))
-		return "absolute path (drive letter)";
-	/* A trailing '/' marks a directory entry; every component before it
-	 * must be a real name, so that equal paths are equal strings. */
-	if (name[len - 1] == '/')
-		len--;
-	for (i = 0; i <= len; i++) {
-		size_t clen;
-
-		if (i < len && name[i] != '/')
-			continue;
-		clen = i - start;
-		if (clen == 0)
-			return "empty path component";
-		if (clen == 1 && name[start] == '.')
-			return "'.' path component";
-		if (clen == 2 && name[start] == '.' && name[start + 1] == '.')
-			return "'..' path component";
-		if (clen > ZIP_COMPONENT_MAX)
-			return "path component too long";
-		if (++depth > ZIP_DEPTH_MAX)
-			return "path too deep";
-		start = i + 1;
-	}
-	return NULL;
-}
-
-/* A rejected name as text: control bytes escaped, long names cut. */
-static void show_name(const char *name, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 8 < outlen; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	/* The loop leaves at least 5 bytes free. */
-	if (i < len) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
 }
 
 /* Last EOCD signature whose comment fits in the file. Python's zipfile
@@ -361,7 +298,6 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		struct zip_entry *e = &z->ent[i];
 		uint16_t nlen = rd16(p + 28), xlen = rd16(p + 30);
 		uint32_t disk = rd16(p + 34), mode = rd32(p + 38) >> 16;
-		unsigned host = p[5];
 		const char *why;
 
 		memcpy(np, p + CENTRAL_LEN, nlen);
@@ -374,7 +310,7 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		if (why) {
 			char shown[256];
 
-			show_name(e->name, nlen, shown, sizeof(shown));
+			zip_show_name(e->name, nlen, shown, sizeof(shown));
 			return errmsg_fail(SPOKE_E_UNSAFE_PATH, err, errlen,
 				    "%s: %s: %s", z->label, shown, why);
 		}
@@ -394,11 +330,12 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 				    "%s: %s: entry on disk %u: multi-disk zip "
 				    "archives are not supported", z->label,
 				    e->name, disk);
-		if (host == HOST_UNIX || host == HOST_OSX) {
-			e->mode = mode;
-			/* pip's rule: a regular file with any exec bit. */
-			e->exec = S_ISREG(mode) && (mode & 0111) && !e->is_dir;
-		}
+		/* pip's rule (zip_item_is_executable) looks at the high
+		 * half of the external attributes whatever host made the
+		 * entry: a regular file type with any exec bit. Hosts that
+		 * leave it zero (MS-DOS, NTFS) get no exec bit that way. */
+		e->mode = mode;
+		e->exec = S_ISREG(mode) && (mode & 0111) && !e->is_dir;
 		ret = check_entry(z, e, ci, err, errlen);
 		if (ret)
 			return ret;
@@ -451,161 +388,58 @@ out:
 	return ret;
 }
 
-/* ---- name collisions ---------------------------------------------------- */
-
-static uint64_t fold_hash(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c |= 0x20;
-		h = (h ^ c) * 1099511628211ull;
-	}
-	return h;
-}
-
-static int fold_eq(const char *a, const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x |= 0x20;
-		if (y >= 'A' && y <= 'Z')
-			y |= 0x20;
-		if (x != y)
-			return 0;
-	}
-	return 1;
-}
-
-/* Names are compared without a directory's trailing '/', so that a file
- * "a" and a directory "a/" meet in the same slot. */
-static size_t key_len(const struct zip_entry *e)
-{
-	return e->name_len - (e->is_dir ? 1 : 0);
-}
-
-static long table_find(const struct zip *z, const uint32_t *tab, size_t mask,
-		       const char *s, size_t len)
-{
-	for (size_t h = fold_hash(s, len) & mask;; h = (h + 1) & mask) {
-		const struct zip_entry *o;
-
-		if (!tab[h])
-			return -1;
-		o = &z->ent[tab[h] - 1];
-		if (key_len(o) == len && fold_eq(o->name, s, len))
-			return (long)tab[h] - 1;
-	}
-}
-
-static int collide(const struct zip *z, const struct zip_entry *a,
-		   const struct zip_entry *b, char *err, size_t errlen)
-{
-	if (memcmp(a->name, b->name, key_len(a)) != 0)
-		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
-			    "%s: %s: name collides with %s when case is "
-			    "folded", z->label, a->name, b->name);
-	if (a->is_dir != b->is_dir)
-		return errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
-			    "%s: %s: both a file and a directory", z->label,
-			    a->is_dir ? b->name : a->name);
-	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: duplicate entry",
-		    z->label, a->name);
-}
-
-static int check_names(const struct zip *z, char *err, size_t errlen)
-{
-	size_t cap = 16, mask, i;
-	uint32_t *tab;
-	int ret = 0;
-
-	while (cap < z->n * 2)
-		cap <<= 1;
-	mask = cap - 1;
-	tab = xcalloc(cap, sizeof(*tab));
-	if (!tab)
-		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory",
-			    z->label);
-	for (i = 0; i < z->n; i++) {
-		const struct zip_entry *e = &z->ent[i];
-		long o = table_find(z, tab, mask, e->name, key_len(e));
-		size_t h;
-
-		if (o >= 0) {
-			ret = collide(z, e, &z->ent[o], err, errlen);
-			goto out;
-		}
-		for (h = fold_hash(e->name, key_len(e)) & mask; tab[h];
-		     h = (h + 1) & mask)
-			;
-		tab[h] = (uint32_t)i + 1;
-	}
-	/* Every parent of every entry must not be a file. */
-	for (i = 0; i < z->n; i++) {
-		const struct zip_entry *e = &z->ent[i];
-
-		for (size_t k = 0; k < key_len(e); k++) {
-			long o;
-
-			if (e->name[k] != '/')
-				continue;
-			o = table_find(z, tab, mask, e->name, k);
-			if (o >= 0 && !z->ent[o].is_dir) {
-				ret = errmsg_fail(SPOKE_E_CONFLICT, err, errlen,
-					   "%s: %s: parent %s is a file",
-					   z->label, e->name, z->ent[o].name);
-				goto out;
-			}
-		}
-	}
-out:
-	free(tab);
-	return ret;
-}
-
 /* ---- open / close ------------------------------------------------------- */
+
+int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
+	       char *err, size_t errlen)
+{
+	char eb[128], shown[1024];
+	struct stat st;
+	void *m;
+	int ret;
+
+	name_escape(shown, sizeof(shown), path);
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		return errmsg_fail(ret, err, errlen, "%s: stat: %s", shown,
+				  errmsg_str(ret, eb, sizeof(eb)));
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return errmsg_fail(-EINVAL, err, errlen, "%s: not a non-empty "
+				  "regular file", shown);
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		ret = -errno;
+		return errmsg_fail(ret, err, errlen, "%s: mmap: %s", shown,
+				  errmsg_str(ret, eb, sizeof(eb)));
+	}
+	*map = m;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+int zip_open_file(const char *path, char *err, size_t errlen)
+{
+	char eb[128], shown[1024];
+	int fd, ret = io_fault_hit(IO_OP_OPEN);
+
+	fd = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	ret = ret ? ret : -errno;
+	name_escape(shown, sizeof(shown), path);
+	return errmsg_fail(ret, err, errlen, "%s: open: %s", shown,
+			  errmsg_str(ret, eb, sizeof(eb)));
+}
 
 int zip_map(const char *path, const void **map, size_t *len, char *err,
 	    size_t errlen)
 {
-	struct stat st;
-	char eb[128];
-	void *m;
-	int fd, ret;
+	int fd = zip_open_file(path, err, errlen), ret;
 
-	ret = io_fault_hit(IO_OP_OPEN);
-	fd = ret ? -1 : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = ret ? ret : -errno;
-		return errmsg_fail(ret, err, errlen, "%s: open: %s", path,
-			    errmsg_str(ret, eb, sizeof(eb)));
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		errmsg_fail(ret, err, errlen, "%s: stat: %s", path,
-		     errmsg_str(ret, eb, sizeof(eb)));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		ret = errmsg_fail(-EINVAL, err, errlen, "%s: not a non-empty regular "
-			   "file", path);
-		goto out;
-	}
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED) {
-		ret = -errno;
-		errmsg_fail(ret, err, errlen, "%s: mmap: %s", path,
-		     errmsg_str(ret, eb, sizeof(eb)));
-		goto out;
-	}
-	*map = m;
-	*len = (size_t)st.st_size;
-out:
+	if (fd < 0)
+		return fd;
+	ret = zip_map_fd(fd, path, map, len, err, errlen);
 	close(fd);
 	return ret;
 }
@@ -629,7 +463,11 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 	z->map = map;
 	z->map_len = len;
-	z->label = xstrdup(label ? label : "(zip)");
+	label = label ? label : "(zip)";
+	/* Every message names the archive: show it escaped once here. */
+	z->label = xmalloc(4 * strlen(label) + 1);
+	if (z->label)
+		name_escape(z->label, 4 * strlen(label) + 1, label);
 	if (!z->label) {
 		ret = errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 		goto out;
@@ -656,7 +494,7 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 	if (!ret)
 		ret = check_overlap(z, err, errlen);
 	if (!ret)
-		ret = check_names(z, err, errlen);
+		ret = zip_check_names(z, err, errlen);
 out:
 	if (ret)
 		zip_close(z);

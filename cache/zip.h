@@ -50,13 +50,14 @@ struct zip_entry {
 	uint16_t method;	/* enum zip_method */
 	uint16_t flags;		/* general purpose bits */
 	uint32_t crc32;
-	uint32_t mode;		/* st_mode from external attrs if made on Unix */
+	uint32_t mode;		/* external attrs >> 16, whatever the host */
 	uint64_t comp_size;
 	uint64_t size;		/* uncompressed */
 	uint64_t local_off;	/* local header */
 	uint64_t data_off;	/* first byte of the (compressed) data */
 	uint8_t is_dir;
-	uint8_t exec;		/* regular file with an exec bit, as pip reads it */
+	uint8_t exec;		/* regular file with an exec bit, as pip reads it
+				 * (for every "made by" host) */
 };
 
 /* Read-only after open; all fields may be read directly. */
@@ -92,6 +93,11 @@ struct zip_sink {
 int zip_map(const char *path, const void **map, size_t *len, char *err,
 	    size_t errlen);
 void zip_unmap(const void *map, size_t len);
+/* The two halves of zip_map: open path read-only (fd or -errno, message
+ * in err), and map the open fd whole (path only names it in messages). */
+int zip_open_file(const char *path, char *err, size_t errlen);
+int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
+	       char *err, size_t errlen);
 
 /* Parse and validate an archive held in memory (not copied: it must outlive
  * the zip). label names the archive in messages (copied). */

@@ -13,14 +13,17 @@ static const char usage[] =
 	"\n"
 	"The cache of unpacked wheels. add unpacks, verifies every file against\n"
 	"RECORD and publishes the entry atomically (identical wheels share one\n"
-	"entry); list shows entries; verify re-hashes every entry (exit 4 on\n"
-	"corruption, e.g. after a hardlinked file was edited in an environment);\n"
+	"entry; with --no-verify it is marked unverified, and a verifying\n"
+	"install unpacks the wheel again); list shows entries; verify re-hashes\n"
+	"every entry and checks modes (exit 4 on corruption, e.g. after a\n"
+	"hardlinked file was edited or chmod'ed in an environment);\n"
 	"prune removes leftovers of killed runs; clean removes everything.\n"
 	"\n"
 	"Options:\n"
 	"  --cache-dir DIR    the cache (default $SPOKE_CACHE_DIR, else\n"
 	"                     $XDG_CACHE_HOME/spoke, else ~/.cache/spoke)\n"
 	"  --no-verify        add: trust the wheel, skip RECORD checks\n"
+	"  --sha256 HEX       add: the sha256 the one wheel must have\n"
 	"  -j, --jobs N       worker threads for unpacking\n"
 	"  -q, --quiet        print nothing on success\n"
 	"  -h, --help         this help\n";
@@ -30,12 +33,15 @@ static void print_entry(void *user, const char *key, const char *name,
 {
 	int verify = *(int *)user;
 
+	/* msg is "unverified" for a sound entry added with --no-verify. */
 	if (!verify)
-		printf("%s  %s\n", key, name ? name : "(no index entry)");
+		printf("%s  %s%s%s\n", key, name ? name : "(no index entry)",
+		       *msg ? "  " : "", msg);
 	else if (status)
 		printf("CORRUPT  %s  %s: %s\n", key, name ? name : "?", msg);
 	else
-		printf("ok       %s  %s\n", key, name ? name : "?");
+		printf("ok       %s  %s%s%s\n", key, name ? name : "?",
+		       *msg ? "  " : "", msg);
 }
 
 static int fail(spoke_ctx *ctx, const char *sub, int ret)
@@ -47,7 +53,7 @@ static int fail(spoke_ctx *ctx, const char *sub, int ret)
 }
 
 static int run(spoke_ctx *ctx, const struct cli_run_opts *o, const char *sub,
-	       int argc, char **argv, int verify)
+	       int argc, char **argv, int verify, const char *sha256)
 {
 	char key[65];
 	int ret = 0;
@@ -57,8 +63,13 @@ static int run(spoke_ctx *ctx, const struct cli_run_opts *o, const char *sub,
 			cli_usage_error("cache", "add needs at least one wheel");
 			return EXIT_USAGE;
 		}
+		if (sha256 && argc != 1) {
+			cli_usage_error("cache", "--sha256 names the hash of "
+					"one wheel");
+			return EXIT_USAGE;
+		}
 		for (int i = 0; i < argc; i++) {
-			ret = spoke_cache_add(ctx, argv[i], key);
+			ret = spoke_cache_add_sha256(ctx, argv[i], sha256, key);
 			if (ret)
 				return fail(ctx, sub, ret);
 			if (!o->quiet)
@@ -104,11 +115,13 @@ int cmd_cache(int argc, char **argv)
 	static const struct option longopts[] = {
 		CLI_RUN_LONGOPTS,
 		{ "verify", no_argument, NULL, 'V' },
+		{ "sha256", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_run_opts o = { 0 };
 	spoke_ctx *ctx = cli_ctx_create(&o);
+	const char *sha256 = NULL;
 	int opt, ret, verify = 0;
 
 	if (!ctx)
@@ -120,6 +133,10 @@ int cmd_cache(int argc, char **argv)
 			continue;
 		if (opt == 'V') {
 			verify = 1;
+			continue;
+		}
+		if (opt == 'S') {
+			sha256 = optarg;
 			continue;
 		}
 		spoke_ctx_free(ctx);
@@ -140,7 +157,7 @@ int cmd_cache(int argc, char **argv)
 	cli_ctx_finish(ctx, &o);
 	cli_cancel_on_signals(ctx);
 	ret = run(ctx, &o, argv[optind], argc - optind - 1, argv + optind + 1,
-		  verify);
+		  verify, sha256);
 	spoke_ctx_free(ctx);
 	return ret;
 }

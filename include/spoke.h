@@ -275,6 +275,10 @@ SPOKE_API int spoke_recover(spoke_ctx *ctx, spoke_plan *plan,
  * NULL) receives the entry key (hex sha256 of the wheel, 65 bytes). */
 SPOKE_API int spoke_cache_add(spoke_ctx *ctx, const char *wheel,
 			      char key_out[65]);
+/* The same, refusing (SPOKE_E_HASH, naming both digests) a wheel whose
+ * sha256 is not sha256 (64 hex digits; NULL: no expectation). */
+SPOKE_API int spoke_cache_add_sha256(spoke_ctx *ctx, const char *wheel,
+				     const char *sha256, char key_out[65]);
 /* Path of the cache directory in use (owned by ctx). */
 SPOKE_API const char *spoke_cache_dir(spoke_ctx *ctx);
 

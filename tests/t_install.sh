@@ -199,7 +199,7 @@ same_env "$TMP/m2" "$V" "installing and uninstalling the dup wheels"
 # neither a .whl nor a tree, and a missing tree, are usage errors
 SPOKE_CACHE_DIR=$TMP/cache ok install --venv "$V" --json "$G/whl/spoke_plat-0.1-py3-none-any.whl"
 expect_eq "$(action spoke-plat)" installed "a .whl path"
-[ -n "$(ls "$TMP"/cache/archive-v1/)" ] || fail "the .whl did not go through the cache"
+[ -n "$(ls "$TMP"/cache/archive-v2/)" ] || fail "the .whl did not go through the cache"
 ok uninstall --venv "$V" spoke-plat
 same_env "$TMP/m2" "$V" "installing and uninstalling a .whl"
 echo junk >"$TMP/not-a-wheel.txt"

@@ -293,11 +293,11 @@ static void test_add(struct pool *pool)
 	free(path);
 	CHECKF(count_dir("tmp") == 0, "tmp not empty after add");
 	/* Modes: file1 is executable. */
-	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod1/file1.py",
+	snprintf(whl, sizeof(whl), "%s/archive-v2/%s/demo-1.0/mod1/file1.py",
 		 cache, r1.key);
 	CHECKF(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0755, "exec %o",
 	      st.st_mode & 0777);
-	snprintf(whl, sizeof(whl), "%s/archive-v1/%s/demo-1.0/mod2/file2.py",
+	snprintf(whl, sizeof(whl), "%s/archive-v2/%s/demo-1.0/mod2/file2.py",
 		 cache, r1.key);
 	CHECKF(stat(whl, &st) == 0 && (st.st_mode & 0777) == 0644, "mode %o",
 	      st.st_mode & 0777);
@@ -312,7 +312,7 @@ static void test_add(struct pool *pool)
 	CHECKF(store_add(s, whl, &o, NULL, err, sizeof(err)) ==
 	      SPOKE_E_BADWHEEL && strstr(err, "broken-1.0"), "broken: %s",
 	      err);
-	CHECKF(count_dir("archive-v1") == 1 && count_dir("index-v1") == 1 &&
+	CHECKF(count_dir("archive-v2") == 1 && count_dir("index-v1") == 1 &&
 	      count_dir("tmp") == 0, "broken wheel left something");
 	CHECKF(store_add(s, "/etc/passwd", &o, NULL, err, sizeof(err)) ==
 	      SPOKE_E_USAGE, "not a .whl name");
@@ -336,7 +336,7 @@ static void test_add(struct pool *pool)
 		      "deep verify: %s", err);
 		CHECKF(!store_remove(s, r1.key, err, sizeof(err)),
 		      "deep remove: %s", err);
-		CHECKF(count_dir("archive-v1") == 1 && count_dir("tmp") == 0 &&
+		CHECKF(count_dir("archive-v2") == 1 && count_dir("tmp") == 0 &&
 		      count_dir("index-v1") == 1, "deep remove left things");
 	}
 	store_close(s);
@@ -387,8 +387,8 @@ static void test_concurrent(void)
 		nok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	}
 	CHECKF(nok == 8, "only %d of 8 concurrent adds succeeded", nok);
-	CHECKF(count_dir("archive-v1") == 2, "entries: %d",
-	      count_dir("archive-v1"));
+	CHECKF(count_dir("archive-v2") == 2, "entries: %d",
+	      count_dir("archive-v2"));
 	CHECKF(count_dir("tmp") == 0, "concurrent adds left %d temporaries",
 	      count_dir("tmp"));
 }
@@ -470,7 +470,7 @@ static void edit(const char *key, const char *rel, const char *how)
 	char path[4400];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/archive-v1/%s/%s", cache, key, rel);
+	snprintf(path, sizeof(path), "%s/archive-v2/%s/%s", cache, key, rel);
 	if (!strcmp(how, "rm")) {
 		CHECKF(unlink(path) == 0, "unlink %s", path);
 		return;
@@ -559,6 +559,175 @@ static int test_real(struct pool *pool)
 	return added;
 }
 
+static int refuse(void *user, const char *dir, char *e, size_t elen)
+{
+	struct stat st;
+
+	/* Called on the complete unpacked tree, before publishing. */
+	CHECKF(stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	      strstr(dir, "/tmp/"), "check on %s", dir);
+	++*(int *)user;
+	snprintf(e, elen, "refused by the check");
+	return SPOKE_E_BADWHEEL;
+}
+
+/* Cause 4: an entry added without verification is never served to a
+ * verifying caller, however it was damaged; and verify sees modes. */
+static void test_unverified(struct pool *pool)
+{
+	struct unpack_opts o = { .verify = 0, .pool = pool };
+	struct store_add_result r;
+	struct store *s = open_store(1);
+	struct seen seen = { 0 };
+	char whl[4200], path[4200], key[65];
+	int fd, verified = -1, calls = 0, base = count_dir("tmp");
+	unsigned char c;
+
+	snprintf(whl, sizeof(whl), "%s/uv-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "uv-1.0", 5, 1000, 3);
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	CHECKF(!r.verified && !r.existed, "no-verify add: verified %d",
+	      r.verified);
+	memcpy(key, r.key, sizeof(key));
+	CHECKF(store_lookup_key(s, key) == -ENOENT &&
+	      !store_lookup_any(s, key, &verified) && verified == 0,
+	      "unverified entry looks verified");
+	store_list(s, 0, on_entry, &seen, err, sizeof(err));
+	CHECKF(seen.n >= 1, "list");
+	for (int i = 0; i < seen.n && i < 64; i++)
+		if (!strcmp(seen.names[i], "uv-1.0-py3-none-any.whl"))
+			CHECKF(!strcmp(seen.msg[i], "unverified"),
+			      "list says '%s'", seen.msg[i]);
+	/* Same size, other bytes. */
+	snprintf(path, sizeof(path), "%s/archive-v2/%s.unverified/uv-1.0/"
+		 "mod1/file1.py", cache, key);
+	fd = open(path, O_RDWR);
+	CHECKF(fd >= 0 && pread(fd, &c, 1, 0) == 1, "open %s", path);
+	c ^= 1;
+	CHECKF(pwrite(fd, &c, 1, 0) == 1 && close(fd) == 0, "tamper");
+	CHECKF(store_verify_state(s, key, 0, err, sizeof(err)) ==
+	      SPOKE_E_HASH && strstr(err, "uv-1.0/mod1/file1.py") &&
+	      strstr(err, ".unverified"), "verify of tampered: %s", err);
+	/* A non-verifying add trusts it (that is what --no-verify means)... */
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) && r.existed &&
+	      !r.verified, "no-verify re-add");
+	/* ... a verifying one unpacks the wheel again, verified. */
+	o.verify = 1;
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	CHECKF(r.verified && !r.existed && r.st.files > 0, "verifying add "
+	      "used the unverified entry (verified %d existed %d)",
+	      r.verified, r.existed);
+	CHECKF(!store_lookup_key(s, key), "no verified entry");
+	CHECKF(!store_verify_state(s, key, 1, err, sizeof(err)), "verified "
+	      "entry does not verify: %s", err);
+	/* From now on everyone gets the verified entry. */
+	o.verify = 0;
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) && r.existed &&
+	      r.verified, "no-verify add after repair");
+	/* A mode changed through a hardlink shows in verify. */
+	snprintf(path, sizeof(path), "%s/archive-v2/%s/uv-1.0/mod2/file2.py",
+		 cache, key);
+	CHECKF(chmod(path, 0600) == 0, "chmod");
+	CHECKF(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, "mod2/file2.py") && strstr(err, "mode 0600"),
+	      "mode change not seen: %s", err);
+	CHECKF(chmod(path, 0666) == 0, "chmod");
+	CHECKF(store_verify_entry(s, key, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, "mode 0666"), "mode change not seen: %s", err);
+	CHECKF(chmod(path, 0644) == 0, "chmod");
+	CHECKF(!store_verify_entry(s, key, err, sizeof(err)), "%s", err);
+	/* The check refuses: nothing published, no index, no temporary. */
+	snprintf(whl, sizeof(whl), "%s/cb-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "cb-1.0", 3, 100, 4);
+	o = (struct unpack_opts){ .verify = 1, .check = refuse,
+				  .check_user = &calls };
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) ==
+	      SPOKE_E_BADWHEEL && strstr(err, "refused") && calls == 1,
+	      "check not applied: %s", err);
+	CHECKF(store_lookup_any(s, r.key, &verified) == -ENOENT &&
+	      store_lookup_name(s, "cb-1.0-py3-none-any.whl", key) ==
+	      -ENOENT && count_dir("tmp") == base, "refused wheel left "
+	      "traces (tmp %d, was %d)", count_dir("tmp"), base);
+	store_close(s);
+}
+
+/* Issue 13 item 1: a wheel hashed before is not read again while its
+ * device, inode, size, mtime and ctime are unchanged; any change, even one
+ * that keeps the size and restores the mtime, means hashing again. */
+static void test_hash_record(struct pool *pool)
+{
+	struct unpack_opts o = { .verify = 1, .pool = pool };
+	struct store_add_result r1, r;
+	struct store *s = open_store(1);
+	struct timespec times[2];
+	char whl[4200], tmp[4300], wrong[65];
+	struct stat st, st2;
+	unsigned char c;
+	int fd;
+
+	snprintf(whl, sizeof(whl), "%s/hr-1.0-py3-none-any.whl", root);
+	make_wheel(whl, "hr-1.0", 4, 2000, 11);
+	/* Records are only kept for files whose ctime has settled. */
+	usleep(2200 * 1000);
+	CHECKF(!store_add(s, whl, &o, &r1, err, sizeof(err)), "%s", err);
+	CHECKF(!r1.hash_cached, "first add used a record");
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)), "%s", err);
+	CHECKF(r.hash_cached && !strcmp(r.key, r1.key), "second add hashed "
+	      "the wheel again (hash_cached %d)", r.hash_cached);
+	/* The expected digest, right and wrong. */
+	o.expect_key = r1.key;
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) && r.hash_cached,
+	      "expected key: %s", err);
+	memcpy(wrong, r1.key, sizeof(wrong));
+	wrong[0] = wrong[0] == '0' ? '1' : '0';
+	o.expect_key = wrong;
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_HASH &&
+	      strstr(err, r1.key) && strstr(err, wrong), "wrong expected "
+	      "key: %s", err);
+	o.expect_key = "XYZ";
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_USAGE,
+	      "malformed expected key: %s", err);
+	/* Rewritten in place: same size, mtime restored. Only ctime tells. */
+	CHECKF(stat(whl, &st) == 0, "stat");
+	fd = open(whl, O_RDWR);
+	CHECKF(fd >= 0 && pread(fd, &c, 1, st.st_size / 2) == 1, "open");
+	c ^= 0x20;
+	CHECKF(pwrite(fd, &c, 1, st.st_size / 2) == 1, "pwrite");
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	CHECKF(futimens(fd, times) == 0 && close(fd) == 0, "futimens");
+	CHECKF(stat(whl, &st2) == 0 && st2.st_size == st.st_size &&
+	      st2.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+	      st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+	      st2.st_ino == st.st_ino, "touch -r did not restore");
+	o.expect_key = r1.key;
+	CHECKF(store_add(s, whl, &o, &r, err, sizeof(err)) == SPOKE_E_HASH &&
+	      !r.hash_cached && strstr(err, r1.key), "a rewritten wheel "
+	      "passed as the old one: %s", err);
+	/* Put the old bytes back under a new inode (mtime restored too):
+	 * hashed again, and the key is the old one. */
+	c ^= 0x20;
+	snprintf(tmp, sizeof(tmp), "%s.new", whl);
+	{
+		FILE *in = fopen(whl, "rb"), *out = fopen(tmp, "wb");
+		char *buf = malloc((size_t)st.st_size);
+
+		CHECKF(in && out && buf && fread(buf, 1, (size_t)st.st_size,
+		      in) == (size_t)st.st_size, "copy");
+		buf[st.st_size / 2] = (char)c;
+		CHECKF(fwrite(buf, 1, (size_t)st.st_size, out) ==
+		      (size_t)st.st_size && fclose(out) == 0, "copy");
+		fclose(in);
+		free(buf);
+	}
+	CHECKF(utimensat(AT_FDCWD, tmp, times, 0) == 0 &&
+	      rename(tmp, whl) == 0, "replace");
+	CHECKF(!store_add(s, whl, &o, &r, err, sizeof(err)) &&
+	      !r.hash_cached && !strcmp(r.key, r1.key), "replaced wheel: %s",
+	      err);
+	store_close(s);
+}
+
 static void test_clean(struct pool *pool)
 {
 	struct unpack_opts o = { .verify = 1, .pool = pool };
@@ -573,7 +742,7 @@ static void test_clean(struct pool *pool)
 	close(openat(s->tmpfd, "ro/f", O_CREAT | O_WRONLY, 0644));
 	fchmodat(s->tmpfd, "ro", 0500, 0);
 	CHECKF(!store_clean(s, err, sizeof(err)), "clean: %s", err);
-	CHECKF(count_dir("archive-v1") == 0 && count_dir("index-v1") == 0 &&
+	CHECKF(count_dir("archive-v2") == 0 && count_dir("index-v1") == 0 &&
 	      count_dir("tmp") == 0, "clean left something");
 	{
 		struct dirent *de;
@@ -658,6 +827,8 @@ int main(void)
 	CHECKF(!pool_create(&pool, 2), "pool");
 	test_verify();
 	real = test_real(pool);
+	test_unverified(pool);
+	test_hash_record(pool);
 	test_clean(pool);
 	pool_free(pool);
 	store_remove_tree(AT_FDCWD, root);

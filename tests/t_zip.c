@@ -20,6 +20,7 @@
 #include "spoke.h"
 #include "testlib.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libdeflate.h>
@@ -364,23 +365,27 @@ static void test_valid(size_t bigsz)
 		  .host = -1, .mode = 0100755 },
 		{ .name = "pkg/noreg_exec", .data = small, .len = 10,
 		  .mode = 0755 },
+		{ .name = "pkg/ntfs_plain", .data = small, .len = 10,
+		  .host = 10 },
 	};
 	struct zw w;
 	struct zip *z;
 	int ret;
 
 	for (int zip64 = 0; zip64 < 2; zip64++) {
-		struct zent e64[9];
+		struct zent e64[10];
 
 		memcpy(e64, e, sizeof(e));
-		for (int i = 0; i < 9; i++)
+		for (int i = 0; i < 10; i++)
 			e64[i].zip64 = zip64;
-		ret = build(&w, e64, 9, zip64, zip64 ? NULL : "a comment", &z);
+		ret = build(&w, e64, 10, zip64, zip64 ? NULL : "a comment", &z);
 		CHECKF(!ret, "valid archive (zip64=%d): %s", zip64, err);
-		CHECKF(z->n == 9, "entry count %zu", z->n);
+		CHECKF(z->n == 10, "entry count %zu", z->n);
 		CHECKF(z->ent[0].is_dir && !z->ent[1].is_dir, "dir flags");
 		CHECKF(!z->ent[1].exec && z->ent[2].exec, "exec bits");
-		CHECKF(!z->ent[7].exec, "exec bit from a DOS host");
+		/* pip reads the bits whatever the "made by" host. */
+		CHECKF(z->ent[7].exec, "exec bit from a DOS host ignored");
+		CHECKF(!z->ent[9].exec, "exec bit from zero attributes");
 		CHECKF(!z->ent[8].exec, "exec bit without S_IFREG");
 		CHECKF(z->ent[2].size == bigsz, "zip64 size");
 		CHECKF(!extract_cmp(z, 1, small, 1000), "stored: %s", err);
@@ -456,6 +461,12 @@ static void test_rejects(void)
 		{ "a\0b", 3, "NUL" },
 		{ "a//b", 0, "empty path component" },
 		{ "./a", 0, "'.'" },
+		{ "pkg/a\x1b[2Jb.py", 0, "control character" },
+		{ "pkg/a\rb.py", 0, "control character" },
+		{ "pkg/a\x7f" "b.py", 0, "control character" },
+		{ "pkg/a\xc2\x9b" "b.py", 0, "control character" },
+		{ "pkg/\xff\xfe.py", 0, "not valid UTF-8" },
+		{ "pkg/\xc3(.py", 0, "not valid UTF-8" },
 	};
 	{
 		static char deep[1200], longc[300], huge[5000];
@@ -510,6 +521,27 @@ static void test_rejects(void)
 	e[1] = (struct zent){ .name = "pkg/" };
 	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "pkg", "both",
 			 __LINE__);
+	/* equal after NFC: U+00E9 versus "e" + U+0301, also as a parent */
+	e[0] = ok;
+	e[0].name = "pkg/caf\xc3\xa9.py";
+	e[1] = ok;
+	e[1].name = "pkg/cafe\xcc\x81.py";
+	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "pkg/caf",
+			 "Unicode normalisation", __LINE__);
+	e[0] = ok;
+	e[0].name = "caf\xc3\xa9";
+	e[1] = ok;
+	e[1].name = "cafe\xcc\x81/x.py";
+	expect_open_fail(e, 2, 0, SPOKE_E_CONFLICT, "x.py", "is a file",
+			 __LINE__);
+	/* a rejected name is shown escaped: no raw control byte in err */
+	e[0] = ok;
+	e[0].name = "pkg/\x1b]0;owned\x07.py";
+	expect_open_fail(e, 1, 0, SPOKE_E_UNSAFE_PATH, "\\x1b]0;owned",
+			 "control character", __LINE__);
+	for (const char *c = err; *c; c++)
+		CHECKF((unsigned char)*c >= 0x20 && *c != 0x7f,
+		       "raw control byte in '%s'", err);
 	/* ZIP64 sizes saturated without the extra field they announce */
 	e[0] = ok;
 	e[0].zip64 = 1;
@@ -784,6 +816,112 @@ static void test_unpack(void)
 	free(big);
 }
 
+/* Entries (not counting . and ..) directly in tmpdir. */
+static int tmp_entries(void)
+{
+	struct dirent *de;
+	DIR *d = opendir(tmpdir);
+	int n = 0;
+
+	CHECKF(d, "opendir %s", tmpdir);
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Entries plus an empty pkg-1.0.dist-info/RECORD (enough with verify off),
+ * unpacked by unpack_into. */
+static int unpack_entries(struct zent *e, size_t n, int zip64,
+			  const struct unpack_opts *o)
+{
+	struct zent rec = { .name = "pkg-1.0.dist-info/RECORD", .data = "",
+			    .zip64 = zip64 };
+	struct zw w = { 0 };
+	int dfd, ret;
+
+	for (size_t i = 0; i < n; i++)
+		zw_add(&w, &e[i]);
+	zw_add(&w, &rec);
+	zw_finish(&w, zip64, NULL);
+	ret = unpack_into(&w, o, &dfd, NULL);
+	if (getenv("T_VERBOSE"))
+		fprintf(stderr, "t_zip: budget: %d %s\n", ret, err);
+	close(dfd);
+	free(w.out.p);
+	return ret;
+}
+
+/* Size budget and ratio guard, for every method, before any byte is
+ * written; the bombs are made small and the limits lowered to match. */
+static void test_budget(void)
+{
+	size_t zn = 8 << 20, rn = 1100 << 10;
+	char *zeros = calloc(1, zn), *rnd = malloc(rn);
+	struct unpack_opts o = { 0 };
+	unsigned seed = 5;
+	struct zent e[2];
+	int ret;
+
+	for (size_t i = 0; i < rn; i++) {
+		seed = seed * 1103515245u + 12345u;
+		rnd[i] = (char)(seed >> 16);
+	}
+	/* zstd: 8 MiB of zeros in a few hundred bytes; the ratio guard
+	 * refuses it by default, with nothing written */
+	e[0] = (struct zent){ .name = "pkg/bomb.bin", .data = zeros,
+			      .len = zn, .method = 93 };
+	ret = unpack_entries(e, 1, 0, &o);
+	CHECKF(ret == SPOKE_E_BADWHEEL && strstr(err, "pkg/bomb.bin") &&
+	      strstr(err, "1032:1 ratio"), "zstd ratio: %d %s", ret, err);
+	CHECKF(tmp_entries() == 0, "zstd bomb wrote something");
+	/* ratio allowed, total budget 4 MiB: refused, limit in the message */
+	o.max_ratio = UINT64_MAX;
+	o.max_total = 4 << 20;
+	ret = unpack_entries(e, 1, 0, &o);
+	CHECKF(ret == SPOKE_E_BADWHEEL && strstr(err, "budget of 4194304") &&
+	      strstr(err, "SPOKE_UNPACK_MAX"), "zstd budget: %d %s", ret, err);
+	CHECKF(tmp_entries() == 0, "over-budget wheel wrote something");
+	/* ... and within a 16 MiB budget the same wheel unpacks */
+	o.max_total = 16 << 20;
+	ret = unpack_entries(e, 1, 0, &o);
+	CHECKF(!ret, "within budget: %s", err);
+	/* deflate within its ratio (1.1 MB of data claiming 1 GiB) from a
+	 * 1 MB wheel: the default budget refuses it before writing */
+	o = (struct unpack_opts){ 0 };
+	e[0] = (struct zent){ .name = "pkg/huge.bin", .data = rnd, .len = rn,
+			      .method = 8, .usize_adj = (1 << 30) - (int64_t)rn };
+	ret = unpack_entries(e, 1, 0, &o);
+	CHECKF(ret == SPOKE_E_BADWHEEL && strstr(err, "pkg/huge.bin") &&
+	      strstr(err, "budget of 268435456"), "deflate 1 GiB: %d %s", ret,
+	      err);
+	CHECKF(tmp_entries() == 0, "1 GiB entry wrote something");
+	/* ZIP64: two zstd entries of 2^63 bytes each; the sum must not wrap
+	 * even with the largest budget and no ratio guard */
+	o = (struct unpack_opts){ .max_total = UINT64_MAX,
+				  .max_ratio = UINT64_MAX };
+	e[0] = (struct zent){ .name = "pkg/a.bin", .data = zeros, .len = 100,
+			      .method = 93, .zip64 = 1,
+			      .usize_adj = INT64_MIN };
+	e[1] = e[0];
+	e[1].name = "pkg/b.bin";
+	ret = unpack_entries(e, 2, 1, &o);
+	CHECKF(ret == SPOKE_E_BADWHEEL && strstr(err, "pkg/b.bin") &&
+	      strstr(err, "budget"), "zip64 sizes: %d %s", ret, err);
+	CHECKF(tmp_entries() == 0, "zip64 bomb wrote something");
+	/* the archive's own name is shown escaped in every message */
+	{
+		struct zip *z;
+		char *label = "evil\x1b[2J.whl";
+
+		ret = zip_open_mem(&z, "PK\5\6", 4, label, err, sizeof(err));
+		CHECKF(ret == SPOKE_E_BADWHEEL && strstr(err, "evil\\x1b[2J"),
+		      "label not escaped: %s", err);
+	}
+	free(zeros);
+	free(rnd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--corpus"))
@@ -792,7 +930,11 @@ int main(int argc, char **argv)
 	test_valid(3 << 20);
 	test_valid(3000);
 	test_rejects();
-	if (!corpus_dir)
+	if (!corpus_dir) {
 		test_unpack();
+		CHECKF(mkdir(tmpdir, 0755) == 0 || errno == EEXIST, "mkdir");
+		test_budget();
+		store_remove_tree(AT_FDCWD, tmpdir);
+	}
 	return 0;
 }

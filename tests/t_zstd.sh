@@ -29,8 +29,8 @@ done
 # The cache entries hold the same files (keys differ: they hash the .whl).
 for idx in "$TMP"/cache-deflate/index-v1/*.whl; do
 	name=$(basename "$idx")
-	same_tree "$TMP/cache-deflate/archive-v1/$(cat "$idx")" \
-		"$TMP/cache-zstd/archive-v1/$(cat "$TMP/cache-zstd/index-v1/$name")"
+	same_tree "$TMP/cache-deflate/archive-v2/$(cat "$idx")" \
+		"$TMP/cache-zstd/archive-v2/$(cat "$TMP/cache-zstd/index-v1/$name")"
 done
 # The venvs: site-packages identical; scripts name their own venv's python,
 # so they are compared with that path taken out.

@@ -229,7 +229,7 @@ def test_cache_add_returns_the_key_plans_can_name(wheels, venv, cache):
         digest = hashlib.sha256(f.read()).hexdigest()
     key = spoke.cache_add(whl, cache_dir=cache)
     assert key == digest
-    assert (cache / "archive-v1" / key).is_dir()
+    assert (cache / "archive-v2" / key).is_dir()
     assert spoke.cache_dir(cache) == str(cache)
     r = spoke.run_plan({"version": 1,
                         "wheels": [{"cache_key": key,

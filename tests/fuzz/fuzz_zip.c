@@ -4,16 +4,17 @@
  * archive, and when that succeeds, check the promises zip.h makes (every
  * name safe, every data range inside the mapping) and extract every entry
  * into a sink that only counts, then find the dist-info and parse RECORD
- * the way unpack does. Build (SRCS: every .c of cache/ and io/, plus
- * base/pool.c):
+ * the way unpack does; the size budget must judge every archive without
+ * tripping on its sizes. Build (SRCS: every .c of cache/, io/ and base/):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Iinclude \
  *     tests/fuzz/fuzz_zip.c $SRCS -ldeflate -lzstd -lcrypto -luring \
- *     -pthread -o fuzz_zip
+ *     -lutf8proc -pthread -o fuzz_zip
  *   ./fuzz_zip -max_total_time=60 tests/fuzz/corpus_zip
  */
 #include "cache/record.h"
 #include "cache/unpack.h"
 #include "cache/zip.h"
+#include "base/name.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -45,11 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (zip_open_mem(&z, data, size, "fuzz.whl", err, sizeof(err)))
 		return 0;
+	unpack_check_budget(z, 0, 0, err, sizeof(err));
 	for (size_t i = 0; i < z->n; i++) {
 		const struct zip_entry *e = &z->ent[i];
 		struct count_sink c = { .s = { .write = count_write } };
 
 		if (zip_name_problem(e->name, e->name_len) ||
+		    name_has_control(e->name) ||
 		    strlen(e->name) != e->name_len ||
 		    e->data_off > size || e->comp_size > size - e->data_off)
 			abort();
