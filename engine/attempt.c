@@ -67,11 +67,11 @@ static enum io_kind first_kind(enum spoke_link_mode mode)
 }
 
 enum io_kind attempt_choose(struct attempt_pair *p, enum spoke_link_mode mode,
-			    int *probe)
+			    struct attempt_probe *probe)
 {
 	enum io_kind kind = first_kind(mode);
 
-	*probe = 0;
+	*probe = ATTEMPT_NO_PROBE;
 	if (!p)
 		return kind;
 	while (kind != IOK_COPY) {
@@ -87,7 +87,8 @@ enum io_kind attempt_choose(struct attempt_pair *p, enum spoke_link_mode mode,
 		if (s == ATT_INITIAL &&
 		    atomic_compare_exchange_strong(&p->state[kind], &s,
 						   ATT_PROBING)) {
-			*probe = 1;
+			probe->pair = p;
+			probe->kind = kind;
 			return kind;
 		}
 		/* Someone else is probing: its answer comes after one
@@ -97,20 +98,19 @@ enum io_kind attempt_choose(struct attempt_pair *p, enum spoke_link_mode mode,
 	return IOK_COPY;
 }
 
-int attempt_resolve(struct attempt_pair *p, enum io_kind kind, int ok)
+void attempt_probe_close(struct attempt_probe *probe, enum attempt_outcome o)
 {
-	int s = ok ? ATT_OK : ATT_FALLBACK;
+	static const int state_of[] = {
+		[ATT_PROBE_OK] = ATT_OK,
+		[ATT_PROBE_FALLBACK] = ATT_FALLBACK,
+		[ATT_PROBE_ABANDONED] = ATT_INITIAL,
+	};
 
-	if (p)
-		atomic_store_explicit(&p->state[kind], s, memory_order_release);
-	return s;
-}
-
-void attempt_release(struct attempt_pair *p, enum io_kind kind)
-{
-	if (p)
-		atomic_store_explicit(&p->state[kind], ATT_INITIAL,
-				      memory_order_release);
+	if (!probe->pair)
+		return;
+	atomic_store_explicit(&probe->pair->state[probe->kind], state_of[o],
+			      memory_order_release);
+	*probe = ATTEMPT_NO_PROBE;
 }
 
 const char *attempt_kind_name(enum io_kind kind)

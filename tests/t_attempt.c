@@ -26,7 +26,7 @@ static int clone_works, link_works;
 static void *worker(void *arg)
 {
 	struct attempt_pair *p;
-	int probe;
+	struct attempt_probe probe;
 	enum io_kind k;
 
 	(void)arg;
@@ -34,13 +34,15 @@ static void *worker(void *arg)
 	p = attempt_pair_get(&table, 1, 2);
 	for (;;) {
 		k = attempt_choose(p, mode, &probe);
-		if (!probe)
+		if (!attempt_probe_held(&probe))
 			break;
 		atomic_fetch_add(&probes[k], 1);
 		usleep(200); /* a syscall's worth: let the others pile up */
-		if (attempt_resolve(p, k, k == IOK_CLONE ? clone_works :
-				    link_works) == ATT_OK)
+		if (k == IOK_CLONE ? clone_works : link_works) {
+			attempt_probe_close(&probe, ATT_PROBE_OK);
 			break;
+		}
+		attempt_probe_close(&probe, ATT_PROBE_FALLBACK);
 	}
 	atomic_fetch_add(&chose[k], 1);
 	return NULL;
@@ -89,16 +91,22 @@ int main(void)
 	{
 		struct attempt_pair *a = attempt_pair_get(&table, 1, 2);
 		struct attempt_pair *b = attempt_pair_get(&table, 1, 3);
-		int probe;
+		struct attempt_probe probe;
 
 		CHECK(a != b);
 		CHECK(attempt_pair_get(&table, 1, 2) == a);
 		CHECK_EQ(attempt_choose(a, SPOKE_LINK_CLONE, &probe), IOK_CLONE);
-		CHECK_EQ(probe, 1);
-		attempt_resolve(a, IOK_CLONE, 0);
+		CHECK(attempt_probe_held(&probe));
+		attempt_probe_close(&probe, ATT_PROBE_FALLBACK);
+		CHECK(!attempt_probe_held(&probe));
 		CHECK_EQ(attempt_choose(a, SPOKE_LINK_CLONE, &probe), IOK_COPY);
 		CHECK_EQ(attempt_choose(b, SPOKE_LINK_CLONE, &probe), IOK_CLONE);
-		CHECK_EQ(probe, 1);
+		CHECK(attempt_probe_held(&probe));
+		/* An abandoned probe leaves the method undecided. */
+		attempt_probe_close(&probe, ATT_PROBE_ABANDONED);
+		CHECK_EQ(attempt_choose(b, SPOKE_LINK_CLONE, &probe), IOK_CLONE);
+		CHECK(attempt_probe_held(&probe));
+		attempt_probe_close(&probe, ATT_PROBE_OK);
 	}
 	attempt_table_destroy(&table);
 	return T_PASS;
