@@ -6,7 +6,9 @@
  * to the next method; fatal) and resubmit what needs another try, until
  * every op is done or the run stops. A probing op runs alone, so the rest
  * of the batch sees its outcome instead of repeating its failure, and no
- * op is lost or done twice when the method switches mid-batch.
+ * op is lost or done twice when the method switches mid-batch. Copies
+ * also report whether copy_file_range was refused, which the pair
+ * remembers like a link method (one refused call per pair, not per file).
  *
  * It knows nothing of directories or trees: the caller (the walk, or a
  * test with a scripted fake backend) fills the ops and names paths for

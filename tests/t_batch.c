@@ -37,6 +37,9 @@ struct fake {
 	atomic_int *abort;
 	struct attempt_pair *pair;
 	int probing_seen;      /* a submit of >1 ops while a state was PROBING */
+	int cfr_refuse;        /* copy_file_range: -1 refused for all ops,
+				* else refused for op cfr_refuse - 1 only */
+	unsigned cfr_calls;
 };
 
 static int fake_submit(struct io_backend *b, struct io_op *ops, unsigned n)
@@ -70,6 +73,13 @@ static int fake_submit(struct io_backend *b, struct io_op *ops, unsigned n)
 				ru->left--;
 			op->res = ru->err;
 			break;
+		}
+		if (op->res == 0 && op->kind == IOK_COPY &&
+		    !(op->copy & IO_COPY_NO_CFR)) {
+			f->cfr_calls++;
+			op->copy |= f->cfr_refuse == -1 ||
+				    f->cfr_refuse == (int)op->user + 1 ?
+				    IO_COPY_CFR_REFUSED : IO_COPY_CFR_OK;
 		}
 		if (op->res == 0) {
 			f->done[op->user]++;
@@ -288,17 +298,82 @@ int main(void)
 	CHECK_EQ(atomic_load(&pair->state[IOK_CLONE]), ATT_FALLBACK);
 	CHECK_EQ(total_calls(IOK_COPY), 0);
 
-	/* Clone works, then one file refuses it (issue 12: the pair
-	 * switches for the rest of the run). */
+	/* Clone works, then one file refuses it: the pair switches for the
+	 * rest of the run (issue 12). Op 5 is in the batch after the probe:
+	 * the ops submitted with it were cloned, it and every later op are
+	 * copied, and clone is never called again. */
 	setup(SPOKE_LINK_CLONE);
 	add_rule(5, IOK_CLONE, -EOPNOTSUPP, 1);
 	CHECK_EQ(run(NOPS), 0);
 	all_done_once(NOPS, -1);
 	CHECK_EQ(fk.done_kind[5], IOK_COPY);
+	CHECK_EQ(fk.done_kind[BATCH_MAX], IOK_COPY);
+	CHECK_EQ(total_calls(IOK_CLONE), BATCH_MAX);
 	CHECK_EQ(count[SPOKE_COUNT_FAILED_ATTEMPTS], 1);
-	CHECK_EQ(count[SPOKE_COUNT_CLONED] + count[SPOKE_COUNT_COPIED], NOPS);
-	CHECK_EQ(count[SPOKE_COUNT_CLONED], NOPS - 1);
+	CHECK_EQ(count[SPOKE_COUNT_CLONED], BATCH_MAX - 1);
+	CHECK_EQ(count[SPOKE_COUNT_COPIED], NOPS - BATCH_MAX + 1);
+	CHECK_EQ(rep->nfallbacks, 1);
+	CHECK_EQ(atomic_load(&pair->state[IOK_CLONE]), ATT_FALLBACK);
 	no_probe_held();
+
+	/* The same under auto: the switch goes to hardlink, probed once. */
+	setup(SPOKE_LINK_AUTO);
+	add_rule(5, IOK_CLONE, -EOPNOTSUPP, 1);
+	CHECK_EQ(run(NOPS), 0);
+	all_done_once(NOPS, -1);
+	CHECK_EQ(fk.done_kind[5], IOK_HARDLINK);
+	CHECK_EQ(count[SPOKE_COUNT_HARDLINKED], NOPS - BATCH_MAX + 1);
+	CHECK_EQ(count[SPOKE_COUNT_FAILED_ATTEMPTS], 1);
+	no_probe_held();
+
+	/* copy_file_range refused (EXDEV across filesystems): one call, the
+	 * pair remembers it, every file still copied once. */
+	setup(SPOKE_LINK_COPY);
+	fk.cfr_refuse = -1;
+	CHECK_EQ(run(NOPS), 0);
+	all_done_once(NOPS, IOK_COPY);
+	CHECK_EQ(fk.cfr_calls, 1);
+	CHECK_EQ(count[SPOKE_COUNT_FAILED_ATTEMPTS], 1);
+	CHECK_EQ(atomic_load(&pair->state[IOK_COPY]), ATT_FALLBACK);
+	no_probe_held();
+
+	/* copy_file_range works, then one file has it refused: switched. */
+	setup(SPOKE_LINK_COPY);
+	fk.cfr_refuse = 10 + 1;
+	CHECK_EQ(run(NOPS), 0);
+	all_done_once(NOPS, IOK_COPY);
+	CHECK_EQ(fk.cfr_calls, BATCH_MAX);
+	CHECK_EQ(count[SPOKE_COUNT_FAILED_ATTEMPTS], 1);
+	no_probe_held();
+
+	/* auto across filesystems: clone, hardlink and copy_file_range
+	 * each fail once. */
+	setup(SPOKE_LINK_AUTO);
+	add_rule(-1, IOK_CLONE, -EXDEV, 0);
+	add_rule(-1, IOK_HARDLINK, -EXDEV, 0);
+	fk.cfr_refuse = -1;
+	CHECK_EQ(run(NOPS), 0);
+	all_done_once(NOPS, IOK_COPY);
+	CHECK_EQ(fk.cfr_calls, 1);
+	CHECK_EQ(count[SPOKE_COUNT_FAILED_ATTEMPTS], 3);
+	no_probe_held();
+
+	/* Canceled while another thread holds the probe: nothing is
+	 * submitted and the cancel is the run's error (t_attempt checks
+	 * that a waiter already waiting gives up). */
+	setup(SPOKE_LINK_CLONE);
+	{
+		struct attempt_probe other;
+
+		CHECK_EQ(attempt_choose(pair, SPOKE_LINK_CLONE, 0, NULL,
+					&ops[0].kind, &ops[0].copy, &other), 0);
+		CHECK(attempt_probe_held(&other));
+		spoke_ctx_cancel(ctx);
+		CHECK_EQ(run(NOPS), 0);
+		CHECK_EQ(fk.submits, 0);
+		CHECK_EQ(ctx->err_code, SPOKE_E_CANCELED);
+		attempt_probe_close(&other, ATT_PROBE_ABANDONED);
+	}
 
 	spoke_report_free(rep);
 	attempt_table_destroy(&table);
