@@ -314,7 +314,7 @@ static int walk_entries(struct wworker *w, struct pool_worker *pw,
 			struct wdir *d, int pressure)
 {
 	struct pending pend = { 0 };
-	int ret = 0;
+	int ret = 0, is_dir;
 
 	for (;;) {
 		long n = syscall(SYS_getdents64, d->sfd, w->dents, DENTS_BUF);
@@ -338,7 +338,22 @@ static int walk_entries(struct wworker *w, struct pool_worker *pw,
 				continue;
 			if (is_skipped(d, e->d_name))
 				continue;
-			if (e->d_type == DT_DIR) {
+			is_dir = e->d_type == DT_DIR;
+			if (e->d_type == DT_UNKNOWN) {
+				/* No type from getdents (XFS ftype=0, ext2
+				 * without filetype, some FUSE and NFS): ask
+				 * the inode, without following a symlink. */
+				struct stat st;
+
+				if (fstatat(d->sfd, e->d_name, &st,
+					    AT_SYMLINK_NOFOLLOW) < 0) {
+					ret = fail(w, d, 0, e->d_name, -errno,
+						   "cannot stat");
+					break;
+				}
+				is_dir = S_ISDIR(st.st_mode);
+			}
+			if (is_dir) {
 				struct wdir *c = new_child(w, d, e->d_name,
 							   pressure);
 
