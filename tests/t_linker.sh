@@ -73,17 +73,23 @@ run "$TMP/a.json" "$ext4/src" "$ext4/dst" || fail "auto on ext4 failed"
 expect_eq "$(json_get "$TMP/a.json" hardlinked)" "$files" "auto: hardlinked"
 expect_eq "$(json_get "$TMP/a.json" failed_attempts)" 1 "auto: failed attempts"
 
-# failed_calls TRACE SYSCALL [PATTERN]: failed calls of SYSCALL in an strace
+# failed_calls TRACE SYSCALL [PATTERN]: failed calls of SYSCALL in a trace
 # -o file (-f: every thread), optionally only lines matching PATTERN.
 failed_calls() {
 	grep -E "(^|[0-9] )$2\(" "$1" | grep -E "${3:-.}" | grep -c '= -1 '
 }
-# straced OUT ARGS...: spoke copy-tree --json under strace, trace in OUT.st
+# straced OUT ARGS...: spoke copy-tree --json under strace, trace in OUT.st.
+# One file per thread (-ff), so no call is split into "unfinished" and
+# "resumed" lines by another thread's.
 straced() {
-	local out=$1; shift
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq \
-		-e trace=ioctl,linkat,copy_file_range -o "${out%.json}.st" \
+	local out=$1 st rc; shift
+	st=${out%.json}.st
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -ff -qq \
+		-e trace=ioctl,linkat,copy_file_range -o "$st" \
 		"$SPOKE" copy-tree --json "$@" >"$out" 2>"${out%.json}.err"
+	rc=$?
+	cat "$st".* >"$st" && rm -f "$st".*
+	return $rc
 }
 
 # -- tmpfs source, ext4 destination: one EXDEV per method, then copies -----
