@@ -13,17 +13,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_RULES 16
 /* The ERRNO name KILL: the call raises SIGKILL instead of failing, a
  * deterministic crash point for the journal's recovery tests. */
 #define FAULT_KILL (-1)
+/* The ERRNO part DELAY=MS: the call sleeps MS milliseconds, then runs as
+ * usual; a slow syscall at a chosen point (a probe on NFS, a stalled
+ * disk), for testing what other threads and a cancel do meanwhile. */
+#define FAULT_DELAY (-2)
+#define DELAY_MAX_MS 600000
 
 struct rule {
 	int op;
 	uint64_t nth;
 	int err;
+	unsigned delay_ms;
 };
 
 static struct rule rules[MAX_RULES];
@@ -68,6 +75,21 @@ static int parse_rule(char *s, struct rule *r, char *err, size_t errlen)
 	if (errno || *end || end == n || r->nth == 0) {
 		snprintf(err, errlen, "'%s': N must be a positive integer", n);
 		return -EINVAL;
+	}
+	r->delay_ms = 0;
+	if (strncmp(e, "DELAY=", 6) == 0) {
+		unsigned long ms;
+
+		errno = 0;
+		ms = strtoul(e + 6, &end, 10);
+		if (errno || *end || end == e + 6 || ms > DELAY_MAX_MS) {
+			snprintf(err, errlen, "'%s': DELAY=MS needs "
+				 "milliseconds, at most %d", e, DELAY_MAX_MS);
+			return -EINVAL;
+		}
+		r->err = FAULT_DELAY;
+		r->delay_ms = (unsigned)ms;
+		return 0;
 	}
 	r->err = strcmp(e, "KILL") == 0 ? FAULT_KILL : errname_parse(e);
 	if (r->err == 0) {
@@ -140,6 +162,15 @@ uint64_t io_fault_calls(void)
 	return atomic_load(&calls[IO_OP_ANY]);
 }
 
+static void delay(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	/* A signal handler (SIGINT in the CLI) must not cut it short. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 int io_fault_hit(enum io_opcode op)
 {
 	uint64_t nth, any;
@@ -156,6 +187,10 @@ int io_fault_hit(enum io_opcode op)
 			if (rules[i].err == FAULT_KILL) {
 				kill(getpid(), SIGKILL);
 				return -EIO; /* not reached: SIGKILL to self */
+			}
+			if (rules[i].err == FAULT_DELAY) {
+				delay(rules[i].delay_ms);
+				return 0;
 			}
 			return -rules[i].err;
 		}

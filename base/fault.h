@@ -7,7 +7,8 @@
  * io primitive calls io_fault_hit() before its syscall, so one injected fault
  * lands on exactly one call, whichever backend runs it. The ERRNO name KILL
  * makes that call send SIGKILL to the process instead: a crash at a chosen
- * point, for testing recovery. When nothing is armed the check is one
+ * point, for testing recovery; DELAY=MS makes it sleep MS milliseconds and
+ * then run as usual: a slow call at a chosen point. When nothing is armed the check is one
  * relaxed load, so the normal binary carries it at no cost.
  */
 #ifndef SPOKE_IO_FAULT_H

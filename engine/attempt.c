@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <time.h>
 
 int attempt_table_init(struct attempt_table *t)
 {
@@ -66,51 +67,116 @@ static enum io_kind first_kind(enum spoke_link_mode mode)
 	}
 }
 
-enum io_kind attempt_choose(struct attempt_pair *p, enum spoke_link_mode mode,
-			    int *probe)
+/* Wait for another thread's probe: yield first (a probe is usually one
+ * syscall), then sleep in short steps (it may be a slow one: NFS, a large
+ * clone), checking whether the run is stopping each time. */
+static int wait_step(unsigned *spins, const struct attempt_stop *stop)
 {
-	enum io_kind kind = first_kind(mode);
+	struct timespec ts = { 0, 200000 };
 
-	*probe = 0;
-	if (!p)
-		return kind;
-	while (kind != IOK_COPY) {
-		int s = atomic_load_explicit(&p->state[kind],
+	if (stop && stop->stopped(stop->arg))
+		return -ECANCELED;
+	if (++*spins < 64)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* Take or wait for state k: 1 when usable (OK), 0 when it fell back, 2 when
+ * this thread won the probe, -ECANCELED. */
+static int settle_state(struct attempt_pair *p, int k, unsigned *spins,
+			const struct attempt_stop *stop)
+{
+	for (;;) {
+		int s = atomic_load_explicit(&p->state[k],
 					     memory_order_acquire);
 
 		if (s == ATT_OK)
-			return kind;
-		if (s == ATT_FALLBACK) {
-			kind = attempt_next(mode, kind);
+			return 1;
+		if (s == ATT_FALLBACK)
+			return 0;
+		if (s == ATT_INITIAL &&
+		    atomic_compare_exchange_strong(&p->state[k], &s,
+						   ATT_PROBING))
+			return 2;
+		if (s == ATT_PROBING && wait_step(spins, stop))
+			return -ECANCELED;
+	}
+}
+
+int attempt_choose(struct attempt_pair *p, enum spoke_link_mode mode,
+		   unsigned flags, const struct attempt_stop *stop,
+		   uint8_t *kind, uint8_t *copy, struct attempt_probe *probe)
+{
+	enum io_kind k = first_kind(mode);
+	unsigned spins = 0;
+	int r;
+
+	*probe = ATTEMPT_NO_PROBE;
+	*copy = 0;
+	if (!p) {
+		*kind = (uint8_t)k;
+		return 0;
+	}
+	while (k != IOK_COPY) {
+		r = settle_state(p, k, &spins, stop);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			k = attempt_next(mode, k);
 			continue;
 		}
-		if (s == ATT_INITIAL &&
-		    atomic_compare_exchange_strong(&p->state[kind], &s,
-						   ATT_PROBING)) {
-			*probe = 1;
-			return kind;
+		if (r == 2) {
+			probe->pair = p;
+			probe->kind = k;
 		}
-		/* Someone else is probing: its answer comes after one
-		 * syscall, so yielding beats paying for a failed call. */
-		sched_yield();
+		*kind = (uint8_t)k;
+		return 0;
 	}
-	return IOK_COPY;
+	*kind = IOK_COPY;
+	if (flags & ATTEMPT_NO_COPY_PROBE) {
+		/* No copy_file_range call is coming: nothing to learn, and
+		 * nothing to wait for. */
+		if (atomic_load_explicit(&p->state[IOK_COPY],
+					 memory_order_acquire) == ATT_FALLBACK)
+			*copy = IO_COPY_NO_CFR;
+		return 0;
+	}
+	r = settle_state(p, IOK_COPY, &spins, stop);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		*copy = IO_COPY_NO_CFR;
+	if (r == 2) {
+		probe->pair = p;
+		probe->kind = IOK_COPY;
+		*copy = IO_COPY_PROBE;
+	}
+	return 0;
 }
 
-int attempt_resolve(struct attempt_pair *p, enum io_kind kind, int ok)
+int attempt_demote(struct attempt_pair *p, enum io_kind kind)
 {
-	int s = ok ? ATT_OK : ATT_FALLBACK;
+	int s = ATT_OK;
 
-	if (p)
-		atomic_store_explicit(&p->state[kind], s, memory_order_release);
-	return s;
+	return p && atomic_compare_exchange_strong(&p->state[kind], &s,
+						   ATT_FALLBACK);
 }
 
-void attempt_release(struct attempt_pair *p, enum io_kind kind)
+void attempt_probe_close(struct attempt_probe *probe, enum attempt_outcome o)
 {
-	if (p)
-		atomic_store_explicit(&p->state[kind], ATT_INITIAL,
-				      memory_order_release);
+	static const int state_of[] = {
+		[ATT_PROBE_OK] = ATT_OK,
+		[ATT_PROBE_FALLBACK] = ATT_FALLBACK,
+		[ATT_PROBE_ABANDONED] = ATT_INITIAL,
+	};
+
+	if (!probe->pair)
+		return;
+	atomic_store_explicit(&probe->pair->state[probe->kind], state_of[o],
+			      memory_order_release);
+	*probe = ATTEMPT_NO_PROBE;
 }
 
 const char *attempt_kind_name(enum io_kind kind)

@@ -25,6 +25,7 @@ struct io_op {
 	const char *sname, *dname;
 	const char *target; /* IOK_SYMLINK only */
 	uint64_t size;
+	uint8_t copy;     /* IO_COPY_* flags for IOK_COPY, in and out */
 	uint8_t pinned;   /* caller's: kind decided, do not choose again */
 	uint32_t user;    /* caller's index for the op */
 	int res;          /* out: 0 or -errno */

@@ -18,7 +18,7 @@ static int sync_submit(struct io_backend *b, struct io_op *ops, unsigned n)
 
 		op->res = (op->replace ? io_link_replace_at : io_link_at)(
 			op->kind, op->sfd, op->sname, op->dfd, op->dname,
-			op->target, op->mode, op->size);
+			op->target, op->mode, op->size, &op->copy);
 	}
 	return 0;
 }

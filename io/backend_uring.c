@@ -396,7 +396,8 @@ static int round_data(struct uring_backend *b, unsigned n)
 		}
 		if (!op->size)
 			continue;
-		if (b->copy == COPY_RW && op->size <= RW_MAX &&
+		if (b->copy == COPY_RW && !(op->copy & IO_COPY_PROBE) &&
+		    op->size <= RW_MAX &&
 		    op->size <= RW_ARENA - used && arena_ready(b)) {
 			/* The fault check io_copy_fd_range would make. */
 			u->err = io_fault_hit(IO_OP_COPY);
@@ -408,7 +409,8 @@ static int round_data(struct uring_backend *b, unsigned n)
 			any_rw = 1;
 			continue;
 		}
-		u->err = io_copy_fd_range(u->in, u->out, 0, op->size);
+		u->err = io_copy_fd_range(u->in, u->out, 0, op->size,
+					  &op->copy);
 	}
 	if (!any_rw)
 		return 0;

@@ -25,9 +25,6 @@
 
 static mode_t process_umask;
 static atomic_uint temp_counter;
-/* copy_file_range is refused for the whole process once (old kernels,
- * some filesystems); remember it so later copies go straight to read/write. */
-static atomic_int cfr_refused;
 
 /* The umask can only be read race-free from /proc (umask() sets it while
  * reading, which another thread could observe); set-and-restore is the
@@ -168,38 +165,45 @@ static int copy_rw(int in, int out, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int io_copy_fd_range(int in, int out, uint64_t off, uint64_t len)
+int io_copy_fd_range(int in, int out, uint64_t off, uint64_t len,
+		     uint8_t *copy)
 {
 	loff_t ioff = (loff_t)off, ooff = (loff_t)off;
+	uint8_t flags = copy ? *copy : 0;
 	int err = io_fault_hit(IO_OP_COPY);
 
 	if (err)
 		return err;
-	while (len > 0 && !atomic_load_explicit(&cfr_refused,
-						memory_order_relaxed)) {
+	while (len > 0 && !(flags & IO_COPY_NO_CFR)) {
 		ssize_t n = copy_file_range(in, &ioff, out, &ooff, len, 0);
 
 		if (n < 0) {
 			err = errno;
 			if (err == EINTR)
 				continue;
+			/* Refused for this pair of files (EXDEV across
+			 * filesystems, EINVAL/EOPNOTSUPP where a filesystem
+			 * has no support, ENOSYS on old kernels): read and
+			 * write instead, and tell the caller. */
 			if (err == EXDEV || err == EINVAL || err == ENOSYS ||
 			    err == EOPNOTSUPP) {
-				if (err == ENOSYS)
-					atomic_store(&cfr_refused, 1);
+				flags |= IO_COPY_CFR_REFUSED;
 				break;
 			}
 			return -err;
 		}
 		if (n == 0)
 			return -EIO;
+		flags |= IO_COPY_CFR_OK;
 		len -= (uint64_t)n;
 	}
+	if (copy)
+		*copy = flags;
 	return len ? copy_rw(in, out, (uint64_t)ioff, len) : 0;
 }
 
 int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
-	       mode_t mode, uint64_t size)
+	       mode_t mode, uint64_t size, uint8_t *copy)
 {
 	int in, out, err;
 
@@ -211,7 +215,7 @@ int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
 		close(in);
 		return out;
 	}
-	err = size ? io_copy_fd_range(in, out, 0, size) : 0;
+	err = size ? io_copy_fd_range(in, out, 0, size, copy) : 0;
 	close(in);
 	if (err) {
 		close(out);
@@ -235,7 +239,7 @@ int io_symlink_at(const char *target, int dfd, const char *dname)
 
 int io_link_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 	       const char *dname, const char *target, mode_t mode,
-	       uint64_t size)
+	       uint64_t size, uint8_t *copy)
 {
 	switch (kind) {
 	case IOK_CLONE:
@@ -243,7 +247,7 @@ int io_link_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 	case IOK_HARDLINK:
 		return io_hardlink_at(sfd, sname, dfd, dname);
 	case IOK_COPY:
-		return io_copy_at(sfd, sname, dfd, dname, mode, size);
+		return io_copy_at(sfd, sname, dfd, dname, mode, size, copy);
 	case IOK_SYMLINK:
 		return io_symlink_at(target, dfd, dname);
 	default:
@@ -293,7 +297,7 @@ int io_unlink_at(int dfd, const char *name, int flags)
 
 int io_link_replace_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 		       const char *dname, const char *target, mode_t mode,
-		       uint64_t size)
+		       uint64_t size, uint8_t *copy)
 {
 	char tmp[NAME_MAX + 1];
 	struct stat st;
@@ -305,7 +309,7 @@ int io_link_replace_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 	    S_ISDIR(st.st_mode))
 		return -EISDIR;
 	io_temp_name(tmp, sizeof(tmp), dname);
-	err = io_link_at(kind, sfd, sname, dfd, tmp, target, mode, size);
+	err = io_link_at(kind, sfd, sname, dfd, tmp, target, mode, size, copy);
 	if (err)
 		return err;
 	err = io_rename_at(dfd, tmp, dfd, dname);

@@ -26,6 +26,21 @@ enum io_kind {
 	IOK__MAX
 };
 
+/* Copy flags, in and out (struct io_op.copy; NULL means none). In:
+ * IO_COPY_NO_CFR skips copy_file_range (known refused on this filesystem
+ * pair); IO_COPY_PROBE asks for copy_file_range even where a backend would
+ * otherwise read and write, because the caller is probing it. Out:
+ * IO_COPY_CFR_OK when a copy_file_range call worked, IO_COPY_CFR_REFUSED
+ * when one was refused as unsupported (EXDEV, EINVAL, EOPNOTSUPP, ENOSYS)
+ * and read/write did the copy. The caller remembers the answer per
+ * device pair, so a run pays for one refused call per pair, not per file. */
+enum {
+	IO_COPY_NO_CFR = 1 << 0,
+	IO_COPY_PROBE = 1 << 1,
+	IO_COPY_CFR_OK = 1 << 2,
+	IO_COPY_CFR_REFUSED = 1 << 3,
+};
+
 /* Must run before any primitive (reads the umask once; thread-safe). */
 void io_init(void);
 
@@ -33,23 +48,25 @@ int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 		mode_t mode);
 int io_hardlink_at(int sfd, const char *sname, int dfd, const char *dname);
 int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
-	       mode_t mode, uint64_t size);
+	       mode_t mode, uint64_t size, uint8_t *copy);
 int io_symlink_at(const char *target, int dfd, const char *dname);
 /* Copy len bytes at off between open fds (copy_file_range, else pread/
  * pwrite); used for whole files and for ranges of large ones. */
-int io_copy_fd_range(int in, int out, uint64_t off, uint64_t len);
+int io_copy_fd_range(int in, int out, uint64_t off, uint64_t len,
+		     uint8_t *copy);
 
-/* One entry point for the four kinds (target only for IOK_SYMLINK). */
+/* One entry point for the four kinds (target only for IOK_SYMLINK; copy
+ * flags only for IOK_COPY, may be NULL). */
 int io_link_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 	       const char *dname, const char *target, mode_t mode,
-	       uint64_t size);
+	       uint64_t size, uint8_t *copy);
 /* The same, but an existing dname is replaced atomically: the new file is
  * made under a temporary name beside it and renamed over it. The temporary
  * is removed on any failure. An existing directory is not replaced:
  * -EISDIR. */
 int io_link_replace_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 		       const char *dname, const char *target, mode_t mode,
-		       uint64_t size);
+		       uint64_t size, uint8_t *copy);
 
 /* mkdirat; an existing directory (not a symlink to one) counts as success,
  * an existing non-directory is -ENOTDIR. */

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # t_linker - the tree linker on real filesystems (issue: foundation):
 # clone on XFS and btrfs (every file shares extents), the single failed
-# FICLONE on ext4, EXDEV from tmpfs to ext4, injected faults, reinstall over
-# an existing tree, and eight threads racing on the first failure.
+# FICLONE on ext4, EXDEV from tmpfs to ext4 (one failed FICLONE, linkat and
+# copy_file_range, counted by strace), injected faults (an "unsupported"
+# after a successful probe switches the pair), reinstall over an existing
+# tree, and eight threads racing on the first failure.
 . "$(dirname "$0")/lib.sh"
 need_root "XFS, btrfs and ext4 images"
 [ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
@@ -71,16 +73,48 @@ run "$TMP/a.json" "$ext4/src" "$ext4/dst" || fail "auto on ext4 failed"
 expect_eq "$(json_get "$TMP/a.json" hardlinked)" "$files" "auto: hardlinked"
 expect_eq "$(json_get "$TMP/a.json" failed_attempts)" 1 "auto: failed attempts"
 
-# -- tmpfs source, ext4 destination: one EXDEV, then copies -----------------
+# failed_calls TRACE SYSCALL [PATTERN]: failed calls of SYSCALL in a trace
+# -o file (-f: every thread), optionally only lines matching PATTERN.
+failed_calls() {
+	grep -E "(^|[0-9] )$2\(" "$1" | grep -E "${3:-.}" | grep -c '= -1 '
+}
+# straced OUT ARGS...: spoke copy-tree --json under strace, trace in OUT.st.
+# One file per thread (-ff), so no call is split into "unfinished" and
+# "resumed" lines by another thread's.
+straced() {
+	local out=$1 st rc; shift
+	st=${out%.json}.st
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -ff -qq \
+		-e trace=ioctl,linkat,copy_file_range -o "$st" \
+		"$SPOKE" copy-tree --json "$@" >"$out" 2>"${out%.json}.err"
+	rc=$?
+	cat "$st".* >"$st" && rm -f "$st".*
+	return $rc
+}
+
+# -- tmpfs source, ext4 destination: one EXDEV per method, then copies -----
+# hardlink fails once, and copy_file_range fails once (remembered for the
+# pair), not once per file before each read/write copy.
 shm=$(mktemp -d /dev/shm/spoke-test.XXXXXX)
 trap 'rm -rf "$shm"; cleanup' EXIT
 small_tree "$shm/src" 200
 sfiles=$(find "$shm/src" -type f | wc -l)
 run "$TMP/x.json" --link-mode hardlink "$shm/src" "$ext4/xdev" || fail "tmpfs->ext4 failed"
-expect_eq "$(json_get "$TMP/x.json" failed_attempts)" 1 "tmpfs->ext4: failed attempts"
+expect_eq "$(json_get "$TMP/x.json" failed_attempts)" 2 "tmpfs->ext4: failed attempts (link, copy_file_range)"
 expect_eq "$(json_py "$TMP/x.json" 'j["fallbacks"][0]["errno"]')" EXDEV "tmpfs->ext4: errno"
 expect_eq "$(json_get "$TMP/x.json" copied)" "$sfiles" "tmpfs->ext4: copied"
 same_tree "$shm/src" "$ext4/xdev"
+if command -v strace >/dev/null; then
+	# auto: clone, hardlink and copy_file_range each fail once.
+	straced "$TMP/xs.json" --jobs 4 "$shm/src" "$ext4/xdev2" || fail "tmpfs->ext4 auto under strace: $(cat "$TMP/xs.err")"
+	expect_eq "$(json_get "$TMP/xs.json" failed_attempts)" 3 "tmpfs->ext4 auto: failed attempts"
+	expect_eq "$(failed_calls "$TMP/xs.st" ioctl FICLONE)" 1 "tmpfs->ext4 auto: failed FICLONE calls"
+	expect_eq "$(failed_calls "$TMP/xs.st" linkat)" 1 "tmpfs->ext4 auto: failed linkat calls"
+	expect_eq "$(failed_calls "$TMP/xs.st" copy_file_range)" 1 "tmpfs->ext4 auto: failed copy_file_range calls"
+	expect_eq "$(json_get "$TMP/xs.json" copied)" "$sfiles" "tmpfs->ext4 auto: copied"
+	same_tree "$shm/src" "$ext4/xdev2"
+	note "tmpfs->ext4: one failed FICLONE, linkat and copy_file_range for $sfiles files"
+fi
 
 # -- --no-fallback: a clear failure instead --------------------------------
 rm -rf "$ext4/dst"
@@ -94,16 +128,37 @@ SPOKE_FAULT=clone:1:EOPNOTSUPP run "$TMP/f1.json" --link-mode clone "$xfs/src" "
 expect_eq "$(json_get "$TMP/f1.json" copied)" "$xfiles" "clone:1 -> all copied"
 expect_eq "$(json_get "$TMP/f1.json" failed_attempts)" 1 "clone:1 failed attempts"
 same_tree "$xfs/src" "$xfs/f1"
-for nth in 2 "$xfiles"; do
-	# The probe succeeded, so a later failure is that file's alone: it is
-	# copied and the run keeps cloning (no global fallback).
+for nth in 2 5 "$xfiles"; do
+	# The probe succeeded, and a later "unsupported" switches the pair
+	# for the rest of the run: the failed file and every file chosen
+	# after it are copied, and clone is never tried again, so there is
+	# one failed attempt and one fallback (ops already submitted with
+	# the failed one, here or on other threads, were cloned).
 	SPOKE_FAULT=clone:$nth:EOPNOTSUPP run "$TMP/f$nth.json" --link-mode clone "$xfs/src" "$xfs/f$nth" || fail "fault clone:$nth"
-	expect_eq "$(json_get "$TMP/f$nth.json" copied)" 1 "clone:$nth copied"
-	expect_eq "$(json_get "$TMP/f$nth.json" cloned)" $((xfiles - 1)) "clone:$nth cloned"
+	cloned=$(json_get "$TMP/f$nth.json" cloned)
+	copied=$(json_get "$TMP/f$nth.json" copied)
+	expect_eq $((cloned + copied)) "$xfiles" "clone:$nth cloned + copied"
+	[ "$cloned" -ge $((nth - 1)) ] || fail "clone:$nth: only $cloned cloned"
+	[ "$copied" -ge 1 ] || fail "clone:$nth: nothing copied"
 	expect_eq "$(json_get "$TMP/f$nth.json" failed_attempts)" 1 "clone:$nth failed attempts"
-	expect_eq "$(json_py "$TMP/f$nth.json" 'len(j["fallbacks"])')" 0 "clone:$nth global fallbacks"
+	expect_eq "$(json_py "$TMP/f$nth.json" 'len(j["fallbacks"])')" 1 "clone:$nth fallbacks"
+	expect_eq "$(grep -c warning "$TMP/f$nth.err")" 1 "clone:$nth warnings"
 	same_tree "$xfs/src" "$xfs/f$nth"
 done
+# Under strace: every FICLONE after the switch would be a clone; there are
+# exactly as many as files cloned, none fails for real, and the switch
+# happened early (the old rule cloned every file but the failed one).
+if command -v strace >/dev/null; then
+	SPOKE_FAULT=clone:5:EOPNOTSUPP straced "$TMP/fs.json" --jobs 1 --link-mode clone "$xfs/src" "$xfs/fs" || fail "clone:5 under strace"
+	cloned=$(json_get "$TMP/fs.json" cloned)
+	expect_eq "$(grep -c FICLONE "$TMP/fs.st")" "$cloned" "clone:5: FICLONE calls"
+	expect_eq "$(failed_calls "$TMP/fs.st" ioctl FICLONE)" 0 "clone:5: failed FICLONE calls"
+	expect_eq "$(failed_calls "$TMP/fs.st" copy_file_range)" 0 "clone:5: failed copy_file_range calls"
+	expect_eq "$(json_get "$TMP/fs.json" failed_attempts)" 1 "clone:5 (strace) failed attempts"
+	[ "$cloned" -lt $((xfiles - 1)) ] || fail "clone:5: $cloned of $xfiles cloned: the pair did not switch"
+	same_tree "$xfs/src" "$xfs/fs"
+	note "xfs clone:5: $cloned cloned, then copies; $(grep -c FICLONE "$TMP/fs.st") FICLONE calls"
+fi
 
 # -- injected EEXIST: replaced, not a fallback ------------------------------
 SPOKE_FAULT=link:3:EEXIST run "$TMP/ee.json" --link-mode hardlink "$xfs/src" "$xfs/ee" || fail "fault EEXIST"

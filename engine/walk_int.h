@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * walk_int - what the linker's lifecycle (linker.c: roots, workers,
+ * progress) and its traversal (walk.c: directory and chunk tasks) share.
+ * Internal to those two files.
+ */
+#ifndef SPOKE_ENGINE_WALK_INT_H
+#define SPOKE_ENGINE_WALK_INT_H
+
+#include "base/arena.h"
+#include "base/pool.h"
+#include "engine/attempt.h"
+#include "engine/batch.h"
+#include "engine/walk.h"
+#include "io/backend.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define DENTS_BUF (32 * 1024)
+
+struct wroot {
+	struct wroot *next;
+	struct linker *l;
+	char *src, *dst, *label;
+	char **skip;
+	int sfd, dfd;
+};
+
+/* A directory being walked. refs: the task itself, plus every child and
+ * chunk that still needs sfd/dfd; the fds close when refs reaches zero. */
+struct wdir {
+	struct pool_task task;
+	struct wdir *parent; /* NULL: open from root->sfd by relpath */
+	struct wroot *root;
+	atomic_int refs;
+	int sfd, dfd;
+	struct attempt_pair *pair;
+	const char *name;    /* within parent */
+	const char *relpath; /* from the root, "" for the root */
+};
+
+struct wworker {
+	struct linker *l;
+	struct io_backend *io;
+	struct arena arena;
+	uint64_t count[SPOKE_COUNT__MAX];
+	struct io_op ops[BATCH_MAX];
+	unsigned nops;
+	struct arena scratch; /* symlink targets of the current batch */
+	char dents[DENTS_BUF];
+} __attribute__((aligned(64)));
+
+struct linker {
+	spoke_ctx *ctx;
+	struct spoke_report *rep;
+	struct pool *pool;
+	unsigned nworkers;
+	struct wworker *workers;
+	struct attempt_table att;
+	struct wroot *roots, **roots_tail;
+	atomic_int abort;
+	atomic_int open_dirs;
+	int dir_budget;
+	uint64_t files_total, bytes_total;
+	atomic_llong next_progress;
+	pthread_mutex_t progress_lock;
+	const char *current;
+};
+
+/* walk.c: the task of a root or any directory below it. */
+void walk_dir_task(struct pool_worker *pw, struct pool_task *t);
+/* linker.c: report progress, at most ten times a second unless final. */
+void linker_progress(struct wworker *w, int final);
+
+#endif
