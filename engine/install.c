@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * install - spoke_install() and spoke_uninstall(). A run has two halves.
+ * install - the install and uninstall runs behind spoke_install() and
+ * spoke_uninstall() (engine/api_install.c). A run has two halves.
  * The first only reads: resolve the scheme, open every wheel, find the
  * installed versions it replaces, check every RECORD path they would remove,
  * and lay out every wheel (plan.c), which validates trees, RECORDs and
@@ -11,6 +12,7 @@
  * and write each RECORD last, so a RECORD is present only for a complete
  * install.
  */
+#include "engine/install.h"
 #include "engine/envmod.h"
 #include "engine/plan.h"
 #include "engine/report.h"
@@ -552,7 +554,7 @@ static int run_open(struct run *r, spoke_ctx *ctx, spoke_plan *plan,
 	return ret;
 }
 
-int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
 	struct env_lock *lock = NULL;
 	struct envmod *m = NULL;
@@ -585,7 +587,7 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 
 /* ---- uninstall -------------------------------------------------------- */
 
-int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+int uninstall_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
 	struct env_lock *lock = NULL;
 	struct installed *d = NULL;

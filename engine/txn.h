@@ -26,6 +26,9 @@
  * recovery use plain syscalls and allocate nothing in process (recovery
  * of a journal on disk allocates, and a failure there keeps the journal),
  * so an injected fault never breaks the rollback that follows it.
+ *
+ * Files: txn.c records and writes (the byte format is engine/journal.c),
+ * undo.c undoes and finishes, recover.c replays a journal from disk.
  */
 #ifndef SPOKE_ENGINE_TXN_H
 #define SPOKE_ENGINE_TXN_H
