@@ -14,6 +14,11 @@
  * RECORD path can never reach outside the environment through a symlinked
  * directory; the fd of the last directory is kept, since removals come in
  * RECORD order, which groups them by directory.
+ *
+ * Longer than most files (about 800 lines) because classification, the
+ * queue and the collapse into whole-directory moves share one map of
+ * known paths and its flags; split, each half would need the other's
+ * internals.
  */
 #include "engine/envmod.h"
 #include "engine/lock.h"
@@ -321,7 +326,15 @@ static int classify_all(struct envmod *m)
 
 int envmod_expect(struct envmod *m, const char *path, int is_dir)
 {
-	struct strmap_ent *e = know(m, path);
+	struct strmap_ent *e;
+
+	/* Validation refuses such wheels with a better message; this is the
+	 * last line before the journal, the lock or a backup is replaced. */
+	if (scheme_reserved(m->s, path))
+		return ctx_fail(m->ctx, SPOKE_E_UNSAFE_PATH, 0, path, "refusing "
+				"to write '%s': names beginning with '.spoke' "
+				"are reserved for spoke's own files", path);
+	e = know(m, path);
 
 	if (!e)
 		return nomem(m);
@@ -733,6 +746,13 @@ static int queue_path(struct envmod *m, const char *root, const char *rel,
 
 	if (!(path = path_join(root, rel)))
 		return nomem(m);
+	/* The journal, lock and backups are never a removal's to touch. */
+	if (scheme_reserved(m->s, path)) {
+		ctx_log(m->ctx, SPOKE_LOG_WARN, "not removing '%s': names "
+			"beginning with '.spoke' are spoke's own", path);
+		free(path);
+		return 0;
+	}
 	e = know(m, path);
 	free(path);
 	if (!e)

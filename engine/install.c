@@ -11,6 +11,9 @@
  * leaves empty, link all wheels in one pool run, write the generated files,
  * and write each RECORD last, so a RECORD is present only for a complete
  * install.
+ *
+ * About 680 lines: install and uninstall share the removal half (RECORD
+ * checks, removals, bytecode, pruning), which is most of the file.
  */
 #include "engine/install.h"
 #include "engine/envmod.h"
@@ -88,7 +91,10 @@ static int find_installed(struct run *r, const char *norm,
 }
 
 /* Load d's RECORD and check every path before anything is removed: each
- * must resolve inside the environment and spare its interpreter. */
+ * must resolve inside the environment and spare its interpreter. A path
+ * with a name reserved for spoke's own files (scheme_reserved) is never
+ * removed: a RECORD that lists one (a hostile wheel installed by another
+ * tool) must not reach the journal, the lock or the backups. */
 static int check_removal(struct run *r, struct installed *d)
 {
 	int err = installed_load_record(r->ctx, d);
@@ -111,6 +117,11 @@ static int check_removal(struct run *r, struct installed *d)
 				       "lists '%s', which belongs to the "
 				       "environment (nothing was removed)",
 				       d->name, d->version, abs);
+		else if (scheme_reserved(&r->s, abs))
+			ctx_log(r->ctx, SPOKE_LOG_WARN, "not removing '%s' "
+				"listed by the RECORD of %s %s: names beginning "
+				"with '.spoke' are spoke's own", abs, d->name,
+				d->version);
 		else if (strmap_put(&r->removing, abs, &e) < 0)
 			err = nomem(r->ctx);
 		free(abs);

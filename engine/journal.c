@@ -9,8 +9,8 @@
 int journal_nfields(char type)
 {
 	switch (type) {
-	case 'H':
-		return 3; /* home, pid, format */
+	case 'H': /* format, home, dev, ino, uid, pid, run id, start */
+		return 8;
 	case 'X': /* backup directory */
 	case 'F': /* created file */
 	case 'D': /* created directory */
@@ -120,6 +120,35 @@ static int parse_payload(const unsigned char *p, const unsigned char *end,
 	return 0;
 }
 
+/* What the bytes after the last complete batch are. A batch is appended
+ * with one write and then synced, and nothing it describes is done before
+ * that sync returns, so a crash can leave: nothing; a prefix of the batch
+ * (its declared length reaches past the end); or, on a filesystem that
+ * extended the file before the data landed, zeros. All three mean the
+ * batch never took effect. Anything else, a complete batch that fails its
+ * hash or bytes that are not a batch at all, was not written by a crash:
+ * the journal is damaged and nothing in it can be trusted. */
+static enum journal_tail classify_tail(const unsigned char *p, size_t n,
+				       const char **why)
+{
+	size_t zeros = 0;
+
+	if (!n)
+		return JOURNAL_TAIL_NONE;
+	while (zeros < n && !p[zeros])
+		zeros++;
+	if (zeros == n)
+		return JOURNAL_TAIL_TORN;
+	if (memcmp(p, JOURNAL_MAGIC, n < 4 ? n : 4)) {
+		*why = "has bytes that are not a journal batch";
+		return JOURNAL_TAIL_BAD;
+	}
+	if (n < JOURNAL_HDR || get_le(p + 4, 4) > n - JOURNAL_HDR)
+		return JOURNAL_TAIL_TORN;
+	*why = "has a batch that fails its checksum";
+	return JOURNAL_TAIL_BAD;
+}
+
 int journal_parse(const unsigned char *buf, size_t len,
 		  int (*each)(void *arg, const struct jrec *r, size_t batch),
 		  void *arg, struct journal_scan *out)
@@ -145,6 +174,6 @@ int journal_parse(const unsigned char *buf, size_t len,
 		off += JOURNAL_HDR + n;
 	}
 	out->used = off;
-	out->tail = off == len ? JOURNAL_TAIL_NONE : JOURNAL_TAIL_TORN;
+	out->tail = classify_tail(buf + off, len - off, &out->why);
 	return 0;
 }

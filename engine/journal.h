@@ -10,6 +10,8 @@
  * LE), the FNV-1a 64 hash of the payload (u64 LE), the payload. A payload
  * is records: a type byte and its NUL-terminated strings, as many as the
  * type has (journal_nfields). Paths never hold NUL, so nothing is quoted.
+ * The records and the rule for what may follow the last complete batch
+ * are in docs/RELIABILITY.md ("The journal").
  */
 #ifndef SPOKE_ENGINE_JOURNAL_H
 #define SPOKE_ENGINE_JOURNAL_H

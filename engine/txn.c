@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *txn_home(const struct scheme *s)
@@ -62,6 +65,86 @@ int txn_nomem(struct txn *t)
 	return ctx_fail(t->ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
 }
 
+int64_t txn_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* 16 hex digits that tell this run from every other one. */
+static void new_runid(char *out)
+{
+	unsigned char b[8];
+
+	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
+		uint64_t v = (uint64_t)txn_now_ns() ^ ((uint64_t)getpid() << 40);
+
+		memcpy(b, &v, sizeof(b));
+	}
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* ---- the heartbeat ------------------------------------------------------
+ * While a journal exists, a thread sets its mtime every TXN_BEAT_MS. After
+ * a kill, that mtime says when the run was last alive, within one beat:
+ * recovery removes only paths whose change time lies inside the run's
+ * lifetime (docs/RELIABILITY.md, "What recovery removes"). No data is
+ * written and nothing waits on it; a heartbeat that cannot start only
+ * makes recovery keep more. */
+static void *beat_main(void *arg)
+{
+	struct txn *t = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&t->beat_mu);
+	while (!t->beat_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += TXN_BEAT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&t->beat_cv, &t->beat_mu,
+					   &until) == ETIMEDOUT &&
+		    !t->beat_stop)
+			(void)futimens(t->jfd, NULL);
+	}
+	pthread_mutex_unlock(&t->beat_mu);
+	return NULL;
+}
+
+void txn_beat_start(struct txn *t)
+{
+	if (t->beat_on || t->jfd < 0)
+		return;
+	pthread_mutex_init(&t->beat_mu, NULL);
+	pthread_cond_init(&t->beat_cv, NULL);
+	t->beat_stop = 0;
+	if (pthread_create(&t->beat, NULL, beat_main, t) == 0) {
+		t->beat_on = 1;
+		return;
+	}
+	pthread_cond_destroy(&t->beat_cv);
+	pthread_mutex_destroy(&t->beat_mu);
+}
+
+void txn_beat_stop(struct txn *t)
+{
+	if (!t->beat_on)
+		return;
+	pthread_mutex_lock(&t->beat_mu);
+	t->beat_stop = 1;
+	pthread_cond_signal(&t->beat_cv);
+	pthread_mutex_unlock(&t->beat_mu);
+	pthread_join(t->beat, NULL);
+	pthread_cond_destroy(&t->beat_cv);
+	pthread_mutex_destroy(&t->beat_mu);
+	t->beat_on = 0;
+}
+
 struct txn *txn_new(spoke_ctx *ctx, const struct scheme *s)
 {
 	struct txn *t = xcalloc(1, sizeof(*t));
@@ -74,6 +157,8 @@ struct txn *txn_new(spoke_ctx *ctx, const struct scheme *s)
 	t->jfd = -1;
 	dirfd_init(&t->dc);
 	t->pid = (long)getpid();
+	t->start_ns = txn_now_ns();
+	new_runid(t->runid);
 	if (!t->home || !(t->jpath = txn_join(t->home, TXN_JOURNAL))) {
 		free(t);
 		return NULL;
@@ -95,6 +180,7 @@ void txn_free(struct txn *t)
 	}
 	free(t->bd);
 	free(t->rd);
+	txn_beat_stop(t);
 	if (t->jfd >= 0)
 		close(t->jfd);
 	dirfd_forget(&t->dc);
@@ -228,21 +314,50 @@ static int jsync(int fd)
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
-static int create_journal(struct txn *t)
+/* The journal's name only ever holds a complete first batch: it is written
+ * and synced under a temporary name and then renamed into place without
+ * replacing anything (a journal there is another run's). So a journal
+ * that lacks one was not left by a crash, and recovery refuses it. */
+static int create_journal(struct txn *t, const unsigned char *buf,
+			  size_t len)
 {
-	int err = io_fault_hit(IO_OP_OPEN), dfd;
+	char tmp[PATH_MAX];
+	int err = io_fault_hit(IO_OP_OPEN), fd = -1, dfd;
 
+	snprintf(tmp, sizeof(tmp), "%s.%ld.new", t->jpath, t->pid);
+	/* A leftover of a killed run with this pid: nothing ever used it. */
+	(void)unlink(tmp);
 	if (!err) {
-		t->jfd = open(t->jpath, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
-			      O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (t->jfd < 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
+			  O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
 			err = -errno;
-		else
-			t->own = 1;
 	}
-	if (err)
+	if (!err)
+		err = fd_write_all(fd, buf, len);
+	if (!err)
+		err = jsync(fd);
+	/* The rename is not a fault point: the sweeps and crash tests count
+	 * renames as moves aside. */
+	if (!err && renameat2(AT_FDCWD, tmp, AT_FDCWD, t->jpath,
+			      RENAME_NOREPLACE) < 0) {
+		err = -errno;
+		/* A filesystem without RENAME_NOREPLACE: link() cannot
+		 * replace either. */
+		if (err == -EINVAL || err == -ENOSYS)
+			err = link(tmp, t->jpath) < 0 ? -errno : 0;
+		if (!err)
+			(void)unlink(tmp);
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		(void)unlink(tmp);
 		return ctx_fail(t->ctx, err, -err, t->jpath, "cannot create the "
 				"journal '%s': %s", t->jpath, strerror(-err));
+	}
+	t->jfd = fd;
+	t->own = 1;
 	/* The journal's directory entry must be durable before anything it
 	 * protects changes. */
 	err = io_fault_hit(IO_OP_OPEN);
@@ -256,6 +371,7 @@ static int create_journal(struct txn *t)
 	if (err)
 		return ctx_fail(t->ctx, err, -err, t->home, "cannot sync '%s': "
 				"%s", t->home, strerror(-err));
+	txn_beat_start(t);
 	return 0;
 }
 
@@ -266,7 +382,7 @@ static int write_batch(struct txn *t, int commit)
 	size_t nr = 0, len;
 	unsigned char *buf;
 	struct jrec *r;
-	char pid[24];
+	char pid[24], dev[24], ino[24], uid[24], start[24];
 	int first = t->jfd < 0, err;
 
 	if (t->broken)
@@ -276,10 +392,27 @@ static int write_batch(struct txn *t, int commit)
 		return txn_nomem(t);
 	snprintf(pid, sizeof(pid), "%ld", t->pid);
 	if (first) {
+		struct stat st;
+
+		if (stat(t->home, &st) < 0) {
+			free(r);
+			return ctx_fail(t->ctx, -errno, errno, t->home, "cannot "
+					"stat '%s': %s", t->home,
+					strerror(errno));
+		}
+		snprintf(dev, sizeof(dev), "%llu", (unsigned long long)st.st_dev);
+		snprintf(ino, sizeof(ino), "%llu", (unsigned long long)st.st_ino);
+		snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
+		snprintf(start, sizeof(start), "%lld", (long long)t->start_ns);
 		r[nr].type = 'H';
-		r[nr].f[0] = t->home;
-		r[nr].f[1] = pid;
-		r[nr++].f[2] = TXN_FORMAT;
+		r[nr].f[0] = TXN_FORMAT;
+		r[nr].f[1] = t->home;
+		r[nr].f[2] = dev;
+		r[nr].f[3] = ino;
+		r[nr].f[4] = uid;
+		r[nr].f[5] = pid;
+		r[nr].f[6] = t->runid;
+		r[nr++].f[7] = start;
 	}
 	for (size_t i = t->synced; i < t->n && !commit; i++) {
 		r[nr].type = t->e[i].type;
@@ -295,8 +428,10 @@ static int write_batch(struct txn *t, int commit)
 	if (err)
 		return ctx_fail(t->ctx, err, -err, t->jpath, "the journal "
 				"batch for '%s' is too large", t->home);
-	err = first ? create_journal(t) : 0;
-	if (!err) {
+	if (first) {
+		err = create_journal(t, buf, len);
+		t->broken = err != 0;
+	} else {
 		err = fd_write_all(t->jfd, buf, len);
 		if (!err)
 			err = jsync(t->jfd);

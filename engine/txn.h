@@ -28,7 +28,12 @@
  * so an injected fault never breaks the rollback that follows it.
  *
  * Files: txn.c records and writes (the byte format is engine/journal.c),
- * undo.c undoes and finishes, recover.c replays a journal from disk.
+ * undo.c undoes and finishes, recover.c replays a journal from disk. The
+ * journal starts with an H record (format, home and its device and inode,
+ * uid, pid, run id, start time), appears under its name only with that
+ * first batch complete, and its mtime is a heartbeat while the run lives;
+ * recovery trusts it only under the rules of docs/RELIABILITY.md ("The
+ * journal") and removes only what changed within the run's lifetime.
  */
 #ifndef SPOKE_ENGINE_TXN_H
 #define SPOKE_ENGINE_TXN_H

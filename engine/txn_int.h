@@ -10,9 +10,15 @@
 #include "engine/txn.h"
 #include "base/dirfd.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#define TXN_FORMAT "1"
+#define TXN_FORMAT "2"
+#define TXN_BEAT_MS 200
+#define TXN_JOURNAL_MAX (1LL << 30)
+/* Slack around the run's lifetime for timestamp granularity and one beat. */
+#define TXN_GRACE_NS 2000000000LL
 
 struct ent {
 	char type;
@@ -52,6 +58,19 @@ struct txn {
 	size_t nparsed;   /* recovery: records of the first batch read */
 	uint64_t restored, removed;
 	struct dirfd_cache dc; /* undo's last parent directory */
+	char runid[17];
+	int64_t start_ns;  /* when the run began (header) */
+	/* heartbeat (txn.c) */
+	pthread_t beat;
+	pthread_mutex_t beat_mu;
+	pthread_cond_t beat_cv;
+	int beat_on, beat_stop;
+	/* recovery: only paths whose change time lies in [win_lo, win_hi],
+	 * or that this recovery itself touched (>= now_ns), are the killed
+	 * run's to remove (0: in-process rollback, no check) */
+	int64_t win_lo, win_hi, now_ns;
+	uint64_t kept;     /* paths left because they were not the run's */
+	char kept_first[PATH_MAX];
 };
 
 /* txn.c */
@@ -61,6 +80,10 @@ long txn_add(struct txn *t, char type, const char *path, const char *backup,
 	     int bdir);
 int txn_nomem(struct txn *t);
 char *txn_join(const char *a, const char *b);
+
+int64_t txn_now_ns(void);
+void txn_beat_start(struct txn *t);
+void txn_beat_stop(struct txn *t);
 
 /* undo.c: 0 when all is done (journal removed), else 1 (journal kept). */
 int txn_undo(struct txn *t, int temps);

@@ -13,6 +13,7 @@
  */
 #include "engine/txn_int.h"
 #include "base/alloc.h"
+#include "base/path.h"
 #include "base/rmtree.h"
 
 #include <dirent.h>
@@ -77,18 +78,99 @@ const char *txn_outer_root(const struct scheme *s, const char *path)
 	return strcmp(parent, path) ? scheme_root_of(s, parent) : NULL;
 }
 
+/* Where a path of the journal is resolved from: the environment's home
+ * when it lies below it (every path of a venv or --target), else its
+ * scheme root (explicit scheme paths elsewhere). Below that anchor no
+ * symlink is followed in any component (path_open_beneath), whatever the
+ * journal says: a scheme directory replaced by a link to /etc is a
+ * directory that is not there. */
+static const char *anchor_of(struct txn *t, const char *path)
+{
+	const char *root;
+
+	if (path_under(t->home, path) && strcmp(t->home, path))
+		return t->home;
+	root = txn_outer_root(t->s, path);
+	return root;
+}
+
+/* The fd of the directory dir (its first dl bytes; absolute), cached. */
+static int dir_fd(struct txn *t, const char *dir, size_t dl)
+{
+	const char *anchor, *rel;
+	char d[PATH_MAX];
+	size_t al;
+
+	if (dl >= sizeof(d))
+		return -ENAMETOOLONG;
+	memcpy(d, dir, dl);
+	d[dl] = '\0';
+	if (path_under(t->home, d))
+		anchor = t->home;
+	else if (!(anchor = scheme_root_of(t->s, d)))
+		return -EINVAL;
+	al = strlen(anchor);
+	rel = al == 1 ? d + 1 : d + al + (d[al] == '/');
+	return dirfd_get(&t->dc, anchor, rel, strlen(rel));
+}
+
 /* The fd of path's parent directory (cached) and path's last name. */
 static int parent_fd(struct txn *t, const char *path, const char **name)
 {
-	const char *root = txn_outer_root(t->s, path), *rel, *slash;
+	const char *slash = strrchr(path, '/');
 
-	if (!root)
+	if (!anchor_of(t, path) || !slash || slash == path)
 		return -EINVAL;
-	rel = path + strlen(root);
+	*name = slash + 1;
+	return dir_fd(t, path, (size_t)(slash - path));
+}
+
+/* A fresh fd of the directory path (a backup directory), resolved the
+ * same way. */
+static int open_dir(struct txn *t, const char *path)
+{
+	const char *anchor = anchor_of(t, path), *rel;
+
+	if (!anchor)
+		return -EINVAL;
+	rel = path + strlen(anchor);
 	rel += *rel == '/';
-	slash = strrchr(rel, '/');
-	*name = slash ? slash + 1 : rel;
-	return dirfd_get(&t->dc, root, rel, slash ? (size_t)(slash - rel) : 0);
+	return path_open_below(anchor, rel);
+}
+
+/* Recovery: is the entry name below dfd the killed run's? Its change time
+ * (birth time for a directory, whose change time moves whenever an entry
+ * comes or goes) must lie within the run's lifetime, or be this
+ * recovery's own doing (unlinking one hardlink of an inode changes the
+ * others'). Anything else was made or changed by someone after the run
+ * died (docs/RELIABILITY.md, "What recovery removes"). A live rollback
+ * (win_hi 0) owns everything it recorded. */
+static int runs(struct txn *t, int dfd, const char *name, int dir)
+{
+	struct statx sx;
+	int64_t when;
+
+	if (!t->win_hi)
+		return 1;
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME,
+		  &sx) < 0)
+		return 0;
+	if (dir && (sx.stx_mask & STATX_BTIME))
+		when = (int64_t)sx.stx_btime.tv_sec * 1000000000 +
+		       sx.stx_btime.tv_nsec;
+	else
+		when = (int64_t)sx.stx_ctime.tv_sec * 1000000000 +
+		       sx.stx_ctime.tv_nsec;
+	return (when >= t->win_lo && when <= t->win_hi) || when >= t->now_ns;
+}
+
+static void note_kept(struct txn *t, const char *path)
+{
+	if (!t->kept++)
+		snprintf(t->kept_first, sizeof(t->kept_first), "%s", path);
+	ctx_log(t->ctx, SPOKE_LOG_INFO, "recovery: leaving '%s' (or something "
+		"in it): it was made or changed after the interrupted run",
+		path);
 }
 
 static void undo_warn(struct txn *t, const char *what, const char *path,
@@ -98,16 +180,31 @@ static void undo_warn(struct txn *t, const char *what, const char *path,
 		path, strerror(err));
 }
 
-/* Remove the directory name below pfd and everything in it: 0, or 1
- * when something stays. */
-static int rm_tree(struct txn *t, int pfd, const char *name)
+static int keep_foreign(void *arg, int dfd, const char *name,
+			const struct stat *st)
+{
+	return !runs(arg, dfd, name, S_ISDIR(st->st_mode));
+}
+
+/* Remove the directory name below pfd and everything in it: for a path
+ * the run created (path given), only what is the run's; a backup (path
+ * NULL) is spoke's own whole. 0, or 1 when something could not be
+ * removed. */
+static int rm_tree(struct txn *t, int pfd, const char *name,
+		   const char *path)
 {
 	struct rmtree o = { 0 };
 	int err;
 
 	o.flags = RMTREE_NOFAULT;
+	if (t->win_hi && path) {
+		o.keep = keep_foreign;
+		o.arg = t;
+	}
 	err = rmtree_at(&o, pfd, name);
 	t->removed += o.removed;
+	if (o.kept && path)
+		note_kept(t, path);
 	return err != 0;
 }
 
@@ -133,14 +230,20 @@ static int undo_created(struct txn *t, const struct ent *e)
 		undo_warn(t, "check", e->path, errno);
 		return 1;
 	}
-	if (e->type == 'F' && !S_ISDIR(st.st_mode)) {
+	if (((e->type == 'F') != !S_ISDIR(st.st_mode)))
+		return 0;
+	if (!runs(t, pfd, name, S_ISDIR(st.st_mode))) {
+		note_kept(t, e->path);
+		return 0;
+	}
+	if (e->type == 'F') {
 		if (unlinkat(pfd, name, 0) < 0) {
 			undo_warn(t, "remove", e->path, errno);
 			return 1;
 		}
 		t->removed++;
-	} else if (e->type == 'D' && S_ISDIR(st.st_mode)) {
-		if (rm_tree(t, pfd, name)) {
+	} else {
+		if (rm_tree(t, pfd, name, e->path)) {
 			undo_warn(t, "remove the directory", e->path, EIO);
 			return 1;
 		}
@@ -156,14 +259,15 @@ static int undo_move(struct txn *t, const struct ent *e)
 	int pfd;
 
 	if (b->fd < 0) {
-		b->fd = open(b->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			     O_CLOEXEC);
-		if (b->fd < 0 && errno == ENOENT)
+		int fd = open_dir(t, b->path);
+
+		if (fd == -ENOENT)
 			return 0; /* never made: nothing was moved into it */
-		if (b->fd < 0) {
-			undo_warn(t, "open", b->path, errno);
+		if (fd < 0) {
+			undo_warn(t, "open", b->path, -fd);
 			return 1;
 		}
+		b->fd = fd;
 	}
 	if (fstatat(b->fd, bname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
@@ -174,6 +278,17 @@ static int undo_move(struct txn *t, const struct ent *e)
 	pfd = parent_fd(t, e->path, &name);
 	if (pfd < 0) {
 		undo_warn(t, "open the directory of", e->path, -pfd);
+		return 1;
+	}
+	/* What is there now is the run's replacement, which the rename
+	 * removes, unless someone else put it there since. */
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !runs(t, pfd, name, S_ISDIR(st.st_mode))) {
+		ctx_log(t->ctx, SPOKE_LOG_WARN, "recovery: not putting '%s' "
+			"back: what is there now was made after the "
+			"interrupted run; the old one stays in '%s'", e->path,
+			e->backup);
+		note_kept(t, e->path);
 		return 1;
 	}
 	/* A directory moved aside may find an empty one of this run in its
@@ -217,16 +332,13 @@ static int sweep_temps(struct txn *t)
 	}
 	qsort(dirs, nd, sizeof(*dirs), cmp_str);
 	for (size_t i = 0; i < nd; i++) {
-		const char *root = scheme_root_of(t->s, dirs[i]), *rel;
 		struct dirent *d;
 		DIR *dir;
 		int fd;
 
-		if (!root || (i && !strcmp(dirs[i], dirs[i - 1])))
+		if (i && !strcmp(dirs[i], dirs[i - 1]))
 			continue;
-		rel = dirs[i] + strlen(root);
-		rel += *rel == '/';
-		fd = dirfd_get(&t->dc, root, rel, strlen(rel));
+		fd = dir_fd(t, dirs[i], strlen(dirs[i]));
 		/* A fresh open, not a dup: readdir must not move the cached
 		 * fd's offset. */
 		if (fd < 0 || (fd = openat(fd, ".", O_RDONLY | O_DIRECTORY |
@@ -238,6 +350,7 @@ static int sweep_temps(struct txn *t)
 		}
 		while ((d = readdir(dir)))
 			if (!strncmp(d->d_name, prefix, plen) &&
+			    runs(t, fd, d->d_name, 0) &&
 			    unlinkat(fd, d->d_name, 0) == 0)
 				t->removed++;
 		closedir(dir);
@@ -252,6 +365,7 @@ int txn_drop_journal(struct txn *t)
 {
 	int dfd;
 
+	txn_beat_stop(t);
 	if (t->jfd >= 0)
 		close(t->jfd);
 	t->jfd = -1;
@@ -276,14 +390,20 @@ int txn_drop_journal(struct txn *t)
 
 static int rm_bdirs(struct txn *t)
 {
-	int bad = 0;
+	const char *name;
+	int bad = 0, pfd;
 
 	for (size_t i = 0; i < t->nbd; i++) {
 		if (t->bd[i].fd >= 0)
 			close(t->bd[i].fd);
 		t->bd[i].fd = -1;
-		if (rmdir(t->bd[i].path) < 0 && errno != ENOENT) {
-			undo_warn(t, "remove", t->bd[i].path, errno);
+		pfd = parent_fd(t, t->bd[i].path, &name);
+		if (pfd == -ENOENT)
+			continue;
+		if (pfd < 0 || (unlinkat(pfd, name, AT_REMOVEDIR) < 0 &&
+				errno != ENOENT)) {
+			undo_warn(t, "remove", t->bd[i].path, pfd < 0 ? -pfd :
+				  errno);
 			bad = 1;
 		}
 	}
@@ -327,18 +447,20 @@ int txn_finish(struct txn *t)
 			continue;
 		b = &t->bd[e->bdir];
 		bname = strrchr(e->backup, '/') + 1;
-		if (b->fd < 0)
-			b->fd = open(b->path, O_RDONLY | O_DIRECTORY |
-				     O_NOFOLLOW | O_CLOEXEC);
 		if (b->fd < 0) {
-			bad |= errno != ENOENT;
-			continue;
+			int fd = open_dir(t, b->path);
+
+			if (fd < 0) {
+				bad |= fd != -ENOENT;
+				continue;
+			}
+			b->fd = fd;
 		}
 		if (unlinkat(b->fd, bname, 0) == 0 || errno == ENOENT)
 			continue;
 		/* a directory moved aside: emptied by the run, or whole */
 		if ((errno == EISDIR || errno == EPERM) &&
-		    !rm_tree(t, b->fd, bname))
+		    !rm_tree(t, b->fd, bname, NULL))
 			continue;
 		undo_warn(t, "delete the backup", e->backup, errno);
 		bad = 1;
