@@ -8,7 +8,6 @@
  * for.
  */
 #include "engine/lock.h"
-#include "engine/plan.h"
 #include "engine/scheme.h"
 #include "base/alloc.h"
 #include "base/fault.h"
@@ -32,14 +31,6 @@ struct env_lock {
 	char *home;
 	size_t made; /* length of the top directory this lock created, or 0 */
 };
-
-int spoke_plan_set_no_wait(spoke_plan *p, int on)
-{
-	if (!p)
-		return SPOKE_E_USAGE;
-	p->no_wait = !!on;
-	return 0;
-}
 
 /* The holder's pid from the lock file, or "" (a holder that has not
  * written it yet, or an old file). */
