@@ -252,7 +252,9 @@ fi
 # -- the lock -------------------------------------------------------------
 ok install --venv "$V" "$E1" "$PL"
 manifest "$V" >"$TMP/m1"
-flock "$V/.spoke-lock" sleep 3 &
+# The holder keeps the lock until told (a fixed sleep ran out under load
+# before the waiter below started).
+flock "$V/.spoke-lock" sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh "$TMP/release" &
 holder=$!
 for _ in $(seq 1 100); do [ -e "$V/.spoke-lock" ] && break; sleep 0.01; done
 sleep 0.2
@@ -272,6 +274,7 @@ kill -INT $waiter
 wait $waiter
 expect_fail 130 "waiting for the lock on '$V'" "SIGINT while waiting"
 # A waiter gets the lock when the holder lets go, and then installs.
+(sleep 1.5; touch "$TMP/release") &
 start=$(date +%s.%N)
 run install --venv "$V" "$E2"
 rc=$?
