@@ -30,5 +30,9 @@ const char *path_basename(const char *p);
  * without following a symlink below root: fd or -errno (-ENOTDIR/-ELOOP
  * when a component is not a real directory). */
 int path_open_below(const char *root, const char *rel);
+/* The same below an open directory: openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or where the kernel lacks it one O_NOFOLLOW open
+ * per component. A symlink anywhere on the way: -ELOOP. */
+int path_open_beneath(int dfd, const char *rel);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "cache/store_int.h"
 #include "io/linkops.h"
+#include "base/rmtree.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,76 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static int rm_tree(int dfd, const char *name, int depth);
-
-/* One pass over a directory, removing everything in it. */
-static int rm_children(DIR *d, int depth)
-{
-	struct dirent *de;
-	int ret = 0;
-
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		int r;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = rm_tree(dirfd(d), de->d_name, depth + 1);
-		if (r && !ret)
-			ret = r;
-	}
-	return ret;
-}
-
 /* One fd per level (the DIR's own): a tree as deep as a wheel may make
- * stays far below the fd limit. */
-static int rm_tree(int dfd, const char *name, int depth)
-{
-	struct stat st;
-	DIR *d;
-	int fd, ret;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		ret = io_unlink_at(dfd, name, 0);
-		return ret == -ENOENT ? 0 : ret;
-	}
-	if (depth > 2 * ZIP_DEPTH_MAX)
-		return -ELOOP;
-	fd = io_open_dir_at(dfd, name);
-	/* A directory we may not read or write (a wheel can't make one, a
-	 * user can): it is ours, so make it removable. */
-	if (fd == -EACCES && fchmodat(dfd, name, S_IRWXU, 0) == 0)
-		fd = io_open_dir_at(dfd, name);
-	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
-	if ((st.st_mode & S_IRWXU) != S_IRWXU)
-		fchmod(fd, S_IRWXU);
-	d = fdopendir(fd);
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	/* readdir need not return names created during the walk, nor
-	 * promise every name when the directory shrinks under it: retry
-	 * a few times before calling a directory undeletable. */
-	for (int pass = 0; pass < 4; pass++) {
-		ret = rm_children(d, depth);
-		if (ret)
-			break;
-		ret = io_unlink_at(dfd, name, AT_REMOVEDIR);
-		if (ret != -ENOTEMPTY && ret != -EEXIST)
-			break;
-	}
-	closedir(d);
-	return ret == -ENOENT ? 0 : ret;
-}
-
+ * stays far below the fd limit. Fault injection stays on: the cache's
+ * removals are part of the forward path the sweeps test. */
 int store_remove_tree(int dfd, const char *name)
 {
-	return rm_tree(dfd, name, 0);
+	struct rmtree o = { 0 };
+
+	o.depth_max = 2 * ZIP_DEPTH_MAX;
+	return rmtree_at(&o, dfd, name);
 }
 
 static int remove_index_for(struct store *s, const char *key)

@@ -14,6 +14,11 @@
  * RECORD path can never reach outside the environment through a symlinked
  * directory; the fd of the last directory is kept, since removals come in
  * RECORD order, which groups them by directory.
+ *
+ * Longer than most files (about 800 lines) because classification, the
+ * queue and the collapse into whole-directory moves share one map of
+ * known paths and its flags; split, each half would need the other's
+ * internals.
  */
 #include "engine/envmod.h"
 #include "engine/lock.h"
@@ -21,6 +26,7 @@
 #include "engine/txn.h"
 #include "engine/walk.h"
 #include "base/alloc.h"
+#include "base/dirfd.h"
 #include "io/linkops.h"
 
 #include <dirent.h>
@@ -68,8 +74,7 @@ struct envmod {
 	size_t nops, recorded, done;
 	struct saved_mode *modes; /* existing link destinations */
 	size_t nmodes;
-	int dfd;      /* cached directory for moves */
-	char *droot, *drel;
+	struct dirfd_cache dc; /* the last directory moves used */
 };
 
 static int nomem(struct envmod *m)
@@ -79,7 +84,7 @@ static int nomem(struct envmod *m)
 
 /* ---- lock and recovery ------------------------------------------------- */
 
-static int recover_locked(spoke_ctx *ctx, const struct scheme *s,
+int envmod_recover_locked(spoke_ctx *ctx, const struct scheme *s,
 			  struct spoke_report *rep, int quiet)
 {
 	uint64_t restored, removed;
@@ -99,7 +104,7 @@ static int recover_locked(spoke_ctx *ctx, const struct scheme *s,
 	return ret;
 }
 
-static int lock_home(spoke_ctx *ctx, const struct scheme *s, int no_wait,
+int envmod_lock_home(spoke_ctx *ctx, const struct scheme *s, int no_wait,
 		     struct env_lock **out)
 {
 	const char *home = txn_home(s);
@@ -114,9 +119,9 @@ static int lock_home(spoke_ctx *ctx, const struct scheme *s, int no_wait,
 int envmod_lock(spoke_ctx *ctx, const struct scheme *s, int no_wait,
 		struct env_lock **out)
 {
-	int err = lock_home(ctx, s, no_wait, out);
+	int err = envmod_lock_home(ctx, s, no_wait, out);
 
-	if (!err && (err = recover_locked(ctx, s, NULL, 0)) > 0)
+	if (!err && (err = envmod_recover_locked(ctx, s, NULL, 0)) > 0)
 		err = 0;
 	if (err) {
 		env_lock_release(*out);
@@ -139,46 +144,6 @@ void envmod_check_journal(spoke_ctx *ctx, const struct scheme *s)
 			"interrupted spoke run; the next install or 'spoke "
 			"recover' rolls it back (this dry run sees the "
 			"environment as it is now)", home);
-}
-
-int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
-{
-	struct scheme_opts o = { NULL, NULL, NULL, { NULL } };
-	struct spoke_report *rep;
-	struct env_lock *l = NULL;
-	struct scheme s;
-	int ret;
-
-	if (report)
-		*report = NULL;
-	if (!ctx || !p)
-		return SPOKE_E_USAGE;
-	ret = ctx_begin(ctx);
-	if (ret)
-		return ret;
-	if (!(rep = report_create()))
-		return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
-				"out of memory");
-	o.venv = p->venv;
-	o.target = p->target;
-	o.python = p->python;
-	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
-		o.path[k] = p->path[k];
-	memset(&s, 0, sizeof(s));
-	ret = scheme_resolve(ctx, &o, &s);
-	if (!ret)
-		ret = lock_home(ctx, &s, p->no_wait, &l);
-	if (!ret) {
-		ret = recover_locked(ctx, &s, rep, 1);
-		env_lock_release(l);
-	}
-	report_set_status(rep, ret < 0 ? ret : 0, ctx);
-	scheme_free(&s);
-	if (report)
-		*report = rep;
-	else
-		spoke_report_free(rep);
-	return ret;
 }
 
 /* ---- the modification -------------------------------------------------- */
@@ -230,7 +195,7 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 	m->ctx = ctx;
 	m->rep = rep;
 	m->s = s;
-	m->dfd = -1;
+	dirfd_init(&m->dc);
 	err = make_outer_parents(ctx, s);
 	if (!err)
 		err = txn_create(&m->txn, ctx, s);
@@ -361,7 +326,15 @@ static int classify_all(struct envmod *m)
 
 int envmod_expect(struct envmod *m, const char *path, int is_dir)
 {
-	struct strmap_ent *e = know(m, path);
+	struct strmap_ent *e;
+
+	/* Validation refuses such wheels with a better message; this is the
+	 * last line before the journal, the lock or a backup is replaced. */
+	if (scheme_reserved(m->s, path))
+		return ctx_fail(m->ctx, SPOKE_E_UNSAFE_PATH, 0, path, "refusing "
+				"to write '%s': names beginning with '.spoke' "
+				"are reserved for spoke's own files", path);
+	e = know(m, path);
 
 	if (!e)
 		return nomem(m);
@@ -403,32 +376,6 @@ static int expect_created(struct envmod *m, const char *path, int is_dir)
 
 /* ---- executing the queue ----------------------------------------------- */
 
-/* The directory fd for root/dir, from the one-entry cache. */
-static int dir_fd(struct envmod *m, const char *root, const char *dir)
-{
-	if (m->dfd >= 0 && strcmp(m->droot, root) == 0 &&
-	    strcmp(m->drel, dir) == 0)
-		return m->dfd;
-	if (m->dfd >= 0)
-		close(m->dfd);
-	free(m->droot);
-	free(m->drel);
-	m->droot = xstrdup(root);
-	m->drel = xstrdup(dir);
-	m->dfd = -1;
-	if (!m->droot || !m->drel)
-		return -ENOMEM;
-	m->dfd = path_open_below(root, dir);
-	return m->dfd;
-}
-
-static void dir_forget(struct envmod *m)
-{
-	if (m->dfd >= 0)
-		close(m->dfd);
-	m->dfd = -1;
-}
-
 /* 1 if the directory name below pfd is empty, 0 if not, or -errno. */
 static int dir_empty(int pfd, const char *name)
 {
@@ -462,8 +409,8 @@ static int run_op(struct envmod *m, const struct envop *op)
 	name = slash ? slash + 1 : rel;
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - rel) : 0, rel);
 	if (op->rmdir)
-		dir_forget(m); /* the cache may be this directory or below */
-	fd = dir_fd(m, op->root, dir);
+		dirfd_forget(&m->dc); /* the cache may be this directory or below */
+	fd = dirfd_get(&m->dc, op->root, dir, strlen(dir));
 	if (fd == -ENOMEM)
 		return nomem(m);
 	if (fd == -ENOENT)
@@ -799,6 +746,13 @@ static int queue_path(struct envmod *m, const char *root, const char *rel,
 
 	if (!(path = path_join(root, rel)))
 		return nomem(m);
+	/* The journal, lock and backups are never a removal's to touch. */
+	if (scheme_reserved(m->s, path)) {
+		ctx_log(m->ctx, SPOKE_LOG_WARN, "not removing '%s': names "
+			"beginning with '.spoke' are spoke's own", path);
+		free(path);
+		return 0;
+	}
 	e = know(m, path);
 	free(path);
 	if (!e)
@@ -830,9 +784,7 @@ int envmod_touch(struct envmod *m, const char *dir)
 
 static void envmod_free(struct envmod *m)
 {
-	dir_forget(m);
-	free(m->droot);
-	free(m->drel);
+	dirfd_forget(&m->dc);
 	linker_free(m->linker);
 	restore_modes(m);
 	for (size_t i = 0; i < m->nops; i++)
@@ -850,7 +802,7 @@ int envmod_commit(struct envmod *m)
 		envmod_abort(m);
 		return err;
 	}
-	dir_forget(m);
+	dirfd_forget(&m->dc);
 	err = txn_commit(m->txn);
 	m->txn = NULL;
 	envmod_free(m);
@@ -861,7 +813,7 @@ void envmod_abort(struct envmod *m)
 {
 	if (!m)
 		return;
-	dir_forget(m);
+	dirfd_forget(&m->dc);
 	txn_rollback(m->txn);
 	envmod_free(m);
 }

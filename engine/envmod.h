@@ -45,6 +45,13 @@ struct env_lock;
 int envmod_lock(spoke_ctx *ctx, const struct scheme *s, int no_wait,
 		struct env_lock **out);
 void envmod_unlock(struct env_lock *l);
+/* The two halves of envmod_lock, for spoke_recover: lock (no recovery),
+ * and, with the lock held, replay a journal (txn_recover) and log it;
+ * counts go to rep when given. 0 nothing, 1 rolled back, 2 finished. */
+int envmod_lock_home(spoke_ctx *ctx, const struct scheme *s, int no_wait,
+		     struct env_lock **out);
+int envmod_recover_locked(spoke_ctx *ctx, const struct scheme *s,
+			  struct spoke_report *rep, int quiet);
 /* For runs that change nothing (dry runs): warn when a journal waits. */
 void envmod_check_journal(spoke_ctx *ctx, const struct scheme *s);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * install - spoke_install() and spoke_uninstall(). A run has two halves.
+ * install - the install and uninstall runs behind spoke_install() and
+ * spoke_uninstall() (engine/api_install.c). A run has two halves.
  * The first only reads: resolve the scheme, open every wheel, find the
  * installed versions it replaces, check every RECORD path they would remove,
  * and lay out every wheel (plan.c), which validates trees, RECORDs and
@@ -10,7 +11,11 @@
  * leaves empty, link all wheels in one pool run, write the generated files,
  * and write each RECORD last, so a RECORD is present only for a complete
  * install.
+ *
+ * About 680 lines: install and uninstall share the removal half (RECORD
+ * checks, removals, bytecode, pruning), which is most of the file.
  */
+#include "engine/install.h"
 #include "engine/envmod.h"
 #include "engine/plan.h"
 #include "engine/report.h"
@@ -86,7 +91,10 @@ static int find_installed(struct run *r, const char *norm,
 }
 
 /* Load d's RECORD and check every path before anything is removed: each
- * must resolve inside the environment and spare its interpreter. */
+ * must resolve inside the environment and spare its interpreter. A path
+ * with a name reserved for spoke's own files (scheme_reserved) is never
+ * removed: a RECORD that lists one (a hostile wheel installed by another
+ * tool) must not reach the journal, the lock or the backups. */
 static int check_removal(struct run *r, struct installed *d)
 {
 	int err = installed_load_record(r->ctx, d);
@@ -109,6 +117,11 @@ static int check_removal(struct run *r, struct installed *d)
 				       "lists '%s', which belongs to the "
 				       "environment (nothing was removed)",
 				       d->name, d->version, abs);
+		else if (scheme_reserved(&r->s, abs))
+			ctx_log(r->ctx, SPOKE_LOG_WARN, "not removing '%s' "
+				"listed by the RECORD of %s %s: names beginning "
+				"with '.spoke' are spoke's own", abs, d->name,
+				d->version);
 		else if (strmap_put(&r->removing, abs, &e) < 0)
 			err = nomem(r->ctx);
 		free(abs);
@@ -552,7 +565,7 @@ static int run_open(struct run *r, spoke_ctx *ctx, spoke_plan *plan,
 	return ret;
 }
 
-int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
 	struct env_lock *lock = NULL;
 	struct envmod *m = NULL;
@@ -585,7 +598,7 @@ int spoke_install(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 
 /* ---- uninstall -------------------------------------------------------- */
 
-int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
+int uninstall_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 {
 	struct env_lock *lock = NULL;
 	struct installed *d = NULL;

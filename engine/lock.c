@@ -8,7 +8,6 @@
  * for.
  */
 #include "engine/lock.h"
-#include "engine/plan.h"
 #include "engine/scheme.h"
 #include "base/alloc.h"
 #include "base/fault.h"
@@ -33,14 +32,6 @@ struct env_lock {
 	size_t made; /* length of the top directory this lock created, or 0 */
 };
 
-int spoke_plan_set_no_wait(spoke_plan *p, int on)
-{
-	if (!p)
-		return SPOKE_E_USAGE;
-	p->no_wait = !!on;
-	return 0;
-}
-
 /* The holder's pid from the lock file, or "" (a holder that has not
  * written it yet, or an old file). */
 static void holder(int fd, char *buf, size_t len)
@@ -49,6 +40,32 @@ static void holder(int fd, char *buf, size_t len)
 
 	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* 0 when fd is a lock file spoke can trust (see the top), 1 when its
+ * holder has just unlinked it (open again), else a refusal recorded in
+ * ctx. */
+static int check_lock_file(spoke_ctx *ctx, int fd, const char *path)
+{
+	const char *why = NULL;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return ctx_fail(ctx, -errno, errno, path, "cannot check the lock "
+				"file '%s': %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		why = "is not a regular file";
+	else if (st.st_nlink == 0)
+		return 1;
+	else if (st.st_nlink != 1)
+		why = "has more than one link (a hardlink to another file)";
+	else if (st.st_uid != geteuid())
+		why = "belongs to another user";
+	if (!why)
+		return 0;
+	return ctx_fail(ctx, SPOKE_E_UNSAFE_PATH, 0, path, "refusing the lock "
+			"file '%s': it %s, so spoke did not make it; remove it "
+			"once you know no spoke is running there", path, why);
 }
 
 /* Does path still name the inode fd has locked? 1 yes, 0 no (unlinked or
@@ -159,10 +176,17 @@ int env_lock_acquire(spoke_ctx *ctx, const char *home, int no_wait,
 		}
 		err = io_fault_hit(IO_OP_OPEN);
 		l->fd = err ? -1 : open(l->path, O_RDWR | O_CREAT | O_NOFOLLOW |
-					O_CLOEXEC, 0644);
+					O_NONBLOCK | O_CLOEXEC, 0644);
 		/* A holder that made home removed it again on release. */
 		if (l->fd < 0 && !err && errno == ENOENT && ++tries < 100)
 			continue;
+		if (l->fd < 0 && !err && errno == ELOOP) {
+			err = ctx_fail(ctx, SPOKE_E_UNSAFE_PATH, 0, l->path,
+				       "refusing the lock file '%s': it is a "
+				       "symbolic link, so spoke did not make "
+				       "it; remove it", l->path);
+			break;
+		}
 		if (l->fd < 0) {
 			if (!err)
 				err = -errno;
@@ -171,6 +195,14 @@ int env_lock_acquire(spoke_ctx *ctx, const char *home, int no_wait,
 				       strerror(-err));
 			break;
 		}
+		err = check_lock_file(ctx, l->fd, l->path);
+		if (err == 1) {
+			close(l->fd);
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
 		err = wait_lock(ctx, l->fd, home, l->path, no_wait, &told);
 		if (err)
 			break;

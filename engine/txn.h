@@ -26,6 +26,14 @@
  * recovery use plain syscalls and allocate nothing in process (recovery
  * of a journal on disk allocates, and a failure there keeps the journal),
  * so an injected fault never breaks the rollback that follows it.
+ *
+ * Files: txn.c records and writes (the byte format is engine/journal.c),
+ * undo.c undoes and finishes, recover.c replays a journal from disk. The
+ * journal starts with an H record (format, home and its device and inode,
+ * uid, pid, run id, start time), appears under its name only with that
+ * first batch complete, and its mtime is a heartbeat while the run lives;
+ * recovery trusts it only under the rules of docs/RELIABILITY.md ("The
+ * journal") and removes only what changed within the run's lifetime.
  */
 #ifndef SPOKE_ENGINE_TXN_H
 #define SPOKE_ENGINE_TXN_H

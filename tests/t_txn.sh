@@ -6,8 +6,8 @@
 # that `spoke recover` replays, and that the next install or uninstall
 # replays on its own; the environment lock (waiting with a message,
 # --no-wait failing with exit 5, a signal ending the wait); a journal that
-# names paths outside the environment is refused untouched, a torn one is
-# dropped. Every check compares the whole environment (path, type, mode,
+# names paths outside the environment is refused untouched, and so is one
+# that lacks its first complete batch (tests/t_hostile_env.sh has the rest). Every check compares the whole environment (path, type, mode,
 # size, content) with its state before, and looks for leftovers.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -252,7 +252,9 @@ fi
 # -- the lock -------------------------------------------------------------
 ok install --venv "$V" "$E1" "$PL"
 manifest "$V" >"$TMP/m1"
-flock "$V/.spoke-lock" sleep 3 &
+# The holder keeps the lock until told (a fixed sleep ran out under load
+# before the waiter below started).
+flock "$V/.spoke-lock" sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh "$TMP/release" &
 holder=$!
 for _ in $(seq 1 100); do [ -e "$V/.spoke-lock" ] && break; sleep 0.01; done
 sleep 0.2
@@ -272,6 +274,7 @@ kill -INT $waiter
 wait $waiter
 expect_fail 130 "waiting for the lock on '$V'" "SIGINT while waiting"
 # A waiter gets the lock when the holder lets go, and then installs.
+(sleep 1.5; touch "$TMP/release") &
 start=$(date +%s.%N)
 run install --venv "$V" "$E2"
 rc=$?
@@ -298,24 +301,27 @@ for c in payload:
 open(out, "wb").write(b"SPKJ" + struct.pack("<IQ", len(payload), h) + payload)
 PY
 }
+HDR="H2|$V|$(stat -c %d "$V")|$(stat -c %i "$V")|$(id -u)|1|0123456789abcdef|0"
 touch "$TMP/victim"
-journal "$V/.spoke-journal" "H$V|1|1" "F$TMP/victim"
+journal "$V/.spoke-journal" "$HDR" "F$TMP/victim"
 run recover --venv "$V"
 expect_fail 1 "outside the environment" "a journal naming a path outside"
 [ -e "$TMP/victim" ] || fail "recover removed a file outside the environment"
 run install --venv "$V" "$E1"
 expect_fail 1 "outside the environment" "an install over an untrusted journal"
 [ -e "$V/.spoke-journal" ] || fail "the untrusted journal was removed"
-journal "$V/.spoke-journal" "H$V|1|1" "X$V/.spoke-txn" "M$SP/spoke_edge/__init__.py|$TMP/1"
+journal "$V/.spoke-journal" "$HDR" "X$V/.spoke-txn" "M$SP/spoke_edge/__init__.py|$TMP/1"
 run recover --venv "$V"
 expect_fail 1 "backup outside" "a journal naming a backup outside"
-journal "$V/.spoke-journal" "H/elsewhere|1|1" "F$SP/spoke_edge/__init__.py"
+journal "$V/.spoke-journal" "H2|/elsewhere|1|1|$(id -u)|1|0123456789abcdef|0" "F$SP/spoke_edge/__init__.py"
 run recover --venv "$V"
 expect_fail 1 "another directory" "a journal of another environment"
 [ -f "$SP/spoke_edge/__init__.py" ] || fail "recover acted on a journal of another directory"
 printf 'SPKJ\x10\x00\x00\x00garbage' >"$V/.spoke-journal"
-ok recover --venv "$V"
-grep -q "^rolled back" "$TMP/out" || fail "a torn journal: $(cat "$TMP/out")"
-same_env "$TMP/m2" "$V" "a torn journal is dropped"
-note "journals naming paths outside or written elsewhere are refused untouched; a torn one is dropped"
+run recover --venv "$V"
+expect_fail 1 "complete batch" "a journal without a complete first batch"
+[ -e "$V/.spoke-journal" ] || fail "a journal without its first batch was removed"
+rm "$V/.spoke-journal"
+same_env "$TMP/m2" "$V" "a journal without its first batch changes nothing"
+note "journals naming paths outside, written elsewhere or lacking their first batch are refused untouched"
 echo "t_txn: ok"
