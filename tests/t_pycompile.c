@@ -40,6 +40,8 @@ static char srcroot[300];
 static struct pyc_pool *cur_pool;
 static atomic_int ndone;
 static int kill_at = -1;
+static int cancel_at = -1;
+static atomic_int ext_cancel;
 
 static void on_done(void *user, const struct pyc_request *req,
 		    const struct pyc_result *res)
@@ -53,6 +55,8 @@ static void on_done(void *user, const struct pyc_request *req,
 	it->calls++;
 	snprintf(it->msg, sizeof(it->msg), "%s", res->msg);
 	n = atomic_fetch_add(&ndone, 1) + 1;
+	if (n == cancel_at)
+		atomic_store(&ext_cancel, 1);
 	/* Kill worker 1 from outside, once, while the run is busy. */
 	if (n == kill_at) {
 		pid_t pid = pyc_pool_worker_pid(cur_pool, 1);
@@ -145,7 +149,8 @@ static void fix_tags(const char *tag)
 static struct pyc_pool *make_pool(const char *python, const char *die)
 {
 	struct pyc_pool_opts o = { .python = python, .workers = 2,
-				   .done = on_done, .test_die_dir = die };
+				   .done = on_done, .test_die_dir = die,
+				   .cancel = &ext_cancel };
 	struct pyc_pool *p;
 	char err[512];
 	int e = pyc_pool_create(&p, &o, err, sizeof(err));
@@ -270,25 +275,36 @@ int main(void)
 		 python, manifest, srcroot);
 	CHECKF(system(cmd) == 0, "%s", cmd);
 
-	/* Cancel: queued requests come back canceled, each exactly once. */
-	for (i = 0; i < nitems; i++)
-		snprintf(strstr(items[i].out, "__pycache__"), 12, "__pycache2");
-	atomic_store(&ndone, 0);
-	kill_at = -1;
-	p = make_pool(python, NULL);
-	submit_all(p);
-	pyc_pool_cancel(p);
-	struct pyc_request late = { items[0].src, items[0].out, NULL, 0,
-				    PYC_TIMESTAMP, &items[0] };
-	CHECK_EQ(pyc_pool_submit(p, &late), SPOKE_E_CANCELED);
-	pyc_pool_wait(p);
-	pyc_pool_stats(p, &st);
-	pyc_pool_free(p);
-	for (i = 0; i < nitems; i++)
-		CHECK_EQ(items[i].calls, 1);
-	CHECKF(st.canceled > (unsigned long)nitems / 2, "only %lu of %d "
-	       "canceled", st.canceled, nitems);
-	CHECK_EQ(count_fds(), fds0);
+	/* Cancel, by the external flag (spoke_ctx's) mid-run and by
+	 * pyc_pool_cancel before anything ran: queued requests come back
+	 * canceled, each request exactly once, later submits are refused. */
+	for (int round = 0; round < 2; round++) {
+		for (i = 0; i < nitems; i++)
+			snprintf(strstr(items[i].out, "__pycache"), 12,
+				 "__pycache%d", 2 + round);
+		atomic_store(&ndone, 0);
+		atomic_store(&ext_cancel, 0);
+		kill_at = -1;
+		cancel_at = round == 0 ? 5 : -1;
+		p = make_pool(python, NULL);
+		submit_all(p);
+		if (round == 1)
+			pyc_pool_cancel(p);
+		pyc_pool_wait(p);
+		struct pyc_request late = { items[0].src, items[0].out, NULL,
+					    0, PYC_TIMESTAMP, &items[0] };
+		CHECK_EQ(pyc_pool_submit(p, &late), SPOKE_E_CANCELED);
+		pyc_pool_stats(p, &st);
+		pyc_pool_free(p);
+		for (i = 0; i < nitems; i++)
+			CHECK_EQ(items[i].calls, 1);
+		CHECKF(st.canceled > (unsigned long)nitems / 2, "round %d: "
+		       "only %lu of %d canceled", round, st.canceled, nitems);
+		CHECK_EQ(st.compiled + st.nocompile + st.errors + st.canceled,
+			 (unsigned long)nitems);
+		CHECK_EQ(count_fds(), fds0);
+	}
+	cancel_at = -1;
 
 	/* Not an interpreter: a clear error and nothing left running. */
 	struct pyc_pool_opts o = { .python = "/bin/false", .workers = 2,
