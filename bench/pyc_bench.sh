@@ -18,7 +18,9 @@
 #   (c) compile throughput of the pool with 1 and 2 workers, ROUNDS rounds
 #       taking turns, __pycache__ removed before each: wall time, files/s
 #       and the workers' CPU seconds (on a loaded machine wall time mostly
-#       measures the share of CPU the scheduler gives, CPU time the work).
+#       measures the share of CPU the scheduler gives, CPU time the work;
+#       "engine CPU" is the pool's own cost per file: submission, driver
+#       threads, protocol).
 #
 # Usage: bench/pyc_bench.sh [RUNS [ROUNDS]]   (defaults 5 and 5)
 # PYC_BENCH_PARTS="a b c" picks parts.
@@ -147,18 +149,19 @@ echo
 fi
 if [[ $PARTS == *" c "* ]]; then
 echo "(c) compile throughput, timestamp mode, $ROUNDS rounds taking turns (min and median)"
-printf '%-8s %10s %14s %14s %12s\n' workers "start s" "compile s" "files/s" "CPU ms/file"
+printf '%-8s %8s %14s %14s %12s %12s\n' workers "start s" "compile s" "files/s" "worker CPU" "engine CPU"
+printf '%-8s %8s %6s %7s %6s %7s %12s %12s\n' "" "" min median max median "ms/file" "us/file"
 for _ in $(seq "$ROUNDS"); do
 	for j in 1 2; do compile_tree "$W/src" 0 "$j"; done
 done | sort -n -k1,1 -k7,7 | awk -v R="$ROUNDS" '
 	{ k = $1; n[k]++; files = $2
 	  if (n[k] == 1) { cmin[k] = $7; fmax[k] = $8 }
 	  if (n[k] == int((R + 1) / 2)) { s[k] = $6; c[k] = $7; f[k] = $8 }
-	  cpu[k] += $9 }
+	  cpu[k] += $9; eng[k] += $10 }
 	END {
 		for (k = 1; k <= 2; k++)
-			printf "%-8s %10s %6s %7s %6s %7s %12.2f\n", k, s[k], cmin[k], c[k],
-			       fmax[k], f[k], 1000 * cpu[k] / n[k] / files
+			printf "%-8s %8s %6s %7s %6s %7s %12.2f %12.0f\n", k, s[k], cmin[k], c[k],
+			       fmax[k], f[k], 1000 * cpu[k] / n[k] / files, 1e6 * eng[k] / n[k] / files
 		printf "speed-up 2 vs 1 workers: %.2fx (min), %.2fx (median)\n",
 		       cmin[1] / cmin[2], c[1] / c[2]
 	}'
