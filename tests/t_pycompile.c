@@ -9,9 +9,11 @@
  * tests/t_pycompile.py checks each .pyc against py_compile's for the same
  * source, dfile, mode and level, that tracebacks name the real source and
  * not the recorded dfile, and that importing every module rewrites and adds
- * no .pyc. No descriptor and no child process may outlive the pool.
+ * no .pyc. No descriptor and no child process may outlive the pool, not
+ * even when one of its allocations fails.
  */
 #include "engine/pycompile.h"
+#include "base/fault.h"
 #include "spoke.h"
 #include "testlib.h"
 
@@ -305,6 +307,38 @@ int main(void)
 		CHECK_EQ(count_fds(), fds0);
 	}
 	cancel_at = -1;
+
+	/* Each allocation of a small run failing in turn: create fails
+	 * cleanly, or every accepted request is called back once. */
+	for (int n = 1; n <= 12; n++) {
+		struct pyc_pool_opts fo = { .python = python, .workers = 2,
+					    .done = on_done };
+		char spec[32], ferr[256];
+		int accepted = 0, e;
+
+		atomic_store(&ndone, 0);
+		snprintf(spec, sizeof(spec), "alloc:%d:ENOMEM", n);
+		CHECK(io_fault_arm(spec, ferr, sizeof(ferr)) == 0);
+		e = pyc_pool_create(&p, &fo, ferr, sizeof(ferr));
+		if (e == 0) {
+			for (i = 0; i < 4; i++) {
+				struct pyc_request r = { items[i].src,
+					items[i].out, NULL, 0, PYC_TIMESTAMP,
+					&items[i] };
+
+				e = pyc_pool_submit(p, &r);
+				CHECK(e == 0 || e == -ENOMEM);
+				accepted += e == 0;
+			}
+			pyc_pool_wait(p);
+			pyc_pool_free(p);
+		} else {
+			CHECKF(e == -ENOMEM, "alloc %d: create: %s", n, ferr);
+		}
+		io_fault_arm(NULL, ferr, sizeof(ferr));
+		CHECK_EQ(atomic_load(&ndone), accepted);
+		CHECK_EQ(count_fds(), fds0);
+	}
 
 	/* Not an interpreter: a clear error and nothing left running. */
 	struct pyc_pool_opts o = { .python = "/bin/false", .workers = 2,
