@@ -91,12 +91,14 @@ int pyc_pool_submit(struct pyc_pool *p, const struct pyc_request *req);
 /* Block until every request submitted so far has had its callback. */
 void pyc_pool_wait(struct pyc_pool *p);
 
-/* Stop: queued requests get PYC_CANCELED, in-flight ones finish. Async
- * signal unsafe, thread-safe; pyc_pool_wait returns once they are done. */
+/* Stop: queued requests get PYC_CANCELED; a file being compiled either
+ * finishes within 50 ms or is abandoned (PYC_CANCELED, its worker killed,
+ * its temporary file removed). Thread-safe, also from a callback; not
+ * async-signal-safe (a signal handler sets the external flag instead). */
 void pyc_pool_cancel(struct pyc_pool *p);
 
-/* Cancel what is queued, let in-flight files finish, stop the workers
- * (end of input, then SIGKILL after 2 s) and reap them. Accepts NULL. */
+/* Cancel as above, join the drivers, stop the workers (end of input, then
+ * SIGKILL after 2 s) and reap them. Accepts NULL. */
 void pyc_pool_free(struct pyc_pool *p);
 
 /* sys.implementation.cache_tag of the workers ("cpython-311"), the
