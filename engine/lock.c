@@ -33,14 +33,6 @@ struct env_lock {
 	size_t made; /* length of the top directory this lock created, or 0 */
 };
 
-int spoke_plan_set_no_wait(spoke_plan *p, int on)
-{
-	if (!p)
-		return SPOKE_E_USAGE;
-	p->no_wait = !!on;
-	return 0;
-}
-
 /* The holder's pid from the lock file, or "" (a holder that has not
  * written it yet, or an old file). */
 static void holder(int fd, char *buf, size_t len)

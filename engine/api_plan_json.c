@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * plan_json - spoke_plan_load_json(): a plan file, the shape a resolver
+ * api_plan_json - spoke_plan_load_json(): a plan file, the shape a resolver
  * writes (docs/EMBEDDING.md has the schema and an example), turned into
  * spoke_plan and spoke_ctx settings. cJSON parses; this file only walks the
  * tree it gives.
