@@ -11,6 +11,7 @@
  */
 #include "engine/layout.h"
 #include "engine/scripts.h"
+#include "engine/treelink.h"
 #include "base/alloc.h"
 
 #include <dirent.h>
@@ -50,33 +51,9 @@ int layout_exclude(struct walker *wk)
 	return 0;
 }
 
-/* A relative symlink must resolve inside its own install subtree: after
- * the install the other subtrees live elsewhere. */
-static int symlink_ok(const struct walker *wk, const char *target)
+const char *layout_esc(struct walker *wk, int slot, const char *s)
 {
-	const char *rel = layout_srel(wk), *t = target;
-	long depth = 0;
-
-	if (target[0] == '/' || !target[0])
-		return 0;
-	for (const char *s = rel; *s; s++)
-		depth += *s == '/';
-	while (*t) {
-		size_t n = strcspn(t, "/");
-
-		if (n == 2 && t[0] == '.' && t[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (n && !(n == 1 && t[0] == '.')) {
-			if (depth == 0 && wk->is_root && wk->wp->w.data &&
-			    strlen(wk->wp->w.data) == n &&
-			    !strncmp(t, wk->wp->w.data, n))
-				return 0;
-			depth++;
-		}
-		t += n + (t[n] == '/');
-	}
-	return 1;
+	return name_escape(wk->esc[slot], sizeof(wk->esc[slot]), s);
 }
 
 /* One file or symlink: 1 installed, 0 not, or an error. */
@@ -87,6 +64,7 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 	long r = record_index_find(&wk->wp->w.idx, wk->wrel,
 				   strlen(wk->wrel));
 	char target[PATH_MAX];
+	const char *why;
 	int err;
 
 	if (r >= 0) {
@@ -99,12 +77,13 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 	    !layout_is_distinfo_file(wk, "RECORD.p7s"))
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is not listed in its RECORD",
-				wk->wp->w.label, wk->wrel);
+				wk->wp->w.label, layout_esc(wk, 0, wk->wrel));
 	if (S_ISREG(st->st_mode) && row && row->size >= 0 && wk->ctx->verify &&
 	    row->size != (int64_t)st->st_size)
 		return ctx_fail(wk->ctx, SPOKE_E_HASH, 0, wk->wrel,
 				"wheel '%s': '%s' has %lld bytes, RECORD says "
-				"%lld", wk->wp->w.label, wk->wrel,
+				"%lld", wk->wp->w.label,
+				layout_esc(wk, 0, wk->wrel),
 				(long long)st->st_size, (long long)row->size);
 	if (S_ISLNK(st->st_mode)) {
 		ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
@@ -112,15 +91,28 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 		if (n < 0)
 			return ctx_fail(wk->ctx, -errno, errno, wk->wrel,
 					"wheel '%s': cannot read link '%s': %s",
-					wk->wp->w.label, wk->wrel,
+					wk->wp->w.label,
+					layout_esc(wk, 0, wk->wrel),
 					strerror(errno));
 		target[n] = '\0';
-		if (!symlink_ok(wk, target))
+		err = treelink_inside(wk->root_fd, layout_srel(wk), target,
+				      wk->is_root ? wk->wp->w.data : NULL,
+				      &why);
+		if (err < 0)
+			return ctx_fail(wk->ctx, err, -err, wk->wrel,
+					"wheel '%s': cannot follow link '%s': "
+					"%s", wk->wp->w.label,
+					layout_esc(wk, 0, wk->wrel),
+					strerror(-err));
+		if (!err)
 			return ctx_fail(wk->ctx, SPOKE_E_UNSAFE_PATH, 0,
 					wk->wrel, "wheel '%s': symlink '%s' -> "
-					"'%s' points outside its install "
-					"directory", wk->wp->w.label, wk->wrel,
-					target);
+					"'%s' %s (followed through the wheel's "
+					"own links, a link must stay inside its "
+					"install directory)",
+					wk->wp->w.label,
+					layout_esc(wk, 0, wk->wrel),
+					layout_esc(wk, 1, target), why);
 	}
 	if (wk->scripts && (scripts_is_ep_wrapper(name, wk->wp->w.eps,
 						  wk->wp->w.neps) ||
@@ -130,7 +122,8 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 	if (scheme_protected(wk->s, dest))
 		return ctx_fail(wk->ctx, SPOKE_E_PROTECTED, 0, dest,
 				"wheel '%s' would replace '%s', which belongs to "
-				"the environment", wk->wp->w.label, dest);
+				"the environment", wk->wp->w.label,
+				layout_esc(wk, 1, dest));
 	if (wk->scripts && S_ISREG(st->st_mode)) {
 		err = layout_fix_script(wk, sfd, name, dest, st);
 		if (err < 0)
@@ -208,12 +201,13 @@ static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
 	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
 				"cannot stat '%s': %s", wk->wp->w.label,
-				wk->wrel, strerror(errno));
+				layout_esc(wk, 0, wk->wrel), strerror(errno));
 	if ((size_t)snprintf(dest, sizeof(dest), "%s/%s", wk->dst, sr) >=
 	    sizeof(dest))
 		return ctx_fail(wk->ctx, -ENAMETOOLONG, ENAMETOOLONG, wk->wrel,
 				"wheel '%s': '%s' is too long a path once "
-				"installed", wk->wp->w.label, wk->wrel);
+				"installed", wk->wp->w.label,
+				layout_esc(wk, 0, wk->wrel));
 	if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 		err = walk_file(wk, sfd, efd, name, &st, dest);
 		if (err > 0)
@@ -224,11 +218,12 @@ static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is not a regular file, "
 				"directory or symlink", wk->wp->w.label,
-				wk->wrel);
+				layout_esc(wk, 0, wk->wrel));
 	if (depth >= WALK_DEPTH_MAX)
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is nested more than %d "
-				"levels deep", wk->wp->w.label, wk->wrel,
+				"levels deep", wk->wp->w.label,
+				layout_esc(wk, 0, wk->wrel),
 				WALK_DEPTH_MAX);
 	err = layout_claim(wk, dest, DEST_DIR);
 	if (!err)
@@ -240,7 +235,7 @@ static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
 	if (cs < 0)
 		err = ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
 			       "cannot open '%s': %s", wk->wp->w.label,
-			       wk->wrel, strerror(errno));
+			       layout_esc(wk, 0, wk->wrel), strerror(errno));
 	else
 		err = walk_dir(wk, cs, ce, depth + 1, &sub);
 	if (cs >= 0)
@@ -271,13 +266,22 @@ static int walk_dir(struct walker *wk, int sfd, int efd, int depth,
 		if (!err && len + strlen(names[i]) + 2 >= sizeof(wk->wrel))
 			err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				       "wheel '%s': a path below '%s' is too "
-				       "long", wk->wp->w.label, wk->wrel);
+				       "long", wk->wp->w.label,
+				       layout_esc(wk, 0, wk->wrel));
 		if (!err) {
 			sprintf(wk->wrel + len, "%s%s", len ? "/" : "",
 				names[i]);
+			/* pip refuses such names in a .whl; the cache does
+			 * for its entries, and a tree gets the same rule. */
+			if (name_has_control(names[i]))
+				err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0,
+					       wk->wrel, "wheel '%s': '%s' has a "
+					       "control character in its name",
+					       wk->wp->w.label,
+					       layout_esc(wk, 0, wk->wrel));
 			/* The .data directory is not installed as such. */
-			if (wk->is_root && depth == 0 && wk->wp->w.data &&
-			    !strcmp(names[i], wk->wp->w.data))
+			else if (wk->is_root && depth == 0 && wk->wp->w.data &&
+				 !strcmp(names[i], wk->wp->w.data))
 				err = layout_exclude(wk);
 			else
 				err = walk_entry(wk, sfd, efd, names[i], depth,
@@ -401,7 +405,9 @@ static int walk_subtree(struct walker *wk, const char *sub, const char *dst)
 		goto out;
 	}
 	efd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	wk->root_fd = sfd;
 	err = walk_dir(wk, sfd, efd, 0, &installed);
+	wk->root_fd = -1;
 	if (!err && installed > 0) {
 		if (wk->nexcl)
 			qsort(wk->excl, wk->nexcl, sizeof(*wk->excl), cmp_path);
@@ -474,7 +480,7 @@ static int walk_data(struct walker *wk)
 				       "wheel '%s': unexpected '%s' (a .data "
 				       "directory holds only the directories "
 				       "purelib, platlib, scripts, headers and "
-				       "data)", w->label, sub);
+				       "data)", w->label, layout_esc(wk, 0, sub));
 		snprintf(why, sizeof(why), "wheel '%s' (%s)", w->label, sub);
 		if (!err)
 			err = scheme_dir(wk->ctx, wk->s, k, why, &root);
@@ -501,7 +507,7 @@ static int check_unseen(struct walker *wk)
 					rec->rows[i].path, "wheel '%s': RECORD "
 					"lists '%s', which is not a file of the "
 					"wheel", wk->wp->w.label,
-					rec->rows[i].path);
+					layout_esc(wk, 0, rec->rows[i].path));
 	return 0;
 }
 

@@ -11,11 +11,13 @@
 #define SPOKE_ENGINE_LAYOUT_H
 
 #include "engine/plan.h"
+#include "base/name.h"
 
 #include <limits.h>
 #include <sys/stat.h>
 
 #define WALK_DEPTH_MAX 256
+#define LAYOUT_ESC_SLOTS 3
 
 struct walker {
 	spoke_ctx *ctx;
@@ -33,9 +35,12 @@ struct walker {
 	size_t sub_off;               /* wrel + sub_off: path in the subtree
 				       * (the prefix and its '/') */
 	int scripts, is_root;
+	int root_fd;                  /* the subtree's root in the wheel */
 	char **excl;                  /* subtree paths not linked */
 	size_t nexcl;
 	char wrel[PATH_MAX];          /* path in the wheel */
+	/* names from the wheel, escaped for a message (layout_esc) */
+	char esc[LAYOUT_ESC_SLOTS][PATH_MAX * 4];
 };
 
 int layout_nomem(spoke_ctx *ctx);
@@ -45,6 +50,10 @@ const char *layout_label(const struct walker *wk, int i);
 const char *layout_srel(const struct walker *wk);
 /* Leave the path being walked out of the link roots. */
 int layout_exclude(struct walker *wk);
+/* s (a name that comes from the wheel) escaped for a message, in slot
+ * (0 to LAYOUT_ESC_SLOTS - 1) of wk: valid until that slot is used again,
+ * so one message uses each slot at most once. */
+const char *layout_esc(struct walker *wk, int slot, const char *s);
 
 /* layout_dest.c */
 int layout_claim(struct walker *wk, const char *dest, int kind);

@@ -19,29 +19,115 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Claim dest for this wheel. Directories may be claimed any number of
- * times; a file only once, except that with --allow-overwrite a later
- * wheel may take a file of an earlier one: it then becomes a barrier, so it
- * is linked in a later pool run and wins deterministically. */
-int layout_claim(struct walker *wk, const char *dest, int kind)
+/* *nfc: the NFC form of dest (heap) when it differs from dest, else NULL.
+ * ASCII is its own NFC form, so most paths cost a scan. A name that is not
+ * valid UTF-8 has no other form: it is compared as it is. */
+static int nfc_form(struct walker *wk, const char *dest, char **nfc)
 {
-	struct strmap_ent *e;
-	int r = strmap_put(wk->dests, dest, &e);
+	const unsigned char *c = (const unsigned char *)dest;
+	int invalid;
 
+	*nfc = NULL;
+	while (*c && *c < 0x80)
+		c++;
+	if (!*c)
+		return 0;
+	*nfc = name_nfc(dest, &invalid);
+	if (!*nfc)
+		return invalid ? 0 : layout_nomem(wk->ctx);
+	if (strcmp(*nfc, dest) == 0) {
+		free(*nfc);
+		*nfc = NULL;
+	}
+	return 0;
+}
+
+static int nfc_collision(struct walker *wk, const char *dest,
+			 const struct strmap_ent *e, int kind)
+{
+	if (e->kind == DEST_DIR && kind == DEST_DIR)
+		return 0; /* the files below them meet, if any do */
+	if (e->owner == wk->index)
+		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
+				"wheel '%s' has two names for '%s' that are "
+				"the same after Unicode NFC normalisation (one "
+				"file on a normalising filesystem)",
+				layout_label(wk, wk->index),
+				layout_esc(wk, 1, dest));
+	return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
+			"wheels '%s' and '%s' both install '%s' (the same name "
+			"after Unicode NFC normalisation)",
+			layout_label(wk, e->owner), layout_label(wk, wk->index),
+			layout_esc(wk, 1, dest));
+}
+
+/* A new destination against the others under Unicode NFC: a name not in
+ * NFC is entered by its NFC form in the run's alias map; a name in NFC is
+ * looked up there. Two forms of one name are one file on a normalising
+ * filesystem (macOS, ext4 casefold/ZFS normalization), so they collide
+ * everywhere, as pip's check on zip names does. */
+static int claim_nfc(struct walker *wk, const char *dest, int kind)
+{
+	struct strmap *alias = &wk->all[0].nfc_alias;
+	const struct strmap_ent *other;
+	struct strmap_ent *e;
+	char *nfc;
+	int err = nfc_form(wk, dest, &nfc), r;
+
+	if (err)
+		return err;
+	if (!nfc) {
+		other = alias->n ? strmap_get(alias, dest) : NULL;
+		return other ? nfc_collision(wk, dest, other, kind) : 0;
+	}
+	other = strmap_get(wk->dests, nfc);
+	if (other)
+		err = nfc_collision(wk, dest, other, kind);
+	r = err ? 0 : strmap_put(alias, nfc, &e);
+	free(nfc);
 	if (r < 0)
 		return layout_nomem(wk->ctx);
 	if (r == 1) {
 		e->owner = wk->index;
 		e->kind = kind;
-		return 0;
+	} else if (!err) {
+		err = nfc_collision(wk, dest, e, kind);
+	}
+	return err;
+}
+
+/* Claim dest for this wheel. Directories may be claimed any number of
+ * times; a file only once, except that with --allow-overwrite a later
+ * wheel may take a file of an earlier one: it then becomes a barrier, so it
+ * is linked in a later pool run and wins deterministically. No wheel may
+ * claim a name spoke keeps for itself (scheme_reserved). */
+int layout_claim(struct walker *wk, const char *dest, int kind)
+{
+	struct strmap_ent *e;
+	int r;
+
+	if (scheme_reserved(wk->s, dest))
+		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, dest,
+				"wheel '%s' would write '%s': a name beginning "
+				"with '.spoke' in the environment is spoke's "
+				"own (its lock, journal and backups)",
+				layout_label(wk, wk->index),
+				layout_esc(wk, 1, dest));
+	r = strmap_put(wk->dests, dest, &e);
+	if (r < 0)
+		return layout_nomem(wk->ctx);
+	if (r == 1) {
+		e->owner = wk->index;
+		e->kind = kind;
+		return claim_nfc(wk, dest, kind);
 	}
 	if (e->kind == DEST_DIR && kind == DEST_DIR)
 		return 0;
 	if (e->kind != kind)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
 				"'%s' is a %s in wheel '%s' and a %s in wheel "
-				"'%s'", dest, e->kind == DEST_DIR ?
-				"directory" : "file",
+				"'%s'", layout_esc(wk, 1, dest),
+				e->kind == DEST_DIR ? "directory" : "file",
 				layout_label(wk, e->owner),
 				kind == DEST_DIR ? "directory" : "file",
 				layout_label(wk, wk->index));
@@ -49,13 +135,14 @@ int layout_claim(struct walker *wk, const char *dest, int kind)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
 				"wheel '%s' installs '%s' twice (from two of "
 				"its directories)", layout_label(wk, wk->index),
-				dest);
+				layout_esc(wk, 1, dest));
 	if (!wk->p->allow_overwrite)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
 				"wheels '%s' and '%s' both install '%s' (use "
 				"--allow-overwrite to let the later one win)",
 				layout_label(wk, e->owner),
-				layout_label(wk, wk->index), dest);
+				layout_label(wk, wk->index),
+				layout_esc(wk, 1, dest));
 	e->owner = wk->index;
 	wk->wp->barrier = 1;
 	return 0;
@@ -148,14 +235,16 @@ int layout_env_check(struct walker *wk, int efd, const char *name,
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		return ctx_fail(wk->ctx, -errno, errno, dest, "cannot check "
-				"'%s': %s", dest, strerror(errno));
+				"'%s': %s", layout_esc(wk, 1, dest),
+				strerror(errno));
 	}
 	if (kind == DEST_DIR) {
 		if (S_ISDIR(st.st_mode)) {
 			if (child && (*child = openat(efd, name, O_RDONLY |
 				      O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 				return ctx_fail(wk->ctx, -errno, errno, dest,
-						"cannot open '%s': %s", dest,
+						"cannot open '%s': %s",
+						layout_esc(wk, 1, dest),
 						strerror(errno));
 			return 0;
 		}
@@ -163,14 +252,15 @@ int layout_env_check(struct walker *wk, int efd, const char *name,
 			return 0;
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
 				"wheel '%s' has a directory '%s' where the "
-				"environment has a file", wk->wp->w.label, dest);
+				"environment has a file", wk->wp->w.label,
+				layout_esc(wk, 1, dest));
 	}
 	if (S_ISDIR(st.st_mode) &&
 	    removable_files(wk, efd, name, dest, 0) <= 0)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
 				"wheel '%s' has a file '%s' where the "
 				"environment has a directory", wk->wp->w.label,
-				dest);
+				layout_esc(wk, 1, dest));
 	return 0;
 }
 

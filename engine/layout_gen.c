@@ -37,7 +37,8 @@ static int generate(struct walker *wk, const char *dest, char *data,
 	if (!err && scheme_protected(wk->s, dest))
 		err = ctx_fail(wk->ctx, SPOKE_E_PROTECTED, 0, dest,
 			       "wheel '%s' would replace '%s', which belongs to "
-			       "the environment", wk->wp->w.label, dest);
+			       "the environment", wk->wp->w.label,
+			       layout_esc(wk, 1, dest));
 	if (!err && sha256_buf(data, len, dig))
 		err = layout_nomem(wk->ctx);
 	if (!err)
@@ -91,7 +92,7 @@ int layout_fix_script(struct walker *wk, int sfd, const char *name,
 	if (fd < 0)
 		return ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
 				"cannot read '%s': %s", wk->wp->w.label,
-				wk->wrel, strerror(errno));
+				layout_esc(wk, 0, wk->wrel), strerror(errno));
 	n = read(fd, head, sizeof(head));
 	close(fd);
 	if (n < 0 || !scripts_is_python_shebang(head, (size_t)n))
@@ -101,9 +102,9 @@ int layout_fix_script(struct walker *wk, int sfd, const char *name,
 		return err;
 	err = read_small_file(sfd, name, SCRIPT_MAX, &src, &len);
 	if (err)
-		return ctx_fail(wk->ctx, err, err, wk->wrel, "wheel '%s': "
+		return ctx_fail(wk->ctx, err, -err, wk->wrel, "wheel '%s': "
 				"cannot read '%s': %s", wk->wp->w.label,
-				wk->wrel, strerror(-err));
+				layout_esc(wk, 0, wk->wrel), strerror(-err));
 	err = scripts_fix(python, src, len, &out, &outlen);
 	free(src);
 	if (err)
@@ -152,7 +153,8 @@ static int gen_launchers(struct walker *wk)
 			return ctx_fail(wk->ctx, SPOKE_E_UNSAFE_PATH, 0, ep->name,
 					"wheel '%s': entry point name '%s' is "
 					"not a file name in the scripts "
-					"directory", wk->wp->w.label, ep->name);
+					"directory", wk->wp->w.label,
+					layout_esc(wk, 0, ep->name));
 		dest = path_join(scripts, ep->name);
 		if (!dest)
 			return layout_nomem(wk->ctx);

@@ -81,5 +81,6 @@ void wplan_free(struct wplan *wp)
 	free(wp->gen);
 	record_free(&wp->out);
 	free(wp->record_path);
+	strmap_free(&wp->nfc_alias);
 	memset(wp, 0, sizeof(*wp));
 }

@@ -72,6 +72,10 @@ struct wplan {
 	struct record out;  /* the installed RECORD, sorted */
 	char *record_path;
 	uint64_t files, bytes; /* what the linker will materialise */
+	/* Wheel 0 only: the destinations of the run whose name is not in
+	 * Unicode NFC, by their NFC form (layout_dest.c). It lives here
+	 * because plan_layout() has no run-wide state of its own. */
+	struct strmap nfc_alias;
 };
 
 /* Lay out wheel i of wp: fill roots, gen, out, record_path, and claim its

@@ -8,6 +8,7 @@
  */
 #include "engine/scripts.h"
 #include "base/alloc.h"
+#include "base/name.h"
 #include "io/linkops.h"
 
 #include <errno.h>
@@ -342,7 +343,7 @@ int scripts_valid_name(const char *name)
 {
 	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
 	       strcmp(name, "..") != 0 && strlen(name) <= 255 &&
-	       !strpbrk(name, "\n\r");
+	       !name_has_control(name);
 }
 
 int scripts_shebang(const char *python, char **out, size_t *len)

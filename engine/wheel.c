@@ -7,6 +7,7 @@
 #include "engine/wheel.h"
 #include "engine/scripts.h"
 #include "base/alloc.h"
+#include "base/name.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -156,7 +157,7 @@ static int find_dirs(spoke_ctx *ctx, struct wheel *w, int dfd)
 {
 	DIR *d = fdopendir(dup(dfd));
 	struct dirent *e;
-	char msg[512];
+	char msg[1280], e1[512], e2[512];
 	int ret = 0;
 
 	if (!d)
@@ -169,10 +170,17 @@ static int find_dirs(spoke_ctx *ctx, struct wheel *w, int dfd)
 
 		if (!slot || !is_dir_at(dfd, e))
 			continue;
-		if (*slot) {
+		if (name_has_control(e->d_name)) {
+			snprintf(msg, sizeof(msg), "'%s' has a control "
+				 "character in its name",
+				 name_escape(e1, sizeof(e1), e->d_name));
+			ret = bad(ctx, w, msg);
+		} else if (*slot) {
 			snprintf(msg, sizeof(msg), "more than one %s directory "
 				 "('%s' and '%s')", slot == &w->data ?
-				 ".data" : ".dist-info", *slot, e->d_name);
+				 ".data" : ".dist-info",
+				 name_escape(e1, sizeof(e1), *slot),
+				 name_escape(e2, sizeof(e2), e->d_name));
 			ret = bad(ctx, w, msg);
 		} else if (!(*slot = xstrdup(e->d_name))) {
 			ret = ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
@@ -286,10 +294,17 @@ out:
 
 static int check_record_paths(spoke_ctx *ctx, struct wheel *w)
 {
+	char esc[PATH_MAX * 4];
+
 	for (size_t i = 0; i < w->rec.n; i++) {
 		const char *p = w->rec.rows[i].path, *s = p;
 		int dotdot = 0;
 
+		if (name_has_control(p))
+			return ctx_fail(ctx, SPOKE_E_BADWHEEL, 0, p,
+					"wheel '%s': RECORD path '%s' has a "
+					"control character", w->label,
+					name_escape(esc, sizeof(esc), p));
 		while (*s) {
 			size_t n = strcspn(s, "/");
 
@@ -299,7 +314,9 @@ static int check_record_paths(spoke_ctx *ctx, struct wheel *w)
 		if (p[0] == '/' || dotdot)
 			return ctx_fail(ctx, SPOKE_E_UNSAFE_PATH, 0, p,
 					"wheel '%s': RECORD path '%s' is %s",
-					w->label, p, dotdot ?
+					w->label,
+					name_escape(esc, sizeof(esc), p),
+					dotdot ?
 					"outside the wheel (it holds '..')" :
 					"absolute");
 	}
