@@ -8,6 +8,7 @@
  * writes bytes that were already decided.
  */
 #include "engine/layout.h"
+#include "engine/direct_url.h"
 #include "engine/scripts.h"
 #include "base/alloc.h"
 
@@ -178,7 +179,7 @@ static int cmp_row(const void *a, const void *b)
 int layout_gen_files(struct walker *wk)
 {
 	struct wheel *w = &wk->wp->w;
-	const char *url = wk->p->wheels[wk->index].direct_url;
+	const char *url = wk->p->wheels[wk->index].direct_url, *why;
 	int err;
 
 	err = gen_launchers(wk);
@@ -186,6 +187,13 @@ int layout_gen_files(struct walker *wk)
 		err = gen_distinfo(wk, "INSTALLER", "spoke\n");
 	if (!err && wk->p->requested)
 		err = gen_distinfo(wk, "REQUESTED", "");
+	if (!err && url && (why = direct_url_text_problem(url)))
+		err = ctx_fail(wk->ctx, SPOKE_E_USAGE, 0, w->label, "wheel "
+			       "'%s': the direct_url given for it is not PEP "
+			       "610 direct_url.json: %s (it needs a string "
+			       "\"url\" and exactly one of the objects "
+			       "\"archive_info\", \"dir_info\", \"vcs_info\")",
+			       w->label, why);
 	if (!err && url)
 		err = gen_distinfo(wk, "direct_url.json", url);
 	if (!err) {

@@ -219,8 +219,8 @@ static int read_meta(spoke_ctx *ctx, struct wheel *w, int dfd,
 	return 0;
 }
 
-static int check_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
-			    size_t len)
+int wheel_parse_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			   size_t len)
 {
 	char *ver = NULL, *purelib = NULL, *end, msg[256];
 	unsigned long major, minor = 0;
@@ -259,8 +259,8 @@ out:
 	return ret;
 }
 
-static int check_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
-			  size_t len)
+int wheel_parse_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			 size_t len)
 {
 	char *stem, *prefix = NULL, msg[PATH_MAX + 128];
 	size_t pl;
@@ -344,13 +344,13 @@ int wheel_open(spoke_ctx *ctx, const char *dir, const char *label,
 	if (!ret)
 		ret = read_meta(ctx, w, dfd, "WHEEL", META_MAX, 0, &buf, &len);
 	if (!ret)
-		ret = check_wheel_file(ctx, w, buf, len);
+		ret = wheel_parse_wheel_file(ctx, w, buf, len);
 	free(buf);
 	buf = NULL;
 	if (!ret)
 		ret = read_meta(ctx, w, dfd, "METADATA", META_MAX, 0, &buf, &len);
 	if (!ret)
-		ret = check_metadata(ctx, w, buf, len);
+		ret = wheel_parse_metadata(ctx, w, buf, len);
 	free(buf);
 	buf = NULL;
 	if (!ret)

@@ -217,6 +217,24 @@ expect_eq $? 4 "--target with a wheel shipping .spoke-lock"
 grep -q "$T2/.spoke-lock" "$TMP/err" && grep -q spoke_res "$TMP/err" ||
 	{ cat "$TMP/err" >&2; fail "the reserved-name message does not name the wheel and the path"; }
 same_env "$TMP/mt" "$T2" "a refused --target install"
+# direct_url.json must have PEP 610's shape, from --direct-url or a plan
+for bad in '"x"' '{"url": "file:///w"}' '{"url": 1, "dir_info": {}}' \
+	'{"url": "file:///w", "archive_info": {}, "dir_info": {}}' \
+	'{"url": "file:///w", "vcs_info": {"vcs": "git"}}' '{"url": "u", "dir_info": []}' 'not json'; do
+	run install --venv "$V" --direct-url "$bad" "$G/dup/spoke_dup_a"
+	expect_eq $? 2 "--direct-url $bad"
+	grep -q "PEP 610" "$TMP/err" || { cat "$TMP/err" >&2; fail "--direct-url $bad: no PEP 610 message"; }
+	printf '{"wheels": [{"path": "%s", "direct_url": %s}], "environment": {"venv": "%s"}}' \
+		"$G/dup/spoke_dup_a" "$(printf %s "$bad" | $PY -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" "$V" >"$TMP/plan.json"
+	run install --plan "$TMP/plan.json"
+	expect_eq $? 2 "a plan with direct_url $bad"
+	grep -q "PEP 610" "$TMP/err" || { cat "$TMP/err" >&2; fail "plan direct_url $bad: no PEP 610 message"; }
+done
+same_env "$TMP/m2" "$V" "refused direct_url values"
+ok install --venv "$V" --direct-url '{"url": "file:///w", "dir_info": {"editable": false}}' "$G/dup/spoke_dup_a"
+grep -q dir_info "$SP/spoke_dup_a-1.0.dist-info/direct_url.json" || fail "a valid direct_url.json was not written"
+ok uninstall --venv "$V" spoke-dup-a
+same_env "$TMP/m2" "$V" "installing and uninstalling with --direct-url"
 # a .whl goes through the cache and installs like its tree; a file that is
 # neither a .whl nor a tree, and a missing tree, are usage errors
 SPOKE_CACHE_DIR=$TMP/cache ok install --venv "$V" --json "$G/whl/spoke_plat-0.1-py3-none-any.whl"
