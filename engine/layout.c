@@ -107,9 +107,9 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 		if (!err)
 			return ctx_fail(wk->ctx, SPOKE_E_UNSAFE_PATH, 0,
 					wk->wrel, "wheel '%s': symlink '%s' -> "
-					"'%s' %s (followed through the wheel's "
-					"own links, a link must stay inside its "
-					"install directory)",
+					"'%s' %s (followed through the "
+					"wheel's own links, a link must stay "
+					"inside its install directory)",
 					wk->wp->w.label,
 					layout_esc(wk, 0, wk->wrel),
 					layout_esc(wk, 1, target), why);
@@ -275,8 +275,9 @@ static int walk_dir(struct walker *wk, int sfd, int efd, int depth,
 			 * for its entries, and a tree gets the same rule. */
 			if (name_has_control(names[i]))
 				err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0,
-					       wk->wrel, "wheel '%s': '%s' has a "
-					       "control character in its name",
+					       wk->wrel, "wheel '%s': '%s' has "
+					       "a control character in its "
+					       "name",
 					       wk->wp->w.label,
 					       layout_esc(wk, 0, wk->wrel));
 			/* The .data directory is not installed as such. */
@@ -480,7 +481,8 @@ static int walk_data(struct walker *wk)
 				       "wheel '%s': unexpected '%s' (a .data "
 				       "directory holds only the directories "
 				       "purelib, platlib, scripts, headers and "
-				       "data)", w->label, layout_esc(wk, 0, sub));
+				       "data)", w->label,
+				       layout_esc(wk, 0, sub));
 		snprintf(why, sizeof(why), "wheel '%s' (%s)", w->label, sub);
 		if (!err)
 			err = scheme_dir(wk->ctx, wk->s, k, why, &root);

@@ -7,7 +7,8 @@
  * that results. Building the layout is also the validation of the whole run:
  * it walks every wheel tree once, checks it against its RECORD, checks every
  * destination against every other wheel and against the environment, and
- * fails before anything is changed.
+ * fails before anything is changed. The setters are in api_plan.c, the
+ * layout in layout.c, layout_dest.c and layout_gen.c (see layout.h).
  */
 #ifndef SPOKE_ENGINE_PLAN_H
 #define SPOKE_ENGINE_PLAN_H

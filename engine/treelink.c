@@ -118,8 +118,8 @@ int treelink_inside(int rootfd, const char *rel, const char *target,
 			return -errno;
 		link[len] = '\0';
 		if (!len || link[0] == '/') {
-			*why = len ? "goes through a symlink to an absolute path"
-				   : "goes through an empty symlink";
+			*why = len ? "goes through a symlink to an absolute "
+				     "path" : "goes through an empty symlink";
 			return 0;
 		}
 		cut_last(cur); /* a link's target is read from its directory */

@@ -222,7 +222,7 @@ static int read_meta(spoke_ctx *ctx, struct wheel *w, int dfd,
 int wheel_parse_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
 			   size_t len)
 {
-	char *ver = NULL, *purelib = NULL, *end, msg[256];
+	char *ver = NULL, *purelib = NULL, *end, msg[256], esc[61];
 	unsigned long major, minor = 0;
 	int ret = -ENOMEM;
 
@@ -239,11 +239,12 @@ int wheel_parse_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
 		minor = strtoul(end + 1, &end, 10);
 	if (end == ver || *end || ver[0] < '0' || ver[0] > '9') {
 		snprintf(msg, sizeof(msg), "WHEEL has an invalid Wheel-Version "
-			 "'%.60s'", ver);
+			 "'%.60s'", name_escape(esc, sizeof(esc), ver));
 		ret = bad(ctx, w, msg);
 	} else if (major != 1) {
 		snprintf(msg, sizeof(msg), "Wheel-Version %.60s is not "
-			 "supported (only 1.x is)", ver);
+			 "supported (only 1.x is)",
+			 name_escape(esc, sizeof(esc), ver));
 		ret = bad(ctx, w, msg);
 	} else if (minor > 0) {
 		ctx_log(ctx, SPOKE_LOG_WARN, "wheel '%s' has a newer "
@@ -262,7 +263,8 @@ out:
 int wheel_parse_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
 			 size_t len)
 {
-	char *stem, *prefix = NULL, msg[PATH_MAX + 128];
+	char *stem, *prefix = NULL, msg[PATH_MAX * 3], e1[PATH_MAX],
+	     e2[PATH_MAX];
 	size_t pl;
 	int ret = 0;
 
@@ -282,8 +284,10 @@ int wheel_parse_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
 	/* pip's rule: the dist-info directory must start with the name. */
 	pl = (size_t)sprintf(prefix, "%s-", w->norm);
 	if (strncmp(stem, prefix, pl) != 0) {
-		snprintf(msg, sizeof(msg), "%s does not belong to '%s' (the Name "
-			 "in its METADATA)", w->distinfo, w->name);
+		snprintf(msg, sizeof(msg), "%s does not belong to '%s' (the "
+			 "Name in its METADATA)",
+			 name_escape(e1, sizeof(e1), w->distinfo),
+			 name_escape(e2, sizeof(e2), w->name));
 		ret = bad(ctx, w, msg);
 	}
 out:

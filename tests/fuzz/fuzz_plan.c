@@ -5,8 +5,9 @@
  * (or a recorded cache or memory error); a failed load must leave the plan
  * and the context exactly as they were, and a load that succeeds must give
  * a plan whose wheels all have a path and whose direct_url texts have
- * PEP 610's shape (engine/direct_url.h). The context's cache directory is one that does not
- * exist, so cache keys in the input are looked up read-only and fail.
+ * PEP 610's shape (engine/direct_url.h). The context's cache directory is
+ * one that does not exist, so cache keys in the input are looked up
+ * read-only and fail.
  * Build and run:
  *   make build-fuzz/fuzz_plan
  *   build-fuzz/fuzz_plan -max_total_time=60 tests/fuzz/corpus_plan
