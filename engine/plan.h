@@ -7,7 +7,8 @@
  * that results. Building the layout is also the validation of the whole run:
  * it walks every wheel tree once, checks it against its RECORD, checks every
  * destination against every other wheel and against the environment, and
- * fails before anything is changed.
+ * fails before anything is changed. The setters are in api_plan.c, the
+ * layout in layout.c, layout_dest.c and layout_gen.c (see layout.h).
  */
 #ifndef SPOKE_ENGINE_PLAN_H
 #define SPOKE_ENGINE_PLAN_H
@@ -72,6 +73,10 @@ struct wplan {
 	struct record out;  /* the installed RECORD, sorted */
 	char *record_path;
 	uint64_t files, bytes; /* what the linker will materialise */
+	/* Wheel 0 only: the destinations of the run whose name is not in
+	 * Unicode NFC, by their NFC form (layout_dest.c). It lives here
+	 * because plan_layout() has no run-wide state of its own. */
+	struct strmap nfc_alias;
 };
 
 /* Lay out wheel i of wp: fill roots, gen, out, record_path, and claim its

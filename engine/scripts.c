@@ -8,6 +8,7 @@
  */
 #include "engine/scripts.h"
 #include "base/alloc.h"
+#include "base/name.h"
 #include "io/linkops.h"
 
 #include <errno.h>
@@ -126,6 +127,18 @@ static int parse_value(const char *v, size_t n, const char **mod, size_t *ml,
 	return dotted(*mod, *ml) && dotted(*attr, *al) ? 0 : -1;
 }
 
+/* At most 80 bytes of a line, escaped (base/name.h) for a message. */
+static const char *shown(const char *line, size_t ll, char *out, size_t n)
+{
+	char cut[81];
+
+	if (ll > 80)
+		ll = 80;
+	memcpy(cut, line, ll);
+	cut[ll] = '\0';
+	return name_escape(out, n, cut);
+}
+
 int scripts_parse_entry_points(const char *buf, size_t len,
 			       struct wheel_ep **eps, size_t *n, char *err,
 			       size_t errlen)
@@ -133,6 +146,7 @@ int scripts_parse_entry_points(const char *buf, size_t len,
 	const char *p = buf, *end = buf + len;
 	int section = -1; /* 0 console, 1 gui, -1 other */
 	unsigned lineno = 0;
+	char esc[81 * 4];
 
 	*eps = NULL;
 	*n = 0;
@@ -160,8 +174,8 @@ int scripts_parse_entry_points(const char *buf, size_t len,
 		eq = memchr(line, '=', ll);
 		if (!eq) {
 			snprintf(err, errlen, "entry_points.txt line %u: "
-				 "'%.*s' is not 'name = module:function'",
-				 lineno, (int)(ll > 80 ? 80 : ll), line);
+				 "'%s' is not 'name = module:function'",
+				 lineno, shown(line, ll, esc, sizeof(esc)));
 			goto bad;
 		}
 		name = line;
@@ -173,8 +187,8 @@ int scripts_parse_entry_points(const char *buf, size_t len,
 		r = vl ? parse_value(val, vl, &mod, &ml, &attr, &al) : -1;
 		if (r || !nml) {
 			snprintf(err, errlen, "entry_points.txt line %u: "
-				 "invalid script entry point '%.*s'%s", lineno,
-				 (int)(ll > 80 ? 80 : ll), line, r == -2 ?
+				 "invalid script entry point '%s'%s", lineno,
+				 shown(line, ll, esc, sizeof(esc)), r == -2 ?
 				 " (a ':function' suffix is required)" : "");
 			goto bad;
 		}
@@ -342,7 +356,7 @@ int scripts_valid_name(const char *name)
 {
 	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
 	       strcmp(name, "..") != 0 && strlen(name) <= 255 &&
-	       !strpbrk(name, "\n\r");
+	       !name_has_control(name);
 }
 
 int scripts_shebang(const char *python, char **out, size_t *len)

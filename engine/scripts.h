@@ -41,7 +41,8 @@ int scripts_expand(const struct wheel_ep *in, size_t n, const char *pyver,
  * point: NAME, NAME.exe, NAME-script.py, NAME.pya. */
 int scripts_is_ep_wrapper(const char *base, const struct wheel_ep *eps,
 			  size_t n);
-/* An entry-point name usable as a file name in the scripts directory. */
+/* An entry-point name usable as a file name in the scripts directory (no
+ * '/', not "." or "..", no control character, at most 255 bytes). */
 int scripts_valid_name(const char *name);
 
 /* The shebang for python, with its line end (heap). */

@@ -7,6 +7,7 @@
 #include "engine/wheel.h"
 #include "engine/scripts.h"
 #include "base/alloc.h"
+#include "base/name.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -156,7 +157,7 @@ static int find_dirs(spoke_ctx *ctx, struct wheel *w, int dfd)
 {
 	DIR *d = fdopendir(dup(dfd));
 	struct dirent *e;
-	char msg[512];
+	char msg[1280], e1[512], e2[512];
 	int ret = 0;
 
 	if (!d)
@@ -169,10 +170,17 @@ static int find_dirs(spoke_ctx *ctx, struct wheel *w, int dfd)
 
 		if (!slot || !is_dir_at(dfd, e))
 			continue;
-		if (*slot) {
+		if (name_has_control(e->d_name)) {
+			snprintf(msg, sizeof(msg), "'%s' has a control "
+				 "character in its name",
+				 name_escape(e1, sizeof(e1), e->d_name));
+			ret = bad(ctx, w, msg);
+		} else if (*slot) {
 			snprintf(msg, sizeof(msg), "more than one %s directory "
 				 "('%s' and '%s')", slot == &w->data ?
-				 ".data" : ".dist-info", *slot, e->d_name);
+				 ".data" : ".dist-info",
+				 name_escape(e1, sizeof(e1), *slot),
+				 name_escape(e2, sizeof(e2), e->d_name));
 			ret = bad(ctx, w, msg);
 		} else if (!(*slot = xstrdup(e->d_name))) {
 			ret = ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
@@ -211,10 +219,10 @@ static int read_meta(spoke_ctx *ctx, struct wheel *w, int dfd,
 	return 0;
 }
 
-static int check_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
-			    size_t len)
+int wheel_parse_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			   size_t len)
 {
-	char *ver = NULL, *purelib = NULL, *end, msg[256];
+	char *ver = NULL, *purelib = NULL, *end, msg[256], esc[61];
 	unsigned long major, minor = 0;
 	int ret = -ENOMEM;
 
@@ -231,11 +239,12 @@ static int check_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
 		minor = strtoul(end + 1, &end, 10);
 	if (end == ver || *end || ver[0] < '0' || ver[0] > '9') {
 		snprintf(msg, sizeof(msg), "WHEEL has an invalid Wheel-Version "
-			 "'%.60s'", ver);
+			 "'%.60s'", name_escape(esc, sizeof(esc), ver));
 		ret = bad(ctx, w, msg);
 	} else if (major != 1) {
 		snprintf(msg, sizeof(msg), "Wheel-Version %.60s is not "
-			 "supported (only 1.x is)", ver);
+			 "supported (only 1.x is)",
+			 name_escape(esc, sizeof(esc), ver));
 		ret = bad(ctx, w, msg);
 	} else if (minor > 0) {
 		ctx_log(ctx, SPOKE_LOG_WARN, "wheel '%s' has a newer "
@@ -251,10 +260,11 @@ out:
 	return ret;
 }
 
-static int check_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
-			  size_t len)
+int wheel_parse_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			 size_t len)
 {
-	char *stem, *prefix = NULL, msg[PATH_MAX + 128];
+	char *stem, *prefix = NULL, msg[PATH_MAX * 3], e1[PATH_MAX],
+	     e2[PATH_MAX];
 	size_t pl;
 	int ret = 0;
 
@@ -274,8 +284,10 @@ static int check_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
 	/* pip's rule: the dist-info directory must start with the name. */
 	pl = (size_t)sprintf(prefix, "%s-", w->norm);
 	if (strncmp(stem, prefix, pl) != 0) {
-		snprintf(msg, sizeof(msg), "%s does not belong to '%s' (the Name "
-			 "in its METADATA)", w->distinfo, w->name);
+		snprintf(msg, sizeof(msg), "%s does not belong to '%s' (the "
+			 "Name in its METADATA)",
+			 name_escape(e1, sizeof(e1), w->distinfo),
+			 name_escape(e2, sizeof(e2), w->name));
 		ret = bad(ctx, w, msg);
 	}
 out:
@@ -286,10 +298,17 @@ out:
 
 static int check_record_paths(spoke_ctx *ctx, struct wheel *w)
 {
+	char esc[PATH_MAX * 4];
+
 	for (size_t i = 0; i < w->rec.n; i++) {
 		const char *p = w->rec.rows[i].path, *s = p;
 		int dotdot = 0;
 
+		if (name_has_control(p))
+			return ctx_fail(ctx, SPOKE_E_BADWHEEL, 0, p,
+					"wheel '%s': RECORD path '%s' has a "
+					"control character", w->label,
+					name_escape(esc, sizeof(esc), p));
 		while (*s) {
 			size_t n = strcspn(s, "/");
 
@@ -299,7 +318,9 @@ static int check_record_paths(spoke_ctx *ctx, struct wheel *w)
 		if (p[0] == '/' || dotdot)
 			return ctx_fail(ctx, SPOKE_E_UNSAFE_PATH, 0, p,
 					"wheel '%s': RECORD path '%s' is %s",
-					w->label, p, dotdot ?
+					w->label,
+					name_escape(esc, sizeof(esc), p),
+					dotdot ?
 					"outside the wheel (it holds '..')" :
 					"absolute");
 	}
@@ -327,13 +348,13 @@ int wheel_open(spoke_ctx *ctx, const char *dir, const char *label,
 	if (!ret)
 		ret = read_meta(ctx, w, dfd, "WHEEL", META_MAX, 0, &buf, &len);
 	if (!ret)
-		ret = check_wheel_file(ctx, w, buf, len);
+		ret = wheel_parse_wheel_file(ctx, w, buf, len);
 	free(buf);
 	buf = NULL;
 	if (!ret)
 		ret = read_meta(ctx, w, dfd, "METADATA", META_MAX, 0, &buf, &len);
 	if (!ret)
-		ret = check_metadata(ctx, w, buf, len);
+		ret = wheel_parse_metadata(ctx, w, buf, len);
 	free(buf);
 	buf = NULL;
 	if (!ret)

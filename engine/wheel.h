@@ -42,6 +42,17 @@ int wheel_open(spoke_ctx *ctx, const char *dir, const char *label,
 	       struct wheel *w);
 void wheel_close(struct wheel *w);
 
+/* The two steps of wheel_open() that read a buffer, on their own for the
+ * fuzz target (tests/fuzz/fuzz_metadata.c). w->label (and, for METADATA,
+ * w->distinfo) must be set. WHEEL: Wheel-Version 1.x and Root-Is-Purelib
+ * into w->root_purelib. METADATA: Name and Version into w->name,
+ * w->version, w->norm, and the dist-info name must start with the name.
+ * SPOKE_E_BADWHEEL (recorded) or SPOKE_E_NOMEM. */
+int wheel_parse_wheel_file(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			   size_t len);
+int wheel_parse_metadata(spoke_ctx *ctx, struct wheel *w, const char *buf,
+			 size_t len);
+
 /* An installed distribution: site/distinfo/. */
 struct installed {
 	char *site, *distinfo, *name, *version;

@@ -181,6 +181,7 @@ for exp in "$G"/bad/*.expect; do
 	rc=$?
 	[ $rc = "$code" ] || { cat "$TMP/err" >&2; fail "$(basename "$c"): exit $rc, expected $code"; }
 	grep -qF -- "$word" "$TMP/err" || { cat "$TMP/err" >&2; fail "$(basename "$c"): message does not name '$word'"; }
+	LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$TMP/err" && fail "$(basename "$c"): a raw control byte in the message"
 	same_env "$TMP/m2" "$V" "$(basename "$c")"
 	n=$((n + 1))
 done
@@ -195,6 +196,45 @@ ok install --venv "$V" --allow-overwrite "$G/dup/spoke_dup_a" "$G/dup/spoke_dup_
 grep -q spoke_dup_b "$SP/shared_file.py" || fail "--allow-overwrite: the later wheel did not win"
 ok uninstall --venv "$V" spoke-dup-a spoke-dup-b
 same_env "$TMP/m2" "$V" "installing and uninstalling the dup wheels"
+# one name in its two Unicode forms (NFC and decomposed), from two wheels
+run install --venv "$V" --allow-overwrite "$G/nfc/spoke_nfc_a" "$G/nfc/spoke_nfc_b"
+expect_eq $? 4 "two wheels, one name under NFC"
+grep -q spoke_nfc_a "$TMP/err" && grep -q spoke_nfc_b "$TMP/err" && grep -q NFC "$TMP/err" ||
+	{ cat "$TMP/err" >&2; fail "the NFC conflict message does not name both wheels"; }
+same_env "$TMP/m2" "$V" "an NFC conflict between wheels"
+# links through the tree's own links that stay inside are installed as
+# they are, a dangling one too
+ok install --venv "$V" "$G/links/spoke_links"
+expect_eq "$(cat "$SP/spoke_links/chain")" f "a link through links"
+expect_eq "$(readlink "$SP/spoke_links/dangling")" missing/name "a dangling link"
+ok uninstall --venv "$V" spoke-links
+same_env "$TMP/m2" "$V" "installing and uninstalling links through links"
+# --target: a top-level .spoke-lock is spoke's, not the wheel's
+T2=$TMP/target2
+mkdir -p "$T2" && manifest "$T2" >"$TMP/mt"
+run install --target "$T2" "$G/reserved/spoke_res"
+expect_eq $? 4 "--target with a wheel shipping .spoke-lock"
+grep -q "$T2/.spoke-lock" "$TMP/err" && grep -q spoke_res "$TMP/err" ||
+	{ cat "$TMP/err" >&2; fail "the reserved-name message does not name the wheel and the path"; }
+same_env "$TMP/mt" "$T2" "a refused --target install"
+# direct_url.json must have PEP 610's shape, from --direct-url or a plan
+for bad in '"x"' '{"url": "file:///w"}' '{"url": 1, "dir_info": {}}' \
+	'{"url": "file:///w", "archive_info": {}, "dir_info": {}}' \
+	'{"url": "file:///w", "vcs_info": {"vcs": "git"}}' '{"url": "u", "dir_info": []}' 'not json'; do
+	run install --venv "$V" --direct-url "$bad" "$G/dup/spoke_dup_a"
+	expect_eq $? 2 "--direct-url $bad"
+	grep -q "PEP 610" "$TMP/err" || { cat "$TMP/err" >&2; fail "--direct-url $bad: no PEP 610 message"; }
+	printf '{"wheels": [{"path": "%s", "direct_url": %s}], "environment": {"venv": "%s"}}' \
+		"$G/dup/spoke_dup_a" "$(printf %s "$bad" | $PY -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" "$V" >"$TMP/plan.json"
+	run install --plan "$TMP/plan.json"
+	expect_eq $? 2 "a plan with direct_url $bad"
+	grep -q "PEP 610" "$TMP/err" || { cat "$TMP/err" >&2; fail "plan direct_url $bad: no PEP 610 message"; }
+done
+same_env "$TMP/m2" "$V" "refused direct_url values"
+ok install --venv "$V" --direct-url '{"url": "file:///w", "dir_info": {"editable": false}}' "$G/dup/spoke_dup_a"
+grep -q dir_info "$SP/spoke_dup_a-1.0.dist-info/direct_url.json" || fail "a valid direct_url.json was not written"
+ok uninstall --venv "$V" spoke-dup-a
+same_env "$TMP/m2" "$V" "installing and uninstalling with --direct-url"
 # a .whl goes through the cache and installs like its tree; a file that is
 # neither a .whl nor a tree, and a missing tree, are usage errors
 SPOKE_CACHE_DIR=$TMP/cache ok install --venv "$V" --json "$G/whl/spoke_plat-0.1-py3-none-any.whl"

@@ -243,6 +243,41 @@ def bad(out):
     case("ep-slash", w, 4, "sub/evil")
     w = small(); w.add(w.distinfo + "/entry_points.txt", "[console_scripts]\nnocolon = spoke_bad\n")
     case("ep-no-callable", w, 4, "nocolon")
+    # names spoke keeps for itself (its lock, journal, backups): refused
+    # wherever a wheel would put them
+    for key, path in (("lock", "data/.spoke-lock"), ("journal", "data/.spoke-journal"),
+                      ("txn", "data/.spoke-txn/x"), ("purelib", "purelib/.spoke-x.py"),
+                      ("scripts", "scripts/.spoke-run")):
+        w = small(); w.add("%s/%s" % (w.data, path), "#!/bin/sh\n", 0o755)
+        case("reserved-" + key, w, 4, path.split("/")[1])
+    w = small(); w.add(".spoke-root", "x")
+    case("reserved-root", w, 4, ".spoke-root")
+    w = small(); w.add(w.distinfo + "/entry_points.txt", "[console_scripts]\n.spoke-lock = spoke_bad:main\n")
+    case("reserved-launcher", w, 4, "bin/.spoke-lock")
+    # symlinks resolved through the tree's own links, not lexically
+    w = small(); w.link("spoke_bad/up", ".."); w.link("spoke_bad/esc", "up/..")
+    case("symlink-via-up", w, 4, "spoke_bad/esc")
+    w = small(); w.link("spoke_bad/a", "b"); w.link("spoke_bad/b", "c"); w.link("spoke_bad/c", "../..")
+    case("symlink-chain", w, 4, "spoke_bad/a")
+    w = small(); w.link("spoke_bad/l1", "l2"); w.link("spoke_bad/l2", "l1")
+    case("symlink-loop", w, 4, "loop")
+    w = small(); w.link("spoke_bad/abs", "x/passwd"); w.link("spoke_bad/x", "/etc")
+    case("symlink-via-absolute", w, 4, "absolute")
+    w = small(); w.add("spoke_bad/d/f", "")
+    w.link("spoke_bad/d/up2", "../../spoke_bad"); w.link("spoke_bad/d/esc", "up2/../../..")
+    case("symlink-dotdot-via-link", w, 4, "spoke_bad/d/esc")
+    w = small(); w.link("spoke_bad/gone", "missing/../../..")
+    case("symlink-dotdot-after-missing", w, 4, "spoke_bad/gone")
+    # names with control characters (C0, DEL, C1), in the tree and in RECORD
+    w = small(); w.add("spoke_bad/a\x01b.py", ""); w.record_skip.add("spoke_bad/a\x01b.py")
+    case("name-c0", w, 4, "a\\x01b.py")
+    w = small(); w.add("spoke_bad/del\x7f.py", "")
+    case("name-del", w, 4, "del\\x7f.py")
+    w = small(); w.add("spoke_bad/c1\u0085.py", "")
+    case("name-c1", w, 4, "c1\\xc2\\x85.py")
+    # one name twice under Unicode NFC: precomposed and decomposed
+    w = small(); w.add("spoke_bad/caf\u00e9.py", "a"); w.add("spoke_bad/cafe\u0301.py", "b")
+    case("name-nfc-twice", w, 4, "NFC")
     # environment collisions: the test creates the colliding entries
     w = small(); w.add("envfile/inner.py", "")
     case("env-file-where-dir", w, 4, "envfile")
@@ -257,6 +292,22 @@ def bad(out):
         w = small(n)
         w.add("shared_file.py", "OWNER = %r\n" % n)
         w.write_tree(os.path.join(out, "dup", n))
+    # two wheels writing one name in its two Unicode forms
+    for n, f in (("spoke_nfc_a", "caf\u00e9.py"), ("spoke_nfc_b", "cafe\u0301.py")):
+        w = small(n)
+        w.add(f, "OWNER = %r\n" % n)
+        w.write_tree(os.path.join(out, "nfc", n))
+    # a top-level .spoke-lock, for a --target install
+    w = small("spoke_res"); w.add(".spoke-lock", "x")
+    w.write_tree(os.path.join(out, "reserved", "spoke_res"))
+    # links through links that stay inside: installed
+    w = small("spoke_links")
+    w.add("spoke_links/d/f.txt", "f\n")
+    w.link("spoke_links/d/up", "..")
+    w.link("spoke_links/via", "d/up/d/f.txt")
+    w.link("spoke_links/chain", "via")
+    w.link("spoke_links/dangling", "missing/name")
+    w.write_tree(os.path.join(out, "links", "spoke_links"))
 
 
 def main():

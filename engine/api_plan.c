@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_plan - the public spoke_plan object (include/spoke.h): creating and
+ * freeing it and its setters. A setter only stores what it is given; paths
+ * and combinations are checked when the plan runs (install.c, scheme.c,
+ * layout.c), where a failure has a context to carry its message.
+ */
+#include "engine/plan.h"
+#include "base/alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+spoke_plan *spoke_plan_create(void)
+{
+	return xcalloc(1, sizeof(struct spoke_plan));
+}
+
+void spoke_plan_free(spoke_plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nwheels; i++) {
+		free(p->wheels[i].path);
+		free(p->wheels[i].direct_url);
+	}
+	free(p->wheels);
+	for (size_t i = 0; i < p->nnames; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p->venv);
+	free(p->target);
+	free(p->python);
+	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
+		free(p->path[k]);
+	free(p);
+}
+
+/* Only memory can fail here. */
+int spoke_plan_add_wheel(spoke_plan *p, const char *path)
+{
+	struct plan_wheel *w;
+
+	if (!p || !path || !*path)
+		return SPOKE_E_USAGE;
+	if (p->nwheels >= INT32_MAX)
+		return SPOKE_E_USAGE;
+	w = xrealloc(p->wheels, (p->nwheels + 1) * sizeof(*w));
+	if (!w)
+		return SPOKE_E_NOMEM;
+	p->wheels = w;
+	w[p->nwheels].direct_url = NULL;
+	if (!(w[p->nwheels].path = xstrdup(path)))
+		return SPOKE_E_NOMEM;
+	return (int)p->nwheels++;
+}
+
+int spoke_plan_add_name(spoke_plan *p, const char *name)
+{
+	char **v;
+
+	if (!p || !name || !*name)
+		return SPOKE_E_USAGE;
+	v = xrealloc(p->names, (p->nnames + 1) * sizeof(*v));
+	if (!v)
+		return SPOKE_E_NOMEM;
+	p->names = v;
+	if (!(v[p->nnames] = xstrdup(name)))
+		return SPOKE_E_NOMEM;
+	p->nnames++;
+	return 0;
+}
+
+static int set_str(char **slot, const char *v)
+{
+	char *copy = NULL;
+
+	if (v && !(copy = xstrdup(v)))
+		return SPOKE_E_NOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+int spoke_plan_set_venv(spoke_plan *p, const char *venv)
+{
+	return p ? set_str(&p->venv, venv) : SPOKE_E_USAGE;
+}
+
+int spoke_plan_set_target(spoke_plan *p, const char *dir)
+{
+	return p ? set_str(&p->target, dir) : SPOKE_E_USAGE;
+}
+
+int spoke_plan_set_scheme_path(spoke_plan *p, enum spoke_scheme_key key,
+			       const char *path)
+{
+	if (!p || (unsigned)key >= SPOKE_SCHEME__MAX)
+		return SPOKE_E_USAGE;
+	return set_str(&p->path[key], path);
+}
+
+int spoke_plan_set_python(spoke_plan *p, const char *python)
+{
+	return p ? set_str(&p->python, python) : SPOKE_E_USAGE;
+}
+
+int spoke_plan_set_reinstall(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->reinstall = !!on;
+	return 0;
+}
+
+int spoke_plan_set_dry_run(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->dry_run = !!on;
+	return 0;
+}
+
+int spoke_plan_set_requested(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->requested = !!on;
+	return 0;
+}
+
+int spoke_plan_set_allow_overwrite(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->allow_overwrite = !!on;
+	return 0;
+}
+
+int spoke_plan_set_direct_url(spoke_plan *p, int wheel, const char *json)
+{
+	if (!p || wheel < 0 || (size_t)wheel >= p->nwheels)
+		return SPOKE_E_USAGE;
+	return set_str(&p->wheels[wheel].direct_url, json);
+}
+
+/* Whether a busy environment lock fails at once (engine/lock.c). */
+int spoke_plan_set_no_wait(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->no_wait = !!on;
+	return 0;
+}
