@@ -4,7 +4,7 @@
  * from the command line, run it, print one line per distribution (or the
  * JSON report). Everything else is the library's.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>

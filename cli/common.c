@@ -4,7 +4,7 @@
  * the subcommands. Messages follow git's habit: lower-case, problem first,
  * the path quoted.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -26,6 +26,20 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "  $*" >&2; }
 
+# need_tool TOOL...: skip (exit 77) unless every TOOL is installed: a
+# command on PATH, or py:MODULE for a module python3 can import. `make
+# deps-test` installs them all; a developer without one still runs the rest.
+need_tool() {
+	local t
+	for t; do
+		case $t in
+		py:*) command -v python3 >/dev/null && python3 -c "import ${t#py:}" 2>/dev/null ||
+			skip "python3 module ${t#py:} not installed (make deps-test)" ;;
+		*) command -v "$t" >/dev/null || skip "$t not installed (make deps-test)" ;;
+		esac
+	done
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for loop mounts ($1)"
 }
@@ -35,6 +49,7 @@ need_root() {
 # a $(...) subshell: the mount must be registered for cleanup here.
 mkfs_mount() {
 	local type=$1 size=$2 img=$TMP/$1-$RANDOM.img mnt
+	need_tool "mkfs.$type"
 	mnt=$TMP/mnt-$1-$RANDOM
 	mkdir -p "$mnt"
 	truncate -s "${size}M" "$img" || fail "cannot create $img"
@@ -51,6 +66,7 @@ mkfs_mount() {
 # manifest DIR: one line per path: relative path, type, mode, size, content
 # hash or link target. Two trees are identical when their manifests are.
 manifest() {
+	need_tool python3
 	python3 "$ROOT/tests/treecheck.py" "$1"
 }
 
