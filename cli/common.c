@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,6 +25,36 @@ struct progress_state {
 
 static struct progress_state progress;
 static spoke_ctx *signal_ctx;
+
+/* Four buffers in turn, so one printf may escape up to four strings. The
+ * CLI prints from its main thread only (progress prints no names). */
+const char *cli_esc(const char *s)
+{
+	static char bufs[4][PATH_MAX * 4 + 1];
+	static unsigned turn;
+	char *out = bufs[turn++ % 4];
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0, n = sizeof(bufs[0]);
+
+	for (; *p && o + 9 < n; p++) {
+		/* C0, DEL, a backslash, and C1 controls as UTF-8 (C2 80..9F). */
+		int c1 = *p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+
+		if (*p < 0x20 || *p == 0x7f || c1) {
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", *p);
+			if (c1)
+				o += (size_t)snprintf(out + o, n - o, "\\x%02x",
+						      *++p);
+		} else if (*p == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
 
 void cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -224,7 +255,7 @@ static void print_stats(const spoke_report *r, double secs)
 
 		spoke_report_fallback(r, i, &from, &to, &err, &path);
 		fprintf(stderr, "  fallback %s -> %s (%s) at '%s'\n", from, to,
-			strerror(err), path);
+			strerror(err), cli_esc(path));
 	}
 }
 
