@@ -26,6 +26,7 @@ enum {
 /* Options common to commands that run the engine. */
 struct cli_run_opts {
 	int json, stats, quiet, verbose;
+	int link_mode_set; /* a mode other than auto was named */
 };
 
 /* Returns 1 if opt (a getopt_long value from CLI_RUN_LONGOPTS) was a run

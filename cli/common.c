@@ -95,6 +95,7 @@ int cli_run_option(spoke_ctx *ctx, struct cli_run_opts *o, int opt,
 			return -1;
 		}
 		spoke_ctx_set_link_mode(ctx, mode);
+		o->link_mode_set = mode != SPOKE_LINK_AUTO;
 		return 1;
 	case CLI_OPT_JOBS:
 		errno = 0;
@@ -259,6 +260,46 @@ static void print_stats(const spoke_report *r, double secs)
 	}
 }
 
+/* The library's messages name no command-line flags (an embedder's users
+ * never typed one); the CLI adds the flag that answers a message. */
+static void print_hint(const char *cmd, const char *msg)
+{
+	static const struct {
+		const char *says, *hint;
+	} hints[] = {
+		{ "no environment to install into",
+		  "give --venv DIR or --target DIR" },
+		{ "needs the interpreter", "give it with --python PATH" },
+		{ "(allow_overwrite lets", "--allow-overwrite lets the later "
+		  "wheel win" },
+		{ "none is set (use a venv", "give --venv DIR or --target DIR" },
+	};
+
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(msg, hints[i].says)) {
+			fprintf(stderr, "spoke %s: hint: %s\n", cmd,
+				hints[i].hint);
+			return;
+		}
+}
+
+/* A link mode the user named fell back: say which mode to name instead
+ * (with auto, falling back is the point and the notice is only -v). */
+static void print_fallback_hint(const struct cli_run_opts *o,
+				const spoke_report *r)
+{
+	if (!o->link_mode_set || o->quiet || !spoke_report_fallback_count(r))
+		return;
+	for (size_t i = 0; i < spoke_report_fallback_count(r); i++) {
+		const char *to;
+
+		spoke_report_fallback(r, i, NULL, &to, NULL, NULL);
+		fprintf(stderr, "spoke: hint: --link-mode %s skips the attempt "
+			"that fails here\n", to);
+		break;
+	}
+}
+
 int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		   const char *cmd, int ret, spoke_report *rep)
 {
@@ -268,10 +309,14 @@ int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		fputs("\r\033[K", stderr);
 		progress.drawn = 0;
 	}
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "spoke %s: error: %s\n", cmd,
 			*spoke_ctx_error_message(ctx) ?
 			spoke_ctx_error_message(ctx) : spoke_strerror(ret));
+		print_hint(cmd, spoke_ctx_error_message(ctx));
+	}
+	if (rep)
+		print_fallback_hint(o, rep);
 	if (rep && o->stats)
 		print_stats(rep, secs);
 	if (rep && o->json) {
@@ -282,7 +327,7 @@ int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 			return EXIT_FAIL;
 		}
 		printf("%s\n", json);
-		free(json);
+		spoke_free(json);
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,

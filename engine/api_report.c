@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api_report - the public side of spoke_report (spoke.h "reports"): the
- * getters, spoke_report_free and spoke_report_json. JSON is built with
+ * getters, spoke_report_free, spoke_report_json and spoke_free (for the
+ * string it returns). JSON is built with
  * cJSON (a well-kept library, so escaping of odd file names is somebody's
  * tested code, not ours). Filling a report is engine/report.c.
  */
@@ -178,4 +179,9 @@ char *spoke_report_json(const spoke_report *r)
 out:
 	cJSON_Delete(root);
 	return out;
+}
+
+void spoke_free(void *p)
+{
+	free(p);
 }

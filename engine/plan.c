@@ -305,8 +305,8 @@ static int claim(struct walker *wk, const char *dest, int kind)
 				"directories)", label(wk, wk->index), dest);
 	if (!wk->p->allow_overwrite)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
-				"wheels '%s' and '%s' both install '%s' (use "
-				"--allow-overwrite to let the later one win)",
+				"wheels '%s' and '%s' both install '%s' "
+				"(allow_overwrite lets the later one win)",
 				label(wk, e->owner), label(wk, wk->index), dest);
 	e->owner = wk->index;
 	wk->wp->barrier = 1;

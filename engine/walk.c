@@ -213,19 +213,21 @@ static int on_unsupported(struct wworker *w, struct wdir *d,
 		atomic_store(&l->abort, 1);
 		return ctx_fail(l->ctx, SPOKE_E_UNSUPPORTED, op->res, path,
 				"%s not supported for '%s' (%s: %s) and "
-				"--no-fallback is set", from, path,
+				"fallback is disabled", from, path,
 				errname(op->res, ebuf), strerror(-op->res));
 	}
 	if (probe) {
 		attempt_resolve(d->pair, op->kind, 0);
 		report_add_fallback(l->rep, from, attempt_kind_name(next),
 				    op->res, path);
-		ctx_log(l->ctx, SPOKE_LOG_WARN,
+		/* Falling back is what auto means: news, not a warning.
+		 * A mode the caller chose that does not work here is. */
+		ctx_log(l->ctx, l->ctx->link_mode == SPOKE_LINK_AUTO ?
+			SPOKE_LOG_INFO : SPOKE_LOG_WARN,
 			"%s failed for '%s' (%s: %s); using %s for the rest of "
-			"this run on this filesystem pair. Use --link-mode %s "
-			"to skip the attempt and silence this warning.",
-			from, path, errname(op->res, ebuf), strerror(-op->res),
-			attempt_kind_name(next), attempt_kind_name(next));
+			"this run on this filesystem pair", from, path,
+			errname(op->res, ebuf), strerror(-op->res),
+			attempt_kind_name(next));
 	} else {
 		ctx_log(l->ctx, SPOKE_LOG_DEBUG, "%s failed for '%s' (%s); "
 			"using %s for this file", from, path,

@@ -166,8 +166,13 @@ SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
  * uninstall by name). */
 SPOKE_API int spoke_report_dist_counts(const spoke_report *r, size_t i,
 				       uint64_t *files, uint64_t *bytes);
-/* The whole report as one JSON object (malloc'd, caller frees). */
+/* The whole report as one JSON object; release it with spoke_free(). NULL
+ * when out of memory. */
 SPOKE_API char *spoke_report_json(const spoke_report *r);
+/* Release memory the library returned to the caller (spoke_report_json).
+ * Hosts whose free() may not be the library's (other C runtimes, ctypes,
+ * static linking with a custom allocator) must use this. NULL is a no-op. */
+SPOKE_API void spoke_free(void *p);
 
 /* ---- copy-tree: the linker as a general tool ----------------------------- */
 

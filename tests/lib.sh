@@ -27,13 +27,16 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "  $*" >&2; }
 
 # need_tool TOOL...: skip (exit 77) unless every TOOL is installed: a
-# command on PATH, or py:MODULE for a module python3 can import. `make
-# deps-test` installs them all; a developer without one still runs the rest.
+# command on PATH, python3 (the system one the tests run, $PY or
+# /usr/bin/python3, not a pyenv shim), or py:MODULE for a module it can
+# import. `make deps-test` installs them all; a developer without one still
+# runs the rest.
 need_tool() {
-	local t
+	local t py=${PY:-/usr/bin/python3}
 	for t; do
 		case $t in
-		py:*) command -v python3 >/dev/null && python3 -c "import ${t#py:}" 2>/dev/null ||
+		python3) [ -x "$py" ] || skip "python3 not installed ($py; make deps-test)" ;;
+		py:*) [ -x "$py" ] && "$py" -c "import ${t#py:}" 2>/dev/null ||
 			skip "python3 module ${t#py:} not installed (make deps-test)" ;;
 		*) command -v "$t" >/dev/null || skip "$t not installed (make deps-test)" ;;
 		esac
