@@ -28,8 +28,8 @@ note() { echo "  $*" >&2; }
 
 # need_tool TOOL...: skip (exit 77) unless every TOOL is installed: a
 # command on PATH, python3 (the system one the tests run, $PY or
-# /usr/bin/python3, not a pyenv shim), or py:MODULE for a module it can
-# import. `make deps-test` installs them all; a developer without one still
+# /usr/bin/python3, not a pyenv shim: a shim costs a second a call, enough
+# to break t_txn's lock timing), or py:MODULE for a module it can import. `make deps-test` installs them all; a developer without one still
 # runs the rest.
 need_tool() {
 	local t py=${PY:-/usr/bin/python3}
@@ -70,7 +70,7 @@ mkfs_mount() {
 # hash or link target. Two trees are identical when their manifests are.
 manifest() {
 	need_tool python3
-	python3 "$ROOT/tests/treecheck.py" "$1"
+	"${PY:-/usr/bin/python3}" "$ROOT/tests/treecheck.py" "$1"
 }
 
 same_tree() {
@@ -86,8 +86,8 @@ no_temporaries() {
 
 # json_get FILE KEY -> value of a top-level key (numbers, strings), or a
 # python expression on the object j with json_py.
-json_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-json_py() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+json_get() { "${PY:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+json_py() { "${PY:-/usr/bin/python3}" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 
