@@ -26,6 +26,7 @@ enum {
 /* Options common to commands that run the engine. */
 struct cli_run_opts {
 	int json, stats, quiet, verbose;
+	int link_mode_set; /* a mode other than auto was named */
 };
 
 /* Returns 1 if opt (a getopt_long value from CLI_RUN_LONGOPTS) was a run
@@ -74,6 +75,11 @@ void cli_ctx_finish(spoke_ctx *ctx, const struct cli_run_opts *o);
 int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		   const char *cmd, int ret, spoke_report *rep);
 int cli_exit_code(int ret);
+/* s as a terminal may show it: control bytes (C0, DEL, C1) as \xHH and a
+ * backslash doubled, as the library escapes its messages. Names from
+ * wheels, trees and the command line pass through this before printing.
+ * The result lives until the fourth call after this one. */
+const char *cli_esc(const char *s);
 void cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Install SIGINT/SIGTERM handlers that cancel ctx (the run rolls back). */

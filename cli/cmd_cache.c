@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_cache - `spoke cache add|list|dir|verify|prune|clean`. */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cmd_copy_tree - `spoke copy-tree`: a parallel, reflink-aware `cp -a`. */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * from the command line, run it, print one line per distribution (or the
  * JSON report). Everything else is the library's.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -96,7 +96,7 @@ static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
 
 	if (!f) {
 		fprintf(stderr, "spoke %s: cannot open plan '%s': %s\n", cmd,
-			file, strerror(errno));
+			cli_esc(file), strerror(errno));
 		return EXIT_USAGE;
 	}
 	while (!ret && !feof(f)) {
@@ -106,7 +106,8 @@ static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
 			cap = cap ? cap * 2 : 8192;
 			if (cap > PLAN_MAX) {
 				fprintf(stderr, "spoke %s: plan '%s' is larger "
-					"than %u MB\n", cmd, file, PLAN_MAX >> 20);
+					"than %u MB\n", cmd, cli_esc(file),
+					PLAN_MAX >> 20);
 				ret = EXIT_USAGE;
 				break;
 			}
@@ -120,7 +121,7 @@ static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
 		len += fread(buf + len, 1, cap - len, f);
 		if (ferror(f)) {
 			fprintf(stderr, "spoke %s: cannot read plan '%s': %s\n",
-				cmd, file, strerror(errno));
+				cmd, cli_esc(file), strerror(errno));
 			ret = EXIT_FAIL;
 		}
 	}
@@ -128,7 +129,7 @@ static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
 		fclose(f);
 	if (!ret && (ret = spoke_plan_load_json(ctx, plan, buf ? buf : "",
 						len)) != 0) {
-		fprintf(stderr, "spoke %s: %s: %s\n", cmd, file,
+		fprintf(stderr, "spoke %s: %s: %s\n", cmd, cli_esc(file),
 			spoke_ctx_error_message(ctx));
 		ret = cli_exit_code(ret);
 	}
@@ -174,7 +175,8 @@ static int print_dists(const spoke_report *rep, const struct cli_run_opts *o,
 
 		spoke_report_dist(rep, i, &name, &version, &action);
 		if (strcmp(action, "failed") != 0)
-			printf("%s %s %s\n", action, name, version);
+			printf("%s %s %s\n", action, cli_esc(name),
+			       cli_esc(version));
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,
@@ -264,8 +266,8 @@ static int run(int argc, char **argv, int install)
 				  spoke_plan_add_name(plan, argv[i]);
 
 		if (r < 0) {
-			fprintf(stderr, "spoke %s: '%s': %s\n", cmd, argv[i],
-				spoke_strerror(r));
+			fprintf(stderr, "spoke %s: '%s': %s\n", cmd,
+				cli_esc(argv[i]), spoke_strerror(r));
 			ret = cli_exit_code(r);
 			goto out;
 		}

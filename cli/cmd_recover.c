@@ -6,7 +6,7 @@
  * uninstall there does the same first, so this is for when you want the
  * environment sound now, before running anything else in it.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -4,11 +4,12 @@
  * the subcommands. Messages follow git's habit: lower-case, problem first,
  * the path quoted.
  */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,6 +25,36 @@ struct progress_state {
 
 static struct progress_state progress;
 static spoke_ctx *signal_ctx;
+
+/* Four buffers in turn, so one printf may escape up to four strings. The
+ * CLI prints from its main thread only (progress prints no names). */
+const char *cli_esc(const char *s)
+{
+	static char bufs[4][PATH_MAX * 4 + 1];
+	static unsigned turn;
+	char *out = bufs[turn++ % 4];
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0, n = sizeof(bufs[0]);
+
+	for (; *p && o + 9 < n; p++) {
+		/* C0, DEL, a backslash, and C1 controls as UTF-8 (C2 80..9F). */
+		int c1 = *p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+
+		if (*p < 0x20 || *p == 0x7f || c1) {
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", *p);
+			if (c1)
+				o += (size_t)snprintf(out + o, n - o, "\\x%02x",
+						      *++p);
+		} else if (*p == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
 
 void cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -64,6 +95,7 @@ int cli_run_option(spoke_ctx *ctx, struct cli_run_opts *o, int opt,
 			return -1;
 		}
 		spoke_ctx_set_link_mode(ctx, mode);
+		o->link_mode_set = mode != SPOKE_LINK_AUTO;
 		return 1;
 	case CLI_OPT_JOBS:
 		errno = 0;
@@ -224,7 +256,47 @@ static void print_stats(const spoke_report *r, double secs)
 
 		spoke_report_fallback(r, i, &from, &to, &err, &path);
 		fprintf(stderr, "  fallback %s -> %s (%s) at '%s'\n", from, to,
-			strerror(err), path);
+			strerror(err), cli_esc(path));
+	}
+}
+
+/* The library's messages name no command-line flags (an embedder's users
+ * never typed one); the CLI adds the flag that answers a message. */
+static void print_hint(const char *cmd, const char *msg)
+{
+	static const struct {
+		const char *says, *hint;
+	} hints[] = {
+		{ "no environment to install into",
+		  "give --venv DIR or --target DIR" },
+		{ "needs the interpreter", "give it with --python PATH" },
+		{ "(allow_overwrite lets", "--allow-overwrite lets the later "
+		  "wheel win" },
+		{ "none is set (use a venv", "give --venv DIR or --target DIR" },
+	};
+
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strstr(msg, hints[i].says)) {
+			fprintf(stderr, "spoke %s: hint: %s\n", cmd,
+				hints[i].hint);
+			return;
+		}
+}
+
+/* A link mode the user named fell back: say which mode to name instead
+ * (with auto, falling back is the point and the notice is only -v). */
+static void print_fallback_hint(const struct cli_run_opts *o,
+				const spoke_report *r)
+{
+	if (!o->link_mode_set || o->quiet || !spoke_report_fallback_count(r))
+		return;
+	for (size_t i = 0; i < spoke_report_fallback_count(r); i++) {
+		const char *to;
+
+		spoke_report_fallback(r, i, NULL, &to, NULL, NULL);
+		fprintf(stderr, "spoke: hint: --link-mode %s skips the attempt "
+			"that fails here\n", to);
+		break;
 	}
 }
 
@@ -237,10 +309,14 @@ int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		fputs("\r\033[K", stderr);
 		progress.drawn = 0;
 	}
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "spoke %s: error: %s\n", cmd,
 			*spoke_ctx_error_message(ctx) ?
 			spoke_ctx_error_message(ctx) : spoke_strerror(ret));
+		print_hint(cmd, spoke_ctx_error_message(ctx));
+	}
+	if (rep)
+		print_fallback_hint(o, rep);
 	if (rep && o->stats)
 		print_stats(rep, secs);
 	if (rep && o->json) {
@@ -251,7 +327,7 @@ int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 			return EXIT_FAIL;
 		}
 		printf("%s\n", json);
-		free(json);
+		spoke_free(json);
 	}
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main - the spoke command: dispatch to a subcommand, global --help and
  * --version. */
-#include "cli/cli.h"
+#include "cli.h"
 
 #include <string.h>
 

@@ -211,7 +211,7 @@ int spoke_cache_add(spoke_ctx *ctx, const char *wheel, char key_out[65])
 		return ret;
 	if (!wheel)
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheel given");
-	return wheelcache_add(ctx, NULL, wheel, NULL, key_out);
+	return ctx_end(ctx, wheelcache_add(ctx, NULL, wheel, NULL, key_out));
 }
 
 int spoke_cache_add_sha256(spoke_ctx *ctx, const char *wheel,
@@ -223,7 +223,8 @@ int spoke_cache_add_sha256(spoke_ctx *ctx, const char *wheel,
 		return ret;
 	if (!wheel)
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "no wheel given");
-	return wheelcache_add_sha256(ctx, NULL, wheel, sha256, NULL, key_out);
+	return ctx_end(ctx, wheelcache_add_sha256(ctx, NULL, wheel, sha256,
+						  NULL, key_out));
 }
 
 const char *spoke_cache_dir(spoke_ctx *ctx)
@@ -279,7 +280,7 @@ int spoke_cache_list(spoke_ctx *ctx, int verify, spoke_cache_entry_fn fn,
 			       "failed verification", a.bad,
 			       a.bad == 1 ? "y" : "ies");
 	store_close(s);
-	return ret;
+	return ctx_end(ctx, ret);
 }
 
 int spoke_cache_prune(spoke_ctx *ctx)
@@ -294,7 +295,7 @@ int spoke_cache_prune(spoke_ctx *ctx)
 	if (ret < 0)
 		fail_store(ctx, ret, s->root, err);
 	store_close(s);
-	return ret;
+	return ctx_end(ctx, ret);
 }
 
 int spoke_cache_clean(spoke_ctx *ctx)
@@ -309,5 +310,5 @@ int spoke_cache_clean(spoke_ctx *ctx)
 	if (ret < 0)
 		fail_store(ctx, ret, s->root, err);
 	store_close(s);
-	return ret;
+	return ctx_end(ctx, ret);
 }

@@ -5,6 +5,7 @@
  */
 #include "engine/walk.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
@@ -16,9 +17,10 @@ int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
 
 	if (report)
 		*report = NULL;
-	if (!rep)
-		return SPOKE_E_NOMEM;
 	ret = ctx_begin(ctx);
+	if (!rep)
+		return ret ? ret : ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
+					    "out of memory");
 	if (!ret && (!src || !dst))
 		ret = ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
 			       "copy-tree needs a source and a destination");
@@ -29,6 +31,7 @@ int spoke_copy_tree(spoke_ctx *ctx, const char *src, const char *dst,
 	if (!ret)
 		ret = linker_run(l);
 	linker_free(l);
+	ret = ctx_end(ctx, ret);
 	report_set_status(rep, ret, ctx);
 	if (report)
 		*report = rep;

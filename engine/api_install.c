@@ -55,6 +55,7 @@ int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
 		ret = envmod_recover_locked(ctx, &s, rep, 1);
 		env_lock_release(l);
 	}
+	ret = ctx_end(ctx, ret);
 	report_set_status(rep, ret < 0 ? ret : 0, ctx);
 	scheme_free(&s);
 	if (report)

@@ -73,18 +73,20 @@ static int on_unsupported(const struct batch_env *e, struct attempt_pair *pair,
 		atomic_store(e->abort, 1);
 		return ctx_fail(ctx, SPOKE_E_UNSUPPORTED, op->res, path,
 				"%s not supported for '%s' (%s: %s) and "
-				"--no-fallback is set", from, path,
+				"fallback is disabled", from, path,
 				errname(op->res, ebuf), strerror(-op->res));
 	}
 	if (switched) {
 		report_add_fallback(e->rep, from, attempt_kind_name(next),
 				    op->res, path);
-		ctx_log(ctx, SPOKE_LOG_WARN,
+		/* Falling back is what auto means: news, not a warning.
+		 * A mode the caller chose that does not work here is. */
+		ctx_log(ctx, ctx->link_mode == SPOKE_LINK_AUTO ?
+			SPOKE_LOG_INFO : SPOKE_LOG_WARN,
 			"%s failed for '%s' (%s: %s); using %s for the rest of "
-			"this run on this filesystem pair. Use --link-mode %s "
-			"to skip the attempt and silence this warning.",
-			from, path, errname(op->res, ebuf), strerror(-op->res),
-			attempt_kind_name(next), attempt_kind_name(next));
+			"this run on this filesystem pair", from, path,
+			errname(op->res, ebuf), strerror(-op->res),
+			attempt_kind_name(next));
 	}
 	op->kind = next;
 	/* The pair has switched, so the op chooses again (auto may now

@@ -3,7 +3,8 @@
  * ctx - the inside of spoke_ctx: run options, the cancel flag and the first
  * error of a run. Workers report failures here; the first one wins, so the
  * message a user sees names the failure that stopped the run, not one of the
- * many "canceled" that follow it.
+ * many "canceled" that follow it. The public setters and getters are
+ * engine/api_ctx.c.
  */
 #ifndef SPOKE_ENGINE_CTX_H
 #define SPOKE_ENGINE_CTX_H
@@ -39,10 +40,22 @@ struct spoke_ctx {
  * (recorded) for a malformed SPOKE_FAULT: a typo must not silently test
  * nothing. */
 int ctx_begin(spoke_ctx *ctx);
-/* Record a failure (first one wins) and return code. err_errno may be 0;
- * path may be NULL. The message is "what: path: strerror" when fmt is NULL. */
+/* The public form of a return value: -ENOMEM becomes SPOKE_E_NOMEM, the
+ * one out-of-memory code spoke.h promises; everything else is unchanged.
+ * A public function returning a value it did not get from ctx_fail passes
+ * it through this. */
+int ctx_code(int code);
+/* Record a failure (first one wins) and return ctx_code(code). err_errno
+ * may be 0; path may be NULL. The message is "'path': strerror" when fmt is
+ * NULL; it is stored escaped (name_escape: control bytes as \xHH), the
+ * path as given. */
 int ctx_fail(spoke_ctx *ctx, int code, int err_errno, const char *path,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The last step of a public run: its return value in public form
+ * (ctx_code), recorded as the context's error when nothing was (a helper
+ * that returned -errno without ctx_fail), so the return value and
+ * spoke_ctx_error_code() agree. */
+int ctx_end(spoke_ctx *ctx, int ret);
 int ctx_failed(spoke_ctx *ctx);
 void ctx_log(spoke_ctx *ctx, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -527,6 +527,7 @@ static void report_dists(struct run *r, int failed)
 
 static int finish(struct run *r, int ret, spoke_report **report)
 {
+	ret = ctx_end(r->ctx, ret);
 	report_set_status(r->rep, ret, r->ctx);
 	if (report)
 		*report = r->rep;

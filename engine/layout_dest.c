@@ -138,8 +138,8 @@ int layout_claim(struct walker *wk, const char *dest, int kind)
 				layout_esc(wk, 1, dest));
 	if (!wk->p->allow_overwrite)
 		return ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dest,
-				"wheels '%s' and '%s' both install '%s' (use "
-				"--allow-overwrite to let the later one win)",
+				"wheels '%s' and '%s' both install '%s' "
+				"(allow_overwrite lets the later one win)",
 				layout_label(wk, e->owner),
 				layout_label(wk, wk->index),
 				layout_esc(wk, 1, dest));

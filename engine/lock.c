@@ -99,7 +99,7 @@ static int wait_lock(spoke_ctx *ctx, int fd, const char *home,
 		if (no_wait)
 			return ctx_fail(ctx, SPOKE_E_LOCKED, EWOULDBLOCK, home,
 					"'%s' is locked by another spoke%s%s%s "
-					"(--no-wait given, not waiting)", home,
+					"(not waiting: no_wait is set)", home,
 					*pid ? " (pid " : "", pid, *pid ? ")" : "");
 		if (!*told) {
 			ctx_log(ctx, SPOKE_LOG_WARN, "waiting for the lock on "

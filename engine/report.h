@@ -3,7 +3,7 @@
  * report - what a run did: counters, link-mode switches, distributions. The
  * engine fills it (counters are summed from per-worker copies at the end, so
  * workers never share a counter cache line); the public getters and the JSON
- * form read it.
+ * form (engine/api_report.c) read it.
  */
 #ifndef SPOKE_ENGINE_REPORT_H
 #define SPOKE_ENGINE_REPORT_H

@@ -265,7 +265,7 @@ int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 		if (!venv || !*venv)
 			return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
 					"no environment to install into: give "
-					"--venv DIR or --target DIR, or "
+					"a venv or a target directory, or "
 					"activate a virtual environment");
 	}
 	if (venv)
@@ -307,7 +307,7 @@ int scheme_dir(spoke_ctx *ctx, const struct scheme *s,
 		return 0;
 	return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
 			"%s needs a %s directory, and none is set (use a venv, "
-			"--target or spoke_plan_set_scheme_path)", why,
+			"a target directory or a scheme path)", why,
 			scheme_key_name(key));
 }
 
@@ -319,7 +319,7 @@ int scheme_python(spoke_ctx *ctx, const struct scheme *s, const char *why,
 		return 0;
 	return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
 			"%s needs the interpreter its scripts run with: give "
-			"--python", why);
+			"one (python)", why);
 }
 
 int scheme_pyver(spoke_ctx *ctx, struct scheme *s, const char *why,

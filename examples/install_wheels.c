@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	json = report ? spoke_report_json(report) : NULL;
 	if (json)
 		printf("%s\n", json);
-	free(json);
+	spoke_free(json);
 	if (ret != 0)
 		fprintf(stderr, "install_wheels: %s (%s; errno %d; path '%s')\n",
 			spoke_ctx_error_message(ctx), spoke_strerror(ret),

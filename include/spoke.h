@@ -10,8 +10,19 @@
  * two ranges never overlap. The library never prints and never exits: warnings
  * reach the host through the log callback, progress through the progress
  * callback, and the last error's detail (path, errno, message) through
- * spoke_ctx_error_*(). A spoke_ctx may be used by one run at a time; separate
- * contexts may run concurrently from different host threads.
+ * spoke_ctx_error_*(). Out of memory is always SPOKE_E_NOMEM, never
+ * -ENOMEM. A spoke_ctx may be used by one run at a time; separate contexts
+ * may run concurrently from different host threads.
+ *
+ * Where each section is implemented (every spoke_* function of a section
+ * lives in one file):
+ *   error codes, version, context   engine/api_ctx.c
+ *   reports                         engine/api_report.c
+ *   copy-tree                       engine/api_copytree.c
+ *   install plans: setters          engine/api_plan.c
+ *                  spoke_plan_load_json  engine/api_plan_json.c
+ *   install, uninstall, recover     engine/api_install.c
+ *   the wheel cache                 engine/api_cache.c
  */
 #ifndef SPOKE_H
 #define SPOKE_H
@@ -35,10 +46,13 @@ extern "C" {
 #define SPOKE_API
 #endif
 
-/* Error codes. Stable: values never change once released. */
+/* Error codes. Stable: every value is written out and never changes or is
+ * reused once released; new codes take the next free value below the last.
+ * There is no count or "last" member: a host must treat an unknown
+ * negative value as a failure (spoke_strerror names it "unknown error"). */
 enum spoke_err {
 	SPOKE_OK = 0,
-	SPOKE_E_BASE = -5000,
+	SPOKE_E_BASE = -5000,        /* every SPOKE_E_* is below this */
 	SPOKE_E_USAGE = -5001,       /* bad argument or option */
 	SPOKE_E_UNSUPPORTED = -5002, /* link mode unsupported and --no-fallback */
 	SPOKE_E_BADWHEEL = -5003,    /* malformed wheel, WHEEL, RECORD, METADATA */
@@ -49,9 +63,8 @@ enum spoke_err {
 	SPOKE_E_NOT_INSTALLED = -5008,
 	SPOKE_E_LOCKED = -5009,      /* environment locked by another process */
 	SPOKE_E_CORRUPT = -5010,     /* cache entry or journal damaged */
-	SPOKE_E_NOMEM = -5011,
-	SPOKE_E_PROTECTED = -5012,   /* would replace the interpreter or activate */
-	SPOKE_E_LAST = -5013
+	SPOKE_E_NOMEM = -5011,       /* out of memory (never -ENOMEM) */
+	SPOKE_E_PROTECTED = -5012    /* would replace the interpreter or activate */
 };
 
 /* A human-readable name for any return value: SPOKE_E* or -errno. */
@@ -153,8 +166,13 @@ SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
  * uninstall by name). */
 SPOKE_API int spoke_report_dist_counts(const spoke_report *r, size_t i,
 				       uint64_t *files, uint64_t *bytes);
-/* The whole report as one JSON object (malloc'd, caller frees). */
+/* The whole report as one JSON object; release it with spoke_free(). NULL
+ * when out of memory. */
 SPOKE_API char *spoke_report_json(const spoke_report *r);
+/* Release memory the library returned to the caller (spoke_report_json).
+ * Hosts whose free() may not be the library's (other C runtimes, ctypes,
+ * static linking with a custom allocator) must use this. NULL is a no-op. */
+SPOKE_API void spoke_free(void *p);
 
 /* ---- copy-tree: the linker as a general tool ----------------------------- */
 
@@ -187,9 +205,8 @@ enum spoke_scheme_key {
 
 SPOKE_API spoke_plan *spoke_plan_create(void);
 SPOKE_API void spoke_plan_free(spoke_plan *plan);
-/* A .whl file or an unpacked wheel tree. Returns the wheel's index (>= 0).
- * For now only trees install: a .whl fails the run with SPOKE_E_USAGE until
- * the cache maps it to an unpacked entry. */
+/* A .whl file (unpacked once into the context's cache, then linked from
+ * there) or an unpacked wheel tree. Returns the wheel's index (>= 0). */
 SPOKE_API int spoke_plan_add_wheel(spoke_plan *plan, const char *path);
 /* A distribution name to uninstall (for spoke_uninstall); compared after
  * PEP 503 normalisation. */

@@ -55,7 +55,8 @@ enum io_choice { IO_CHOICE_AUTO = 0, IO_CHOICE_URING, IO_CHOICE_SYNC };
 int io_backend_open(enum io_choice choice, struct io_backend **out);
 int io_backend_sync_create(struct io_backend **out);
 /* -ENOSYS/-EPERM/... when io_uring is unavailable (disabled by sysctl,
- * refused by seccomp, missing opcodes): the caller falls back to sync. */
+ * refused by seccomp, missing opcodes): io_backend_open() then takes sync
+ * for auto, and fails (failing the run) when uring was asked for. */
 int io_backend_uring_create(struct io_backend **out, unsigned depth);
 
 static inline int io_backend_submit(struct io_backend *b, struct io_op *ops,

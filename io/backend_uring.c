@@ -76,7 +76,8 @@
 #define RW_MAX (64u * 1024u)
 #define RW_ARENA (1024u * 1024u)
 /* io_uring_enter failing with EAGAIN/EBUSY and nothing in flight to wait
- * for is memory pressure; retry a while, then let the caller fall back. */
+ * for is memory pressure; retry a while, then fail the batch (and so the
+ * run: nothing falls back to plain syscalls once a ring is in use). */
 #define MAX_STALLS 1000
 
 enum copy_mode { COPY_CFR, COPY_RW };

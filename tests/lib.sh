@@ -26,6 +26,23 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 note() { echo "  $*" >&2; }
 
+# need_tool TOOL...: skip (exit 77) unless every TOOL is installed: a
+# command on PATH, python3 (the system one the tests run, $PY or
+# /usr/bin/python3, not a pyenv shim: a shim costs a second a call, enough
+# to break t_txn's lock timing), or py:MODULE for a module it can import. `make deps-test` installs them all; a developer without one still
+# runs the rest.
+need_tool() {
+	local t py=${PY:-/usr/bin/python3}
+	for t; do
+		case $t in
+		python3) [ -x "$py" ] || skip "python3 not installed ($py; make deps-test)" ;;
+		py:*) [ -x "$py" ] && "$py" -c "import ${t#py:}" 2>/dev/null ||
+			skip "python3 module ${t#py:} not installed (make deps-test)" ;;
+		*) command -v "$t" >/dev/null || skip "$t not installed (make deps-test)" ;;
+		esac
+	done
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for loop mounts ($1)"
 }
@@ -35,6 +52,7 @@ need_root() {
 # a $(...) subshell: the mount must be registered for cleanup here.
 mkfs_mount() {
 	local type=$1 size=$2 img=$TMP/$1-$RANDOM.img mnt
+	need_tool "mkfs.$type"
 	mnt=$TMP/mnt-$1-$RANDOM
 	mkdir -p "$mnt"
 	truncate -s "${size}M" "$img" || fail "cannot create $img"
@@ -51,7 +69,8 @@ mkfs_mount() {
 # manifest DIR: one line per path: relative path, type, mode, size, content
 # hash or link target. Two trees are identical when their manifests are.
 manifest() {
-	python3 "$ROOT/tests/treecheck.py" "$1"
+	need_tool python3
+	"${PY:-/usr/bin/python3}" "$ROOT/tests/treecheck.py" "$1"
 }
 
 same_tree() {
@@ -67,8 +86,8 @@ no_temporaries() {
 
 # json_get FILE KEY -> value of a top-level key (numbers, strings), or a
 # python expression on the object j with json_py.
-json_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-json_py() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+json_get() { "${PY:-/usr/bin/python3}" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+json_py() { "${PY:-/usr/bin/python3}" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 

@@ -43,7 +43,7 @@ for t in "${tests[@]}"; do
 	secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 	case $rc in
 	0) pass=$((pass + 1)); echo "PASS  $name (${secs}s)" ;;
-	77) skipn=$((skipn + 1)); echo "SKIP  $name: $(grep -m1 -i 'skip' "$log" | cut -c1-160)" ;;
+	77) skipn=$((skipn + 1)); echo "SKIP  $name: $(grep -m1 -i 'skip' "$log" | sed 's/^skip: //I' | cut -c1-160)" ;;
 	*) failn=$((failn + 1)); failed+=("$name")
 	   [ $rc = 124 ] && echo "FAIL  $name (timeout after ${TIMEOUT}s)" || echo "FAIL  $name (exit $rc)"
 	   sed 's/^/      /' "$log" | tail -40 ;;

@@ -12,10 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 [ -z "${SPOKE_SANITIZER:-}" ] || skip "the examples link the shared library, which sanitizer builds do not make"
-command -v pkg-config >/dev/null || skip "pkg-config is not installed (make deps)"
-command -v cc >/dev/null || skip "no C compiler"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_tool pkg-config cc python3 py:venv
 unset VIRTUAL_ENV
 export SPOKE_CACHE_DIR=$TMP/cache
 export PYTHONDONTWRITEBYTECODE=1 # nothing written into the source tree

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 LIB=$BUILD/libspoke.so.0
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import pytest' 2>/dev/null || skip "pytest is not installed (apt-get install python3-pytest)"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_tool python3 py:pytest py:venv
 [ -e "$LIB" ] || skip "no shared library at $LIB (sanitizer builds make none; run make)"
 
 # -p no:cacheprovider: no .pytest_cache written into the source tree.

@@ -4,7 +4,7 @@
 # exactly like the deflate originals: same cache entry contents, same venv.
 . "$(dirname "$0")/lib.sh"
 [ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-command -v zstd >/dev/null || skip "the zstd tool is missing (make deps)"
+need_tool zstd python3 py:venv
 PY=/usr/bin/python3
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$TMP/gen" >/dev/null || fail "mkwheels"
 mkdir -p "$TMP/deflate" "$TMP/zstd"

@@ -247,6 +247,7 @@ _PROTOTYPES = {
     "spoke_ctx_error_message": (_S, [_P]),
     "spoke_report_free": (None, [_P]),
     "spoke_report_json": (_P, [_P]),
+    "spoke_free": (None, [_P]),
     "spoke_plan_create": (_P, []),
     "spoke_plan_free": (None, [_P]),
     "spoke_plan_add_wheel": (_I, [_P, _S]),
@@ -333,11 +334,9 @@ def load_library(path: Optional[str] = None) -> ctypes.CDLL:
             raise LibraryNotFoundError(
                 "%s is libspoke %s; this binding needs major version %d"
                 % (cand, lib.spoke_version().decode(), ABI_MAJOR))
-        # spoke_report_json's string is malloc'd: libc's free releases it.
-        libc = ctypes.CDLL(None)
-        libc.free.argtypes = [ctypes.c_void_p]
-        libc.free.restype = None
-        _free = libc.free
+        # spoke_report_json's string goes back through the library's own
+        # spoke_free, not whatever free() ctypes would find in the process.
+        _free = lib.spoke_free
         _lib = lib
         return lib
 
