@@ -35,8 +35,8 @@ need_tool() {
 	local t py=${PY:-/usr/bin/python3}
 	for t; do
 		case $t in
-		python3) [ -x "$py" ] || skip "python3 not installed ($py; make deps-test)" ;;
-		py:*) [ -x "$py" ] && "$py" -c "import ${t#py:}" 2>/dev/null ||
+		python3) command -v "$py" >/dev/null || skip "python3 not installed ($py; make deps-test)" ;;
+		py:*) command -v "$py" >/dev/null && "$py" -c "import ${t#py:}" 2>/dev/null ||
 			skip "python3 module ${t#py:} not installed (make deps-test)" ;;
 		*) command -v "$t" >/dev/null || skip "$t not installed (make deps-test)" ;;
 		esac
