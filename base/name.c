@@ -45,7 +45,7 @@ char *name_nfc(const char *s, int *invalid)
 	return copy;
 }
 
-const char *name_escape(char *out, size_t n, const char *s)
+static const char *escape(char *out, size_t n, const char *s, int backslash)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t o = 0;
@@ -58,7 +58,7 @@ const char *name_escape(char *out, size_t n, const char *s)
 		int ctl = len <= 0 || cp < 0x20 || cp == 0x7f ||
 			  (cp >= 0x80 && cp <= 0x9f);
 
-		if (*p == '\\' || ctl) {
+		if ((backslash && *p == '\\') || ctl) {
 			if (o + 5 > n)
 				break;
 			if (*p == '\\')
@@ -77,4 +77,14 @@ const char *name_escape(char *out, size_t n, const char *s)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+const char *name_escape(char *out, size_t n, const char *s)
+{
+	return escape(out, n, s, 1);
+}
+
+const char *name_escape_controls(char *out, size_t n, const char *s)
+{
+	return escape(out, n, s, 0);
 }

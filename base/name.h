@@ -29,4 +29,10 @@ char *name_nfc(const char *s, int *invalid);
  * a backslash becomes "\\". Returns out. */
 const char *name_escape(char *out, size_t n, const char *s);
 
+/* The same, but a backslash stays as it is: for a whole message whose names
+ * may already be escaped by name_escape() (escaping twice would double
+ * their backslashes), where what matters is that no control byte gets
+ * through. */
+const char *name_escape_controls(char *out, size_t n, const char *s);
+
 #endif

@@ -81,7 +81,7 @@ int ctx_fail(spoke_ctx *ctx, int code, int err_errno, const char *path,
 	}
 	/* Messages carry names from wheels and trees: a newline or an
 	 * escape sequence in one must not reach the host's terminal. */
-	name_escape(ctx->err_msg, sizeof(ctx->err_msg), msg);
+	name_escape_controls(ctx->err_msg, sizeof(ctx->err_msg), msg);
 out:
 	pthread_mutex_unlock(&ctx->lock);
 	return code;
@@ -114,7 +114,7 @@ void ctx_log(spoke_ctx *ctx, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	name_escape(shown, sizeof(shown), msg);
+	name_escape_controls(shown, sizeof(shown), msg);
 	pthread_mutex_lock(&ctx->lock);
 	ctx->log_fn(ctx->log_user, level, shown);
 	pthread_mutex_unlock(&ctx->lock);
