@@ -383,7 +383,11 @@ int txn_recover(spoke_ctx *ctx, const struct scheme *s, uint64_t *restored,
 	t->win_lo = t->start_ns - TXN_GRACE_NS;
 	t->win_hi = (int64_t)st.st_mtim.tv_sec * 1000000000 +
 		    st.st_mtim.tv_nsec + TXN_GRACE_NS;
-	t->now_ns = txn_now_ns() - TXN_GRACE_NS / 100;
+	/* No slack backwards: a change made just before this recovery began
+	 * (another installer right after the kill) must not pass for one of
+	 * its own; a change of its own that the filesystem's coarse clock
+	 * dates a tick earlier is then left in place, the safe side. */
+	t->now_ns = txn_now_ns();
 	if (t->committed)
 		ret = txn_finish(t) ? -EIO : 2;
 	else

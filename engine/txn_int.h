@@ -66,7 +66,7 @@ struct txn {
 	pthread_cond_t beat_cv;
 	int beat_on, beat_stop;
 	/* recovery: only paths whose change time lies in [win_lo, win_hi],
-	 * or that this recovery itself touched (>= now_ns), are the killed
+	 * or that this recovery itself touched (> now_ns), are the killed
 	 * run's to remove (0: in-process rollback, no check) */
 	int64_t win_lo, win_hi, now_ns;
 	uint64_t kept;     /* paths left because they were not the run's */

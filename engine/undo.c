@@ -161,7 +161,7 @@ static int runs(struct txn *t, int dfd, const char *name, int dir)
 	else
 		when = (int64_t)sx.stx_ctime.tv_sec * 1000000000 +
 		       sx.stx_ctime.tv_nsec;
-	return (when >= t->win_lo && when <= t->win_hi) || when >= t->now_ns;
+	return (when >= t->win_lo && when <= t->win_hi) || when > t->now_ns;
 }
 
 static void note_kept(struct txn *t, const char *path)
