@@ -337,7 +337,7 @@ static int is_key(const char *s)
 	return 1;
 }
 
-/* A cache key names the unpacked entry archive-v2/<key> (a verified entry) of the cache the
+/* A cache key names the verified entry archive-v2/<key> of the cache the
  * context uses (or options.cache_dir), which installs like any tree. */
 static int resolve_key(struct loader *ld, const char *key, const char *where,
 		       char **out)
