@@ -101,6 +101,8 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
+# Sanitizer runs are several times slower, so each test gets 900 s there
+# instead of 300 (the fault sweep runs spoke a thousand times).
 # Sanitizer builds skip the shared library: -z defs cannot see the sanitizer
 # runtime, which only executables link.
 tests: $(STATIC) $(BIN) $(TEST_BINS)
@@ -143,11 +145,13 @@ TSAN_FLAGS := -fsanitize=thread
 
 test-asan: deps-build deps-test
 	$(MAKE) BUILD=$(BUILD)-asan CC=clang CFLAGS="-O1 -g" SANFLAGS="$(ASAN_FLAGS)" tests
-	BUILD=$(BUILD)-asan SPOKE_SANITIZER=asan tests/run.sh
+	BUILD=$(BUILD)-asan SPOKE_SANITIZER=asan \
+		SPOKE_TEST_TIMEOUT=$${SPOKE_TEST_TIMEOUT:-900} tests/run.sh
 
 test-tsan: deps-build deps-test
 	$(MAKE) BUILD=$(BUILD)-tsan CC=clang CFLAGS="-O1 -g" SANFLAGS="$(TSAN_FLAGS)" tests
-	BUILD=$(BUILD)-tsan SPOKE_SANITIZER=tsan tests/run.sh --tsan
+	BUILD=$(BUILD)-tsan SPOKE_SANITIZER=tsan \
+		SPOKE_TEST_TIMEOUT=$${SPOKE_TEST_TIMEOUT:-900} tests/run.sh --tsan
 
 # Fuzz targets (libFuzzer, clang): every parser of untrusted input. The seed
 # corpora are replayed by the normal test run too (t_fuzz_replay.sh).
