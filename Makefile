@@ -59,7 +59,7 @@ DEPS_BUILD := build-essential pkg-config liburing-dev libzstd-dev \
 	libdeflate-dev libssl-dev libcjson-dev libutf8proc-dev
 DEPS_TEST := clang xfsprogs btrfs-progs e2fsprogs strace python3 python3-venv \
 	python3-pip-whl python3-setuptools-whl python3-wheel-whl python3-pytest \
-	zip unzip zstd util-linux
+	zip unzip zstd util-linux python3-pdm
 DEPS_BENCH := gnuplot-nox python3 python3-venv python3-pip-whl \
 	python3-setuptools-whl python3-wheel-whl unzip util-linux
 
