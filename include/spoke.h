@@ -161,7 +161,9 @@ SPOKE_API int spoke_report_fallback(const spoke_report *r, size_t i,
 				    const char **from, const char **to,
 				    int *err, const char **path);
 /* Distributions a run installed or removed, in plan order. action is
- * "installed", "upgraded", "reinstalled", "uninstalled" or "failed". */
+ * "installed", "upgraded", "downgraded", "reinstalled", "unchanged",
+ * "removed" (a removal of an install plan), "uninstalled" or "failed" (or
+ * a "would ..." form on a dry run). */
 SPOKE_API size_t spoke_report_dist_count(const spoke_report *r);
 SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
 				const char **name, const char **version,
@@ -323,9 +325,12 @@ SPOKE_API int spoke_plan_add_remove(spoke_plan *plan, const char *name);
  * escaping (SPOKE_E_UNSAFE_PATH), collisions between wheels, within one, or
  * with the environment (SPOKE_E_CONFLICT), files replacing the interpreter
  * or activation scripts (SPOKE_E_PROTECTED). An installed version of the
- * same distribution is replaced. Report actions: "installed", "upgraded",
- * "reinstalled", "unchanged", the "would ..." forms with dry_run, or
- * "failed" for every wheel when the run fails. */
+ * same distribution is replaced; the plan's removals
+ * (spoke_plan_add_remove) are done in the same transaction. Report
+ * actions: "installed", "upgraded", "downgraded", "reinstalled",
+ * "unchanged", "removed", the "would ..." forms with dry_run, or "failed"
+ * for every entry when the run fails; spoke_report_wheel() has the same
+ * per wheel with the failure's code on its wheel's entry. */
 SPOKE_API int spoke_install(spoke_ctx *ctx, spoke_plan *plan,
 			    spoke_report **report);
 /* Remove the named distributions: every RECORD file, the bytecode of

@@ -168,8 +168,9 @@ class Progress:
 @dataclass(frozen=True)
 class Distribution:
     """A distribution a run touched. action: "installed", "upgraded",
-    "reinstalled", "unchanged", "uninstalled", "failed" or a "would ..."
-    form in a dry run."""
+    "downgraded", "reinstalled", "unchanged", "removed" (a removal of an
+    install), "uninstalled", "failed" or a "would ..." form in a dry
+    run."""
 
     name: str
     version: str
