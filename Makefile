@@ -14,6 +14,8 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+# The Python binding (make install): next to the library it loads.
+PYDIR   ?= $(PREFIX)/lib/python3/dist-packages
 BUILD   ?= build
 # The version is defined once, in spoke.h (as zstd's build reads zstd.h);
 # the .so name, pkg-config and `spoke --version` all follow it. SOVER is the
@@ -57,7 +59,7 @@ DEPS_BUILD := build-essential pkg-config liburing-dev libzstd-dev \
 	libdeflate-dev libssl-dev libcjson-dev libutf8proc-dev
 DEPS_TEST := clang xfsprogs btrfs-progs e2fsprogs strace python3 python3-venv \
 	python3-pip-whl python3-setuptools-whl python3-wheel-whl python3-pytest \
-	zip unzip zstd util-linux
+	zip unzip zstd util-linux python3-pdm
 DEPS_BENCH := gnuplot-nox python3 python3-venv python3-pip-whl \
 	python3-setuptools-whl python3-wheel-whl unzip util-linux
 
@@ -204,6 +206,10 @@ install: all
 	install -m 644 docs/spoke.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 		libspoke.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libspoke.pc
+	install -d $(DESTDIR)$(PYDIR)/spoke
+	install -m 644 python/spoke/__init__.py $(DESTDIR)$(PYDIR)/spoke/
+	printf 'LIBRARY = "%s"\n' '$(PREFIX)/lib/libspoke.so.$(SOVER)' \
+		> $(DESTDIR)$(PYDIR)/spoke/_libpath.py
 
 # The embedding examples (docs/EMBEDDING.md) built against this tree's
 # shared library, as a host builds against an installed one; the rpath lets

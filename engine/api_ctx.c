@@ -88,6 +88,7 @@ spoke_ctx *spoke_ctx_create(void)
 		return NULL;
 	}
 	ctx->verify = 1;
+	ctx->err_wheel = -1;
 	io_init();
 	return ctx;
 }
@@ -197,4 +198,9 @@ const char *spoke_ctx_error_path(const spoke_ctx *ctx)
 const char *spoke_ctx_error_message(const spoke_ctx *ctx)
 {
 	return ctx->err_msg;
+}
+
+int spoke_ctx_error_wheel(const spoke_ctx *ctx)
+{
+	return ctx->err_wheel;
 }

@@ -24,11 +24,16 @@ void spoke_plan_free(spoke_plan *p)
 	for (size_t i = 0; i < p->nwheels; i++) {
 		free(p->wheels[i].path);
 		free(p->wheels[i].direct_url);
+		free(p->wheels[i].sha256);
 	}
 	free(p->wheels);
 	for (size_t i = 0; i < p->nnames; i++)
 		free(p->names[i]);
 	free(p->names);
+	for (size_t i = 0; i < p->nremoves; i++)
+		free(p->removes[i]);
+	free(p->removes);
+	free(p->installer);
 	free(p->venv);
 	free(p->target);
 	free(p->python);
@@ -50,26 +55,32 @@ int spoke_plan_add_wheel(spoke_plan *p, const char *path)
 	if (!w)
 		return SPOKE_E_NOMEM;
 	p->wheels = w;
-	w[p->nwheels].direct_url = NULL;
+	memset(&w[p->nwheels], 0, sizeof(*w));
+	w[p->nwheels].requested = -1;
 	if (!(w[p->nwheels].path = xstrdup(path)))
 		return SPOKE_E_NOMEM;
 	return (int)p->nwheels++;
 }
 
-int spoke_plan_add_name(spoke_plan *p, const char *name)
+static int add_str(char ***vec, size_t *n, const char *s)
 {
 	char **v;
 
-	if (!p || !name || !*name)
+	if (!s || !*s)
 		return SPOKE_E_USAGE;
-	v = xrealloc(p->names, (p->nnames + 1) * sizeof(*v));
+	v = xrealloc(*vec, (*n + 1) * sizeof(*v));
 	if (!v)
 		return SPOKE_E_NOMEM;
-	p->names = v;
-	if (!(v[p->nnames] = xstrdup(name)))
+	*vec = v;
+	if (!(v[*n] = xstrdup(s)))
 		return SPOKE_E_NOMEM;
-	p->nnames++;
+	(*n)++;
 	return 0;
+}
+
+int spoke_plan_add_name(spoke_plan *p, const char *name)
+{
+	return p ? add_str(&p->names, &p->nnames, name) : SPOKE_E_USAGE;
 }
 
 static int set_str(char **slot, const char *v)
@@ -152,4 +163,75 @@ int spoke_plan_set_no_wait(spoke_plan *p, int on)
 		return SPOKE_E_USAGE;
 	p->no_wait = !!on;
 	return 0;
+}
+
+/* ---- plan-level control for resolvers ---------------------------------- */
+
+static int is_hex64(const char *s, int lower_only)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') ||
+		      (s[n] >= 'a' && s[n] <= 'f') ||
+		      (!lower_only && s[n] >= 'A' && s[n] <= 'F')))
+			return 0;
+	return n == 64;
+}
+
+int spoke_plan_add_wheel_sha256(spoke_plan *p, const char *path,
+				const char *sha256)
+{
+	int i;
+
+	if (!p || !sha256 || !is_hex64(sha256, 0))
+		return SPOKE_E_USAGE;
+	i = spoke_plan_add_wheel(p, path);
+	if (i >= 0 && !(p->wheels[i].sha256 = xstrdup(sha256))) {
+		free(p->wheels[i].path);
+		p->nwheels--;
+		return SPOKE_E_NOMEM;
+	}
+	return i;
+}
+
+int spoke_plan_add_cache_key(spoke_plan *p, const char *key)
+{
+	int i;
+
+	if (!p || !key || !is_hex64(key, 1))
+		return SPOKE_E_USAGE;
+	i = spoke_plan_add_wheel(p, key);
+	if (i >= 0)
+		p->wheels[i].is_key = 1;
+	return i;
+}
+
+int spoke_plan_set_wheel_requested(spoke_plan *p, int wheel, int on)
+{
+	if (!p || wheel < 0 || (size_t)wheel >= p->nwheels)
+		return SPOKE_E_USAGE;
+	p->wheels[wheel].requested = !!on;
+	return 0;
+}
+
+/* INSTALLER is one line other tools print and compare: keep it a plain
+ * token, so a name can never break the file's format. */
+int spoke_plan_set_installer(spoke_plan *p, const char *name)
+{
+	size_t n = 0;
+
+	if (!p)
+		return SPOKE_E_USAGE;
+	for (; name && name[n]; n++)
+		if (name[n] <= ' ' || name[n] > '~')
+			return SPOKE_E_USAGE;
+	if (name && (n == 0 || n > 64))
+		return SPOKE_E_USAGE;
+	return set_str(&p->installer, name);
+}
+
+int spoke_plan_add_remove(spoke_plan *p, const char *name)
+{
+	return p ? add_str(&p->removes, &p->nremoves, name) : SPOKE_E_USAGE;
 }

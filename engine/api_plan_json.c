@@ -40,6 +40,8 @@
 struct staged_wheel {
 	char *path;       /* heap: as given, or the cache entry's directory */
 	char *direct_url; /* heap JSON text, or NULL */
+	const char *sha256; /* the .whl's expected sha256, or NULL */
+	int requested;    /* -1: the plan's setting */
 };
 
 /* Everything the document says, checked, before any of it is applied.
@@ -50,6 +52,9 @@ struct staged {
 	size_t nwheels;
 	const char **names;
 	size_t nnames;
+	const char **removes;
+	size_t nremoves;
+	const char *installer;
 	const char *venv, *target, *python, *cache_dir;
 	const char *path[SPOKE_SCHEME__MAX];
 	int link_mode, jobs, io, no_verify, no_fallback;
@@ -207,7 +212,7 @@ static int stage_options(struct loader *ld, const cJSON *o)
 	static const char *const keys[] = {
 		"link_mode", "jobs", "io", "reinstall", "requested",
 		"allow_overwrite", "dry_run", "no_wait", "no_verify",
-		"no_fallback", "cache_dir", NULL
+		"no_fallback", "cache_dir", "installer", NULL
 	};
 	/* Indexes are the enum values of spoke.h. */
 	static const char *const modes[] = { "auto", "clone", "hardlink",
@@ -244,6 +249,23 @@ static int stage_options(struct loader *ld, const cJSON *o)
 			       &st->no_fallback);
 	if (!err)
 		err = get_str(ld, o, "cache_dir", "options", &st->cache_dir);
+	if (!err)
+		err = get_str(ld, o, "installer", "options", &st->installer);
+	/* Checked here, so that a bad name leaves plan and ctx unchanged. */
+	if (!err && st->installer) {
+		spoke_plan *probe = spoke_plan_create();
+
+		if (!probe)
+			return nomem(ld);
+		err = spoke_plan_set_installer(probe, st->installer);
+		spoke_plan_free(probe);
+		if (err == SPOKE_E_NOMEM)
+			return nomem(ld);
+		if (err)
+			return bad(ld, "options.installer", "expected a tool "
+				   "name: 1 to 64 printable ASCII characters, "
+				   "no spaces");
+	}
 	jobs = cJSON_GetObjectItemCaseSensitive(o, "jobs");
 	if (!err && jobs) {
 		double d = jobs->valuedouble;
@@ -376,7 +398,7 @@ static int resolve_key(struct loader *ld, const char *key, const char *where,
 static int stage_wheel(struct loader *ld, const cJSON *v, size_t i)
 {
 	static const char *const keys[] = { "path", "cache_key", "direct_url",
-					    NULL };
+					    "sha256", "requested", NULL };
 	struct staged_wheel *w = &ld->st.wheels[ld->st.nwheels];
 	const char *path = NULL, *key = NULL;
 	const cJSON *url;
@@ -388,6 +410,7 @@ static int stage_wheel(struct loader *ld, const cJSON *v, size_t i)
 		if (!v->valuestring || !*v->valuestring)
 			return bad(ld, where, "must not be empty");
 		path = v->valuestring;
+		w->requested = -1;
 	} else if (!cJSON_IsObject(v)) {
 		return bad(ld, where, "expected a path or an object with "
 			   "\"path\" or \"cache_key\", got %s", type_name(v));
@@ -402,6 +425,22 @@ static int stage_wheel(struct loader *ld, const cJSON *v, size_t i)
 		if (!path == !key)
 			return bad(ld, where, "give exactly one of \"path\" "
 				   "and \"cache_key\"");
+		w->requested = -1;
+		if (!err)
+			err = get_bool(ld, v, "requested", where,
+				       &w->requested);
+		if (!err)
+			err = get_str(ld, v, "sha256", where, &w->sha256);
+		if (err)
+			return err;
+		if (w->sha256 && (key || strlen(w->sha256) != 64 ||
+				  strspn(w->sha256, "0123456789abcdefABCDEF")
+				  != 64)) {
+			sub(w2, where, "sha256");
+			return bad(ld, w2, key ? "not with \"cache_key\" (the "
+				   "key is the sha256)" : "expected 64 hex "
+				   "digits");
+		}
 	}
 	/* Counted before anything is owned, so a failure below frees it. */
 	ld->st.nwheels++;
@@ -438,24 +477,26 @@ static int stage_wheels(struct loader *ld, const cJSON *a)
 	return err;
 }
 
-static int stage_names(struct loader *ld, const cJSON *a)
+/* "names" (to uninstall) and "remove" (removed by an install). */
+static int stage_names(struct loader *ld, const cJSON *a, const char *key,
+		       const char ***out, size_t *nout)
 {
 	size_t n = 0, i = 0;
 	const cJSON *v;
 
 	if (!cJSON_IsArray(a))
-		return bad(ld, "names", "expected an array, got %s",
+		return bad(ld, key, "expected an array, got %s",
 			   type_name(a));
 	for (v = a->child; v; v = v->next)
 		n++;
-	if (n && !(ld->st.names = xcalloc(n, sizeof(*ld->st.names))))
+	if (n && !(*out = xcalloc(n, sizeof(**out))))
 		return nomem(ld);
 	for (v = a->child; v; v = v->next, i++) {
 		if (!cJSON_IsString(v) || !v->valuestring || !*v->valuestring)
-			return bad(ld, "names", "item %zu: expected a "
+			return bad(ld, key, "item %zu: expected a "
 				   "distribution name, got %s", i,
 				   cJSON_IsString(v) ? "\"\"" : type_name(v));
-		ld->st.names[ld->st.nnames++] = v->valuestring;
+		(*out)[(*nout)++] = v->valuestring;
 	}
 	return 0;
 }
@@ -463,7 +504,8 @@ static int stage_names(struct loader *ld, const cJSON *a)
 static int stage(struct loader *ld, const cJSON *root)
 {
 	static const char *const keys[] = { "version", "wheels", "names",
-					    "environment", "options", NULL };
+					    "remove", "environment", "options",
+					    NULL };
 	const cJSON *v;
 	int err;
 
@@ -485,7 +527,12 @@ static int stage(struct loader *ld, const cJSON *root)
 	    (err = stage_environment(ld, v)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "names")) &&
-	    (err = stage_names(ld, v)))
+	    (err = stage_names(ld, v, "names", &ld->st.names,
+				 &ld->st.nnames)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "remove")) &&
+	    (err = stage_names(ld, v, "remove", &ld->st.removes,
+			       &ld->st.nremoves)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "wheels")))
 		err = stage_wheels(ld, v);
@@ -530,12 +577,22 @@ static int apply(struct loader *ld, spoke_plan *plan)
 		err = spoke_plan_set_dry_run(plan, st->dry_run);
 	if (!err && st->no_wait >= 0)
 		err = spoke_plan_set_no_wait(plan, st->no_wait);
+	if (!err && st->installer)
+		err = spoke_plan_set_installer(plan, st->installer);
 	for (size_t i = 0; i < st->nnames && !err; i++)
 		err = spoke_plan_add_name(plan, st->names[i]);
+	for (size_t i = 0; i < st->nremoves && !err; i++)
+		err = spoke_plan_add_remove(plan, st->removes[i]);
 	for (size_t i = 0; i < st->nwheels && !err; i++) {
-		int idx = spoke_plan_add_wheel(plan, st->wheels[i].path);
+		const struct staged_wheel *w = &st->wheels[i];
+		int idx = w->sha256 ? spoke_plan_add_wheel_sha256(plan, w->path,
+								  w->sha256) :
+			  spoke_plan_add_wheel(plan, w->path);
 
 		err = idx < 0 ? idx : 0;
+		if (!err && w->requested >= 0)
+			err = spoke_plan_set_wheel_requested(plan, idx,
+							     w->requested);
 		if (!err && st->wheels[i].direct_url)
 			err = spoke_plan_set_direct_url(plan, idx,
 							st->wheels[i].direct_url);
@@ -629,6 +686,7 @@ int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan, const char *json,
 	}
 	free(ld.st.wheels);
 	free(ld.st.names);
+	free(ld.st.removes);
 	store_close(ld.store);
 	cJSON_Delete(root);
 	return err;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * api_report - the public side of spoke_report (spoke.h "reports"): the
- * getters, spoke_report_free, spoke_report_json and spoke_free (for the
- * string it returns). JSON is built with
+ * getters (the per-wheel results too), spoke_report_free,
+ * spoke_report_json and spoke_free (for the string it returns). JSON is built with
  * cJSON (a well-kept library, so escaping of odd file names is somebody's
  * tested code, not ours). Filling a report is engine/report.c.
  */
@@ -10,7 +10,9 @@
 #include "base/errname.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const counter_keys[SPOKE_COUNT__MAX] = {
 	[SPOKE_COUNT_FILES] = "files",
@@ -35,6 +37,9 @@ void spoke_report_free(spoke_report *r)
 	for (size_t i = 0; i < r->ndists; i++) {
 		free(r->dists[i].name);
 		free(r->dists[i].version);
+		free(r->dists[i].wheel);
+		free(r->dists[i].dist_info);
+		free(r->dists[i].previous);
 	}
 	free(r->fallbacks);
 	free(r->dists);
@@ -101,6 +106,59 @@ int spoke_report_dist(const spoke_report *r, size_t i, const char **name,
 	return 0;
 }
 
+static const char *const action_names[] = {
+	[SPOKE_ACTION_NONE] = "none",
+	[SPOKE_ACTION_INSTALLED] = "installed",
+	[SPOKE_ACTION_UPGRADED] = "upgraded",
+	[SPOKE_ACTION_DOWNGRADED] = "downgraded",
+	[SPOKE_ACTION_REINSTALLED] = "reinstalled",
+	[SPOKE_ACTION_UNCHANGED] = "unchanged",
+	[SPOKE_ACTION_REMOVED] = "removed",
+};
+
+const char *spoke_action_name(enum spoke_action a)
+{
+	return (unsigned)a < sizeof(action_names) / sizeof(*action_names) ?
+	       action_names[a] : "unknown";
+}
+
+size_t spoke_report_wheel_count(const spoke_report *r)
+{
+	return r ? r->ndists : 0;
+}
+
+/* The size of the first spoke_wheel_result, the least a caller may pass. */
+#define WHEEL_RESULT_V1 (offsetof(struct spoke_wheel_result, error) + \
+			 sizeof(int))
+
+/* Filled in full here, then copied as far as the caller's struct goes: a
+ * host built against an older, shorter struct gets the members it knows. */
+int spoke_report_wheel(const spoke_report *r, size_t i,
+		       struct spoke_wheel_result *out)
+{
+	struct spoke_wheel_result res;
+	const struct report_dist *d;
+	size_t size;
+
+	if (!r || !out || i >= r->ndists || out->size < WHEEL_RESULT_V1)
+		return SPOKE_E_USAGE;
+	d = &r->dists[i];
+	size = out->size < sizeof(res) ? out->size : sizeof(res);
+	memset(&res, 0, sizeof(res));
+	res.size = size;
+	res.index = d->index;
+	res.wheel = d->wheel ? d->wheel : "";
+	res.dist_info = d->dist_info ? d->dist_info : "";
+	res.name = d->name;
+	res.version = d->version;
+	res.previous_version = d->previous ? d->previous : "";
+	res.action = d->act;
+	res.planned = d->planned;
+	res.error = d->error;
+	memcpy(out, &res, size);
+	return 0;
+}
+
 static int add_fallbacks(cJSON *root, const spoke_report *r)
 {
 	cJSON *arr = cJSON_AddArrayToObject(root, "fallbacks");
@@ -123,6 +181,21 @@ static int add_fallbacks(cJSON *root, const spoke_report *r)
 	return 0;
 }
 
+/* The per-wheel result, under the same names as spoke_wheel_result. */
+static int add_result(cJSON *o, const struct report_dist *d)
+{
+	return !cJSON_AddNumberToObject(o, "index", d->index) ||
+	       !cJSON_AddStringToObject(o, "wheel", d->wheel ? d->wheel : "") ||
+	       !cJSON_AddStringToObject(o, "dist_info",
+					d->dist_info ? d->dist_info : "") ||
+	       !cJSON_AddStringToObject(o, "previous_version",
+					d->previous ? d->previous : "") ||
+	       !cJSON_AddStringToObject(o, "result", spoke_action_name(d->act)) ||
+	       !cJSON_AddStringToObject(o, "planned",
+					spoke_action_name(d->planned)) ||
+	       !cJSON_AddNumberToObject(o, "error", d->error) ? -1 : 0;
+}
+
 static int add_dists(cJSON *root, const spoke_report *r)
 {
 	cJSON *arr = cJSON_AddArrayToObject(root, "distributions");
@@ -140,7 +213,8 @@ static int add_dists(cJSON *root, const spoke_report *r)
 		    !cJSON_AddNumberToObject(o, "files",
 					     (double)r->dists[i].files) ||
 		    !cJSON_AddNumberToObject(o, "bytes",
-					     (double)r->dists[i].bytes))
+					     (double)r->dists[i].bytes) ||
+		    add_result(o, &r->dists[i]))
 			return -1;
 	}
 	return 0;
@@ -166,6 +240,7 @@ char *spoke_report_json(const spoke_report *r)
 
 		if (!e ||
 		    !cJSON_AddNumberToObject(e, "code", r->status) ||
+		    !cJSON_AddNumberToObject(e, "wheel", r->error_wheel) ||
 		    !cJSON_AddStringToObject(e, "message",
 					     r->error ? r->error : "") ||
 		    !cJSON_AddStringToObject(e, "path",

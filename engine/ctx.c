@@ -32,6 +32,7 @@ int ctx_begin(spoke_ctx *ctx)
 	ctx->failed = 0;
 	ctx->err_code = 0;
 	ctx->err_errno = 0;
+	ctx->err_wheel = -1;
 	ctx->err_path[0] = '\0';
 	ctx->err_msg[0] = '\0';
 	pthread_mutex_unlock(&ctx->lock);

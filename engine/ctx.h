@@ -31,6 +31,7 @@ struct spoke_ctx {
 	pthread_mutex_t lock; /* error fields and log/progress serialisation */
 	int failed;           /* an error is recorded for this run */
 	int err_code, err_errno;
+	int err_wheel; /* plan index the error belongs to, or -1 */
 	char err_path[PATH_MAX];
 	char err_msg[PATH_MAX + 512];
 };

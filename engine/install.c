@@ -12,11 +12,14 @@
  * and write each RECORD last, so a RECORD is present only for a complete
  * install.
  *
- * About 680 lines: install and uninstall share the removal half (RECORD
- * checks, removals, bytecode, pruning), which is most of the file.
+ * About 800 lines: install and uninstall share the removal half (RECORD
+ * checks, removals, bytecode, pruning), which is most of the file, and
+ * an install plan may carry removals too; the per-wheel report entries
+ * are built here because only the run knows every wheel's outcome.
  */
 #include "engine/install.h"
 #include "engine/envmod.h"
+#include "engine/pep440.h"
 #include "engine/plan.h"
 #include "engine/report.h"
 #include "engine/scripts.h"
@@ -42,6 +45,9 @@ struct run {
 	struct strmap removing; /* files of the versions being replaced */
 	struct strmap prune;    /* directories that may be left empty */
 	struct strmap pydirs;   /* directories that lost a .py file */
+	struct installed *rm;   /* removals of an install plan */
+	size_t nrm;
+	long cur;               /* wheel being validated, for the error */
 };
 
 static int nomem(spoke_ctx *ctx)
@@ -54,6 +60,7 @@ static void run_free(struct run *r)
 	for (size_t i = 0; i < r->n; i++)
 		wplan_free(&r->wp[i]);
 	free(r->wp);
+	installed_free_all(r->rm, r->nrm);
 	strmap_free(&r->dests);
 	strmap_free(&r->removing);
 	strmap_free(&r->prune);
@@ -66,6 +73,7 @@ static int run_begin(struct run *r, spoke_ctx *ctx, const struct spoke_plan *p)
 	struct scheme_opts o = { p->venv, p->target, p->python, { NULL } };
 
 	memset(r, 0, sizeof(*r));
+	r->cur = -1;
 	r->ctx = ctx;
 	r->p = p;
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
@@ -88,6 +96,78 @@ static int find_installed(struct run *r, const char *norm,
 	if (!err && plat && (!pure || strcmp(pure, plat) != 0))
 		err = installed_find(r->ctx, plat, norm, out, n);
 	return err;
+}
+
+/* The installed dist-infos of the distributions named, each once however
+ * often it is named; SPOKE_E_NOT_INSTALLED for a name with none. */
+static int collect_installed(struct run *r, char *const *names, size_t n,
+			     struct installed **out, size_t *nout)
+{
+	struct installed *d = NULL;
+	size_t nd = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		char *norm = name_normalize(names[i]);
+		struct installed *found = NULL, *grown;
+		size_t nf = 0;
+
+		if (!norm) {
+			ret = nomem(r->ctx);
+			break;
+		}
+		ret = find_installed(r, norm, &found, &nf);
+		for (size_t k = 0; k < nf && !ret; k++) {
+			int dup = 0;
+
+			for (size_t j = 0; j < nd; j++)
+				dup |= !strcmp(d[j].site, found[k].site) &&
+				       !strcmp(d[j].distinfo, found[k].distinfo);
+			if (dup)
+				continue;
+			grown = xrealloc(d, (nd + 1) * sizeof(*d));
+			if (!grown) {
+				ret = nomem(r->ctx);
+				break;
+			}
+			d = grown;
+			d[nd++] = found[k];
+			memset(&found[k], 0, sizeof(found[k]));
+		}
+		if (!ret && nf == 0)
+			ret = ctx_fail(r->ctx, SPOKE_E_NOT_INSTALLED, 0,
+				       names[i], "'%s' is not installed "
+				       "in '%s'", names[i],
+				       r->s.path[SPOKE_SCHEME_PURELIB] ?
+				       r->s.path[SPOKE_SCHEME_PURELIB] :
+				       r->s.path[SPOKE_SCHEME_PLATLIB] ?
+				       r->s.path[SPOKE_SCHEME_PLATLIB] : "?");
+		installed_free_all(found, nf);
+		free(norm);
+	}
+	*out = d;
+	*nout = nd;
+	return ret;
+}
+
+/* Report entries for removed dist-infos (index -1). */
+static void report_removals(struct run *r, const struct installed *d,
+			    size_t n, int failed, const char *done,
+			    const char *dry)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *di = path_join(d[i].site, d[i].distinfo);
+
+		if (!report_add_dist(r->rep, d[i].name, d[i].version,
+				     failed ? "failed" : r->p->dry_run ? dry :
+				     done))
+			report_dist_detail(r->rep, -1, NULL, di, d[i].version,
+					   failed || r->p->dry_run ?
+					   SPOKE_ACTION_NONE :
+					   SPOKE_ACTION_REMOVED,
+					   SPOKE_ACTION_REMOVED, 0);
+		free(di);
+	}
 }
 
 /* Load d's RECORD and check every path before anything is removed: each
@@ -343,6 +423,7 @@ static int open_wheels(struct run *r)
 	for (size_t i = 0; i < r->p->nwheels && !err; i++) {
 		char *dir;
 
+		r->cur = (long)i;
 		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir);
 		if (err)
 			break;
@@ -384,14 +465,21 @@ static int decide(struct run *r, struct wplan *wp)
 		return err;
 	if (wp->nold == 0) {
 		wp->action = dry ? "would install" : "installed";
+		wp->act = SPOKE_ACTION_INSTALLED;
 	} else if (same && wp->nold == 1 && !r->p->reinstall &&
 		   has_record(&wp->old[0])) {
 		wp->action = "unchanged";
+		wp->act = SPOKE_ACTION_UNCHANGED;
 		wp->skip = 1;
 	} else if (same) {
 		wp->action = dry ? "would reinstall" : "reinstalled";
+		wp->act = SPOKE_ACTION_REINSTALLED;
+	} else if (pep440_cmp(wp->w.version, wp->old[0].version) < 0) {
+		wp->action = dry ? "would downgrade" : "downgraded";
+		wp->act = SPOKE_ACTION_DOWNGRADED;
 	} else {
 		wp->action = dry ? "would upgrade" : "upgraded";
+		wp->act = SPOKE_ACTION_UPGRADED;
 	}
 	for (size_t k = 0; k < wp->nold && !wp->skip && !err; k++) {
 		struct installed *d = &wp->old[k];
@@ -407,17 +495,79 @@ static int decide(struct run *r, struct wplan *wp)
 	return err;
 }
 
+/* The removals of an install plan: installed, and not a distribution
+ * the same plan installs (which would make the order matter). */
+static int plan_removals(struct run *r)
+{
+	int err = collect_installed(r, r->p->removes, r->p->nremoves, &r->rm,
+				    &r->nrm);
+
+	for (size_t i = 0; i < r->nrm && !err; i++) {
+		char *norm = name_normalize(r->rm[i].name);
+
+		if (!norm)
+			return nomem(r->ctx);
+		for (size_t k = 0; k < r->n && !err; k++)
+			if (!strcmp(r->wp[k].w.norm, norm))
+				err = ctx_fail(r->ctx, SPOKE_E_USAGE, 0,
+					       r->rm[i].name, "the plan both "
+					       "installs '%s' and removes %s",
+					       r->wp[k].w.label, r->rm[i].name);
+		free(norm);
+		if (!err)
+			err = check_removal(r, &r->rm[i]);
+	}
+	return err;
+}
+
 static int validate(struct run *r)
 {
 	int err = open_wheels(r);
 
-	for (size_t i = 0; i < r->n && !err; i++)
+	for (size_t i = 0; i < r->n && !err; i++) {
+		r->cur = (long)i;
 		err = decide(r, &r->wp[i]);
-	for (size_t i = 0; i < r->n && !err; i++)
+	}
+	if (!err) {
+		r->cur = -1;
+		err = plan_removals(r);
+	}
+	for (size_t i = 0; i < r->n && !err; i++) {
+		r->cur = (long)i;
 		if (!r->wp[i].skip)
 			err = plan_layout(r->ctx, r->p, &r->s, r->wp, i,
 					  &r->dests, &r->removing);
+	}
+	if (!err)
+		r->cur = -1;
 	return err;
+}
+
+/* The wheel a failure of the second half belongs to: the one whose file
+ * it is (the linker names the destination or the cache entry). */
+static long blame_path(const struct run *r, const char *path)
+{
+	const struct strmap_ent *e = *path ? strmap_get(&r->dests, path) : NULL;
+
+	if (e && e->kind == DEST_FILE)
+		return e->owner;
+	for (size_t i = 0; i < r->n && *path; i++)
+		for (size_t k = 0; k < r->wp[i].nroots; k++) {
+			size_t n = strlen(r->wp[i].roots[k].src);
+
+			if (!strncmp(path, r->wp[i].roots[k].src, n) &&
+			    (path[n] == '/' || !path[n]))
+				return (long)i;
+		}
+	return -1;
+}
+
+static void blame(struct run *r, long wheel)
+{
+	pthread_mutex_lock(&r->ctx->lock);
+	if (r->ctx->err_wheel < 0 && r->ctx->failed)
+		r->ctx->err_wheel = (int)wheel;
+	pthread_mutex_unlock(&r->ctx->lock);
 }
 
 /* Link wheels [from, to) in one pool run, then write their generated
@@ -470,6 +620,8 @@ static int execute(struct run *r, struct envmod *m)
 		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].nold && !err;
 		     k++)
 			err = remove_dist(r, m, &r->wp[i].old[k]);
+	for (size_t i = 0; i < r->nrm && !err; i++)
+		err = remove_dist(r, m, &r->rm[i]);
 	if (!err)
 		err = remove_pycache(r, m);
 	if (!err)
@@ -506,23 +658,45 @@ static int execute(struct run *r, struct envmod *m)
 	return err;
 }
 
+/* One entry per wheel of the plan, opened or not, then one per removal;
+ * the failure's code goes to the entry it belongs to. */
 static void report_dists(struct run *r, int failed)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		const struct record *rec = &r->wp[i].w.rec;
+	int code = failed ? spoke_ctx_error_code(r->ctx) : 0;
+	int culprit = failed ? spoke_ctx_error_wheel(r->ctx) : -1;
+	int dry = r->p->dry_run;
+
+	for (size_t i = 0; r->wp && i < r->p->nwheels; i++) {
+		const struct wplan *wp = &r->wp[i];
+		const struct record *rec = &wp->w.rec;
+		char *di = wp->w.distinfo && wp->lib ?
+			   path_join(wp->lib, wp->w.distinfo) : wp->nold ?
+			   path_join(wp->old[0].site, wp->old[0].distinfo) :
+			   NULL;
 		uint64_t bytes = 0;
 
-		if (!r->wp[i].w.name)
+		if (report_add_dist(r->rep, wp->w.name, wp->w.version,
+				    failed ? "failed" : wp->action)) {
+			free(di);
 			continue;
-		if (report_add_dist(r->rep, r->wp[i].w.name,
-				    r->wp[i].w.version, failed ? "failed" :
-				    r->wp[i].action))
-			continue;
+		}
+		report_dist_detail(r->rep, (int)i, r->p->wheels[i].path,
+				   di, wp->nold ? wp->old[0].version : NULL,
+				   failed || dry ? SPOKE_ACTION_NONE : wp->act,
+				   wp->act, culprit == (int)i ? code : 0);
+		free(di);
 		for (size_t k = 0; k < rec->n; k++)
 			if (rec->rows[k].size > 0)
 				bytes += (uint64_t)rec->rows[k].size;
 		report_dist_counts(r->rep, rec->n, bytes);
 	}
+	report_removals(r, r->rm, r->nrm, failed, "removed", "would remove");
+	/* A run that failed before it looked the removals up: by name. */
+	for (size_t i = 0; !r->nrm && failed && i < r->p->nremoves; i++)
+		if (!report_add_dist(r->rep, r->p->removes[i], NULL, "failed"))
+			report_dist_detail(r->rep, -1, NULL, NULL, NULL,
+					   SPOKE_ACTION_NONE,
+					   SPOKE_ACTION_REMOVED, 0);
 }
 
 static int finish(struct run *r, int ret, spoke_report **report)
@@ -577,16 +751,16 @@ int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		*report = NULL;
 	if (!ctx || !plan)
 		return SPOKE_E_USAGE;
-	ret = run_open(&r, ctx, plan, !plan->nwheels, "no wheels to install",
-		       &lock);
+	ret = run_open(&r, ctx, plan, !plan->nwheels && !plan->nremoves,
+		       "no wheels to install", &lock);
 	if (!r.rep)
 		return ret;
-	if (!ret)
-		ret = validate(&r);
+	if (!ret && (ret = validate(&r)) && r.cur >= 0)
+		blame(&r, r.cur);
 	if (!ret && !plan->dry_run) {
 		ret = envmod_begin(&m, ctx, r.rep, &r.s);
-		if (!ret)
-			ret = execute(&r, m);
+		if (!ret && (ret = execute(&r, m)))
+			blame(&r, blame_path(&r, spoke_ctx_error_path(ctx)));
 		if (m && ret)
 			envmod_abort(m);
 		else if (m)
@@ -616,45 +790,8 @@ int uninstall_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		       "no distribution names to uninstall", &lock);
 	if (!r.rep)
 		return ret;
-	for (size_t i = 0; i < plan->nnames && !ret; i++) {
-		char *norm = name_normalize(plan->names[i]);
-		struct installed *found = NULL, *grown;
-		size_t nf = 0;
-
-		if (!norm) {
-			ret = nomem(ctx);
-			break;
-		}
-		ret = find_installed(&r, norm, &found, &nf);
-		/* Keep each dist-info once, however often it was named. */
-		for (size_t k = 0; k < nf && !ret; k++) {
-			int dup = 0;
-
-			for (size_t j = 0; j < nd; j++)
-				dup |= !strcmp(d[j].site, found[k].site) &&
-				       !strcmp(d[j].distinfo, found[k].distinfo);
-			if (dup)
-				continue;
-			grown = xrealloc(d, (nd + 1) * sizeof(*d));
-			if (!grown) {
-				ret = nomem(ctx);
-				break;
-			}
-			d = grown;
-			d[nd++] = found[k];
-			memset(&found[k], 0, sizeof(found[k]));
-		}
-		if (!ret && nf == 0)
-			ret = ctx_fail(ctx, SPOKE_E_NOT_INSTALLED, 0,
-				       plan->names[i], "'%s' is not installed "
-				       "in '%s'", plan->names[i],
-				       r.s.path[SPOKE_SCHEME_PURELIB] ?
-				       r.s.path[SPOKE_SCHEME_PURELIB] :
-				       r.s.path[SPOKE_SCHEME_PLATLIB] ?
-				       r.s.path[SPOKE_SCHEME_PLATLIB] : "?");
-		installed_free_all(found, nf);
-		free(norm);
-	}
+	if (!ret)
+		ret = collect_installed(&r, plan->names, plan->nnames, &d, &nd);
 	for (size_t i = 0; i < nd && !ret; i++)
 		ret = check_removal(&r, &d[i]);
 	if (!ret && !plan->dry_run) {
@@ -671,10 +808,7 @@ int uninstall_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 			ret = envmod_commit(m);
 	}
 	envmod_unlock(lock);
-	for (size_t i = 0; i < nd; i++)
-		report_add_dist(r.rep, d[i].name, d[i].version, ret ? "failed" :
-				plan->dry_run ? "would uninstall" :
-				"uninstalled");
+	report_removals(&r, d, nd, ret != 0, "uninstalled", "would uninstall");
 	installed_free_all(d, nd);
 	return finish(&r, ret, report);
 }

@@ -76,7 +76,8 @@ int layout_generated_here(const struct walker *wk)
 {
 	return layout_is_distinfo_file(wk, "RECORD") ||
 	       layout_is_distinfo_file(wk, "INSTALLER") ||
-	       (wk->p->requested && layout_is_distinfo_file(wk, "REQUESTED")) ||
+	       (plan_wheel_requested(wk->p, wk->index) &&
+		layout_is_distinfo_file(wk, "REQUESTED")) ||
 	       (wk->p->wheels[wk->index].direct_url &&
 		layout_is_distinfo_file(wk, "direct_url.json"));
 }
@@ -176,6 +177,15 @@ static int cmp_row(const void *a, const void *b)
 		      ((const struct record_row *)b)->path);
 }
 
+static int gen_installer(struct walker *wk)
+{
+	const char *name = wk->p->installer ? wk->p->installer : "spoke";
+	char text[80];
+
+	snprintf(text, sizeof(text), "%s\n", name);
+	return gen_distinfo(wk, "INSTALLER", text);
+}
+
 int layout_gen_files(struct walker *wk)
 {
 	struct wheel *w = &wk->wp->w;
@@ -184,8 +194,8 @@ int layout_gen_files(struct walker *wk)
 
 	err = gen_launchers(wk);
 	if (!err)
-		err = gen_distinfo(wk, "INSTALLER", "spoke\n");
-	if (!err && wk->p->requested)
+		err = gen_installer(wk);
+	if (!err && plan_wheel_requested(wk->p, wk->index))
 		err = gen_distinfo(wk, "REQUESTED", "");
 	if (!err && url && (why = direct_url_text_problem(url)))
 		err = ctx_fail(wk->ctx, SPOKE_E_USAGE, 0, w->label, "wheel "

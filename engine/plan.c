@@ -6,6 +6,7 @@
  */
 #include "engine/plan.h"
 #include "engine/wheelcache.h"
+#include "cache/store.h"
 #include "base/alloc.h"
 
 #include <errno.h>
@@ -14,15 +15,55 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A cache key names the unpacked entry of the context's cache. */
+static int key_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw,
+			  char **out)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+	int ret = store_open(&st, ctx->cache_dir, 0, err, sizeof(err));
+
+	if (ret)
+		return ctx_fail(ctx, ret, ret > -4096 ? -ret : 0, NULL,
+				"cache key %s: %s", pw->path,
+				*err ? err : spoke_strerror(ret));
+	if (store_entry_path(st, pw->path, out))
+		ret = ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
+			       "out of memory");
+	else if ((ret = store_lookup_key(st, pw->path)))
+		ret = ctx_fail(ctx, SPOKE_E_USAGE, -ret, *out, "no cache entry "
+			       "'%s' in '%s' (%s; add the wheel first: spoke "
+			       "cache add, spoke_cache_add)", pw->path,
+			       st->root, strerror(-ret));
+	if (ret) {
+		free(*out);
+		*out = NULL;
+	}
+	store_close(st);
+	return ret;
+}
+
+int plan_wheel_requested(const struct spoke_plan *p, size_t i)
+{
+	return p->wheels[i].requested >= 0 ? p->wheels[i].requested :
+	       p->requested;
+}
+
 int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out)
 {
 	struct stat st;
 
 	*out = NULL;
+	if (pw->is_key)
+		return key_source_dir(ctx, pw, out);
 	if (stat(pw->path, &st) < 0)
 		return ctx_fail(ctx, errno == ENOENT ? SPOKE_E_USAGE : -errno,
 				errno, pw->path, "cannot install '%s': %s",
 				pw->path, strerror(errno));
+	if (S_ISDIR(st.st_mode) && pw->sha256)
+		return ctx_fail(ctx, SPOKE_E_USAGE, 0, pw->path, "cannot check "
+				"the sha256 of '%s': a directory, not a .whl",
+				pw->path);
 	if (!S_ISDIR(st.st_mode)) {
 		size_t n = strlen(pw->path);
 
@@ -34,7 +75,8 @@ int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out)
 					pw->path);
 		/* A .whl is unpacked (once) into the cache, verified, and
 		 * installed from its entry like any tree. */
-		return wheelcache_add(ctx, NULL, pw->path, out, NULL);
+		return wheelcache_add_sha256(ctx, NULL, pw->path, pw->sha256,
+					     out, NULL);
 	}
 	*out = path_absolute(pw->path);
 	if (!*out)

@@ -22,8 +22,11 @@
 #include <sys/types.h>
 
 struct plan_wheel {
-	char *path;       /* as the caller gave it */
+	char *path;       /* as the caller gave it (a cache key with is_key) */
 	char *direct_url; /* JSON for direct_url.json, or NULL */
+	char *sha256;     /* the .whl's expected sha256, or NULL */
+	int is_key;       /* path is a cache key (spoke_plan_add_cache_key) */
+	int requested;    /* REQUESTED: 1, 0, or -1 for the plan's setting */
 };
 
 struct spoke_plan {
@@ -31,6 +34,9 @@ struct spoke_plan {
 	size_t nwheels;
 	char **names; /* for spoke_uninstall */
 	size_t nnames;
+	char **removes; /* removed by spoke_install in the same run */
+	size_t nremoves;
+	char *installer; /* INSTALLER text, or NULL for "spoke" */
 	char *venv, *target, *python;
 	char *path[SPOKE_SCHEME__MAX];
 	int reinstall, dry_run, requested, allow_overwrite;
@@ -41,6 +47,8 @@ struct spoke_plan {
  * itself; a .whl path will map to its unpacked cache entry here. Heap
  * (absolute) in *out, or a recorded error. */
 int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
+/* Whether wheel i gets a REQUESTED file. */
+int plan_wheel_requested(const struct spoke_plan *p, size_t i);
 
 enum { DEST_FILE = 1, DEST_DIR = 2 }; /* strmap_ent.kind of the layout's map */
 
@@ -61,6 +69,7 @@ struct link_root {
 struct wplan {
 	struct wheel w;
 	const char *action; /* for the report */
+	enum spoke_action act;
 	int skip;           /* same version already installed */
 	int barrier;        /* --allow-overwrite: link after earlier wheels */
 	struct installed *old; /* installed versions to replace */

@@ -17,6 +17,8 @@ struct spoke_report *report_create(void)
 		free(r);
 		r = NULL;
 	}
+	if (r)
+		r->error_wheel = -1;
 	return r;
 }
 
@@ -62,6 +64,10 @@ int report_add_dist(struct spoke_report *r, const char *name,
 	d->version = xstrdup(version ? version : "");
 	d->action = action;
 	d->files = d->bytes = 0;
+	d->index = -1;
+	d->wheel = d->dist_info = d->previous = NULL;
+	d->act = d->planned = SPOKE_ACTION_NONE;
+	d->error = 0;
 	if (!d->name || !d->version) {
 		free(d->name);
 		free(d->version);
@@ -69,6 +75,26 @@ int report_add_dist(struct spoke_report *r, const char *name,
 	}
 	r->ndists++;
 	return 0;
+}
+
+int report_dist_detail(struct spoke_report *r, int index, const char *wheel,
+		       const char *dist_info, const char *previous,
+		       enum spoke_action act, enum spoke_action planned,
+		       int error)
+{
+	struct report_dist *d;
+
+	if (!r->ndists)
+		return 0;
+	d = &r->dists[r->ndists - 1];
+	d->index = index;
+	d->act = act;
+	d->planned = planned;
+	d->error = error;
+	d->wheel = xstrdup(wheel ? wheel : "");
+	d->dist_info = xstrdup(dist_info ? dist_info : "");
+	d->previous = xstrdup(previous ? previous : "");
+	return d->wheel && d->dist_info && d->previous ? 0 : -ENOMEM;
 }
 
 void report_dist_counts(struct spoke_report *r, uint64_t files, uint64_t bytes)
@@ -90,4 +116,5 @@ void report_set_status(struct spoke_report *r, int status, const spoke_ctx *ctx)
 	r->error = xstrdup(spoke_ctx_error_message(ctx));
 	r->error_path = xstrdup(spoke_ctx_error_path(ctx));
 	r->error_errno = spoke_ctx_error_errno(ctx);
+	r->error_wheel = spoke_ctx_error_wheel(ctx);
 }

@@ -24,6 +24,11 @@ struct report_dist {
 	char *name, *version;
 	const char *action; /* static string */
 	uint64_t files, bytes; /* the distribution's files, from its RECORD */
+	/* The per-wheel result (spoke_report_wheel). */
+	int index;            /* plan wheel index, -1 for a removal */
+	char *wheel, *dist_info, *previous;
+	enum spoke_action act, planned;
+	int error;
 };
 
 struct spoke_report {
@@ -37,6 +42,7 @@ struct spoke_report {
 	char *error;          /* its message, or NULL */
 	char *error_path;
 	int error_errno;
+	int error_wheel;      /* spoke_ctx_error_wheel() at the end */
 };
 
 struct spoke_report *report_create(void);
@@ -44,6 +50,12 @@ int report_add_fallback(struct spoke_report *r, const char *from,
 			const char *to, int err, const char *path);
 int report_add_dist(struct spoke_report *r, const char *name,
 		    const char *version, const char *action);
+/* The per-wheel detail of the distribution added last (strings may be
+ * NULL for ""). */
+int report_dist_detail(struct spoke_report *r, int index, const char *wheel,
+		       const char *dist_info, const char *previous,
+		       enum spoke_action act, enum spoke_action planned,
+		       int error);
 /* Counters of the distribution added last. */
 void report_dist_counts(struct spoke_report *r, uint64_t files, uint64_t bytes);
 /* Copy the context's error into the report (for JSON). */

@@ -128,6 +128,10 @@ SPOKE_API int spoke_ctx_error_code(const spoke_ctx *ctx);
 SPOKE_API int spoke_ctx_error_errno(const spoke_ctx *ctx);
 SPOKE_API const char *spoke_ctx_error_path(const spoke_ctx *ctx);
 SPOKE_API const char *spoke_ctx_error_message(const spoke_ctx *ctx);
+/* The plan index of the wheel the last failure belongs to (the wheel that
+ * failed to open, to validate or to link), or -1 when it belongs to none
+ * (the environment, the lock, an option, a removal). */
+SPOKE_API int spoke_ctx_error_wheel(const spoke_ctx *ctx);
 
 /* ---- reports: what a run did --------------------------------------------- */
 
@@ -157,7 +161,9 @@ SPOKE_API int spoke_report_fallback(const spoke_report *r, size_t i,
 				    const char **from, const char **to,
 				    int *err, const char **path);
 /* Distributions a run installed or removed, in plan order. action is
- * "installed", "upgraded", "reinstalled", "uninstalled" or "failed". */
+ * "installed", "upgraded", "downgraded", "reinstalled", "unchanged",
+ * "removed" (a removal of an install plan), "uninstalled" or "failed" (or
+ * a "would ..." form on a dry run). */
 SPOKE_API size_t spoke_report_dist_count(const spoke_report *r);
 SPOKE_API int spoke_report_dist(const spoke_report *r, size_t i,
 				const char **name, const char **version,
@@ -173,6 +179,44 @@ SPOKE_API char *spoke_report_json(const spoke_report *r);
  * Hosts whose free() may not be the library's (other C runtimes, ctypes,
  * static linking with a custom allocator) must use this. NULL is a no-op. */
 SPOKE_API void spoke_free(void *p);
+
+/* Per-wheel results: one entry per wheel of the plan, in plan order, then
+ * one per distribution removed (a removal of an install plan, or each
+ * dist-info spoke_uninstall removed; by name as given when the run failed
+ * before looking them up). A wheel that failed to open still has its entry
+ * (name and version ""). */
+enum spoke_action {
+	SPOKE_ACTION_NONE = 0,     /* nothing done: the run failed */
+	SPOKE_ACTION_INSTALLED,    /* no version was installed */
+	SPOKE_ACTION_UPGRADED,     /* replaced a lower version */
+	SPOKE_ACTION_DOWNGRADED,   /* replaced a higher version (PEP 440) */
+	SPOKE_ACTION_REINSTALLED,  /* replaced the same version */
+	SPOKE_ACTION_UNCHANGED,    /* same version installed, left alone */
+	SPOKE_ACTION_REMOVED       /* a removal or an uninstall */
+};
+/* Grows only at its end. The caller sets size = sizeof(struct
+ * spoke_wheel_result); the library fills the members that fit in size, so
+ * a host built against an older header keeps working. Strings are owned by
+ * the report; never NULL ("" when unknown). */
+struct spoke_wheel_result {
+	size_t size;
+	int index;              /* plan wheel index; -1 for a removal */
+	const char *wheel;      /* the path (or cache key) the plan gave */
+	const char *dist_info;  /* the dist-info directory written or removed */
+	const char *name, *version;
+	const char *previous_version; /* the version replaced or removed */
+	enum spoke_action action;  /* SPOKE_ACTION_NONE when the run failed */
+	enum spoke_action planned; /* what the run was to do (also on dry
+				    * run); NONE if it failed before deciding */
+	int error;              /* the run's error code when the failure
+				 * belongs to this entry, else 0 */
+};
+SPOKE_API size_t spoke_report_wheel_count(const spoke_report *r);
+/* 0, or SPOKE_E_USAGE for i out of range or out->size too small. */
+SPOKE_API int spoke_report_wheel(const spoke_report *r, size_t i,
+				 struct spoke_wheel_result *out);
+/* "installed", "upgraded", ... "removed", "none". */
+SPOKE_API const char *spoke_action_name(enum spoke_action a);
 
 /* ---- copy-tree: the linker as a general tool ----------------------------- */
 
@@ -252,6 +296,28 @@ SPOKE_API int spoke_plan_set_no_wait(spoke_plan *plan, int on);
  * ctx are unchanged. */
 SPOKE_API int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan,
 				   const char *json, size_t len);
+/* Plan-level control for resolvers and lock tools (docs/EMBEDDING.md). */
+/* A .whl that must have this sha256 (64 hex digits): installing fails with
+ * SPOKE_E_HASH naming both digests when it differs. Returns the index. */
+SPOKE_API int spoke_plan_add_wheel_sha256(spoke_plan *plan, const char *path,
+					  const char *sha256);
+/* A wheel by its cache key (the sha256 of the .whl, 64 lowercase hex
+ * digits), installed from the entry in the context's cache; a key with no
+ * entry fails the run with SPOKE_E_USAGE. Returns the index. */
+SPOKE_API int spoke_plan_add_cache_key(spoke_plan *plan, const char *key);
+/* REQUESTED for wheel `wheel` alone (on 1, off 0), overriding
+ * spoke_plan_set_requested: a resolver marks the user's direct
+ * requirements only. */
+SPOKE_API int spoke_plan_set_wheel_requested(spoke_plan *plan, int wheel,
+					     int on);
+/* The text of INSTALLER (a tool name: printable ASCII, no spaces, at most
+ * 64 bytes; NULL: "spoke"). */
+SPOKE_API int spoke_plan_set_installer(spoke_plan *plan, const char *name);
+/* A distribution spoke_install() removes in the same transaction (an
+ * upgrade-and-prune sync). SPOKE_E_NOT_INSTALLED when it is not installed,
+ * SPOKE_E_USAGE when a wheel of the plan is the same distribution, both
+ * before any change. Report action "removed" ("would remove"). */
+SPOKE_API int spoke_plan_add_remove(spoke_plan *plan, const char *name);
 
 /* Install the plan's wheels. Everything is validated before the first
  * change: wheel layout, WHEEL, METADATA, RECORD (SPOKE_E_BADWHEEL, or
@@ -259,9 +325,12 @@ SPOKE_API int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan,
  * escaping (SPOKE_E_UNSAFE_PATH), collisions between wheels, within one, or
  * with the environment (SPOKE_E_CONFLICT), files replacing the interpreter
  * or activation scripts (SPOKE_E_PROTECTED). An installed version of the
- * same distribution is replaced. Report actions: "installed", "upgraded",
- * "reinstalled", "unchanged", the "would ..." forms with dry_run, or
- * "failed" for every wheel when the run fails. */
+ * same distribution is replaced; the plan's removals
+ * (spoke_plan_add_remove) are done in the same transaction. Report
+ * actions: "installed", "upgraded", "downgraded", "reinstalled",
+ * "unchanged", "removed", the "would ..." forms with dry_run, or "failed"
+ * for every entry when the run fails; spoke_report_wheel() has the same
+ * per wheel with the failure's code on its wheel's entry. */
 SPOKE_API int spoke_install(spoke_ctx *ctx, spoke_plan *plan,
 			    spoke_report **report);
 /* Remove the named distributions: every RECORD file, the bytecode of

@@ -21,9 +21,10 @@ and message are libspoke's (spoke_ctx_error_*); the run's report is on the
 exception as .report. docs/EMBEDDING.md has the whole story.
 
 The library is found, in order: $SPOKE_LIBRARY (a path; nothing else is
-tried when it is set), libspoke.so.0 next to this package, the build/
-directory of a source checkout this package sits in, then the system's
-linker search path (ctypes.util.find_library("spoke")).
+tried when it is set), the library `make install` installed this package
+with (spoke/_libpath.py, written by the Makefile), libspoke.so.0 next to
+this package, the build/ directory of a source checkout this package sits
+in, then the system's linker search path (ctypes.util.find_library).
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
                     Union)
 
 __all__ = [
-    "install", "uninstall", "run_plan", "cache_add", "cache_dir", "version",
-    "strerror", "load_library", "Canceler", "Progress", "Report",
-    "Distribution", "SpokeError", "LibraryNotFoundError", "UsageError",
+    "install", "uninstall", "run_plan", "recover", "copy_tree", "cache_add",
+    "cache_dir", "cache_list", "cache_verify", "cache_prune", "cache_clean",
+    "version", "strerror", "load_library", "Canceler", "Progress", "Report",
+    "Distribution", "Wheel", "WheelResult", "CacheEntry", "SpokeError", "LibraryNotFoundError", "UsageError",
     "UnsupportedError", "BadWheelError", "UnsafePathError", "ConflictError",
     "HashError", "CanceledError", "NotInstalledError", "LockedError",
     "CorruptError", "NoMemoryError", "ProtectedError",
@@ -166,12 +168,62 @@ class Progress:
 @dataclass(frozen=True)
 class Distribution:
     """A distribution a run touched. action: "installed", "upgraded",
-    "reinstalled", "unchanged", "uninstalled", "failed" or a "would ..."
-    form in a dry run."""
+    "downgraded", "reinstalled", "unchanged", "removed" (a removal of an
+    install), "uninstalled", "failed" or a "would ..." form in a dry
+    run."""
 
     name: str
     version: str
     action: str
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel of an install with what a resolver knows about it: a path
+    (a .whl or an unpacked tree) or a cache_key (the .whl's sha256, of an
+    entry already in the cache); sha256: the digest the .whl must have;
+    requested: REQUESTED for this wheel alone (None: install()'s
+    requested); direct_url: its PEP 610 dict or JSON text."""
+
+    path: Optional[PathLike] = None
+    cache_key: Optional[str] = None
+    sha256: Optional[str] = None
+    requested: Optional[bool] = None
+    direct_url: Optional[Union[str, Mapping[str, Any]]] = None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """An entry of the wheel cache: its key, the wheel file name an index
+    gives it (None if none), and with verify its status (0, or the
+    SPOKE_E_* / -errno of a failed check) and what differs."""
+
+    key: str
+    wheel_name: Optional[str]
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class WheelResult:
+    """The per-wheel result of a run (spoke_report_wheel): index is the
+    wheel's place in the plan (-1 for a removal); wheel the path or cache
+    key given; dist_info the dist-info directory written or removed;
+    previous_version the version replaced or removed ("" if none); action
+    what was done: "installed", "upgraded", "downgraded", "reinstalled",
+    "unchanged", "removed", or "none" (the run failed, or a dry run);
+    planned what the run was to do; error the run's error code when the
+    failure belongs to this wheel, else 0."""
+
+    index: int
+    wheel: str
+    dist_info: str
+    name: str
+    version: str
+    previous_version: str
+    action: str
+    planned: str
+    error: int
 
 
 @dataclass
@@ -179,8 +231,10 @@ class Report:
     """What a run did (spoke_report_json): ok, the counters (files, dirs,
     bytes, cloned, hardlinked, copied, symlinked, replaced,
     failed_attempts, removed, written), the link-mode fallbacks, the
-    distributions and, for a failed run, error {code, message, path,
-    errno}."""
+    distributions, the per-wheel results (wheels) and, for a failed run,
+    error {code, message, path, errno, wheel} and error_wheel (the plan
+    index of the wheel the failure belongs to, -1 for none). recover()
+    sets status: 0 nothing to do, 1 rolled back, 2 finished."""
 
     ok: bool
     counters: Dict[str, int]
@@ -188,18 +242,33 @@ class Report:
     fallbacks: List[Dict[str, Any]] = field(default_factory=list)
     error: Optional[Dict[str, Any]] = None
     json: str = ""
+    wheels: List[WheelResult] = field(default_factory=list)
+    status: int = 0
+
+    @property
+    def error_wheel(self) -> int:
+        return int((self.error or {}).get("wheel", -1))
 
     @classmethod
     def from_json(cls, text: str) -> "Report":
         d = _json.loads(text)
         counters = {k: int(v) for k, v in d.items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        dists = d.get("distributions", [])
         return cls(ok=bool(d.get("ok")), counters=counters,
                    distributions=[Distribution(x["name"], x["version"],
-                                               x["action"])
-                                  for x in d.get("distributions", [])],
+                                               x["action"]) for x in dists],
                    fallbacks=list(d.get("fallbacks", [])),
-                   error=d.get("error"), json=text)
+                   error=d.get("error"), json=text,
+                   wheels=[WheelResult(int(x.get("index", -1)),
+                                       x.get("wheel", ""),
+                                       x.get("dist_info", ""), x["name"],
+                                       x["version"],
+                                       x.get("previous_version", ""),
+                                       x.get("result", "none"),
+                                       x.get("planned", "none"),
+                                       int(x.get("error", 0)))
+                           for x in dists if "index" in x])
 
     def as_dict(self) -> Dict[str, Any]:
         """The report as libspoke's JSON object."""
@@ -221,6 +290,8 @@ _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
                                 ctypes.POINTER(_CProgress))
 _LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
                            ctypes.c_char_p)
+_CACHE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
+                             ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
 
 _P = ctypes.c_void_p
 _S = ctypes.c_char_p
@@ -267,11 +338,27 @@ _PROTOTYPES = {
     "spoke_uninstall": (_I, [_P, _P, ctypes.POINTER(_P)]),
     "spoke_cache_add": (_I, [_P, _S, _S]),
     "spoke_cache_dir": (_S, [_P]),
+    "spoke_recover": (_I, [_P, _P, ctypes.POINTER(_P)]),
+    "spoke_copy_tree": (_I, [_P, _S, _S, ctypes.POINTER(_P)]),
+    "spoke_cache_add_sha256": (_I, [_P, _S, _S, _S]),
+    "spoke_cache_list": (_I, [_P, _I, _CACHE_FN, _P]),
+    "spoke_cache_prune": (_I, [_P]),
+    "spoke_cache_clean": (_I, [_P]),
+    "spoke_ctx_error_wheel": (_I, [_P]),
+    "spoke_plan_add_wheel_sha256": (_I, [_P, _S, _S]),
+    "spoke_plan_add_cache_key": (_I, [_P, _S]),
+    "spoke_plan_set_wheel_requested": (_I, [_P, _I, _I]),
+    "spoke_plan_set_installer": (_I, [_P, _S]),
+    "spoke_plan_add_remove": (_I, [_P, _S]),
 }
 
 # Calls newer than libspoke 0.1.0: the binding works without them and says
 # so when one is asked for.
-_OPTIONAL = {"spoke_plan_set_no_wait", "spoke_plan_load_json"}
+_OPTIONAL = {"spoke_plan_set_no_wait", "spoke_plan_load_json",
+             "spoke_cache_add_sha256", "spoke_ctx_error_wheel",
+             "spoke_plan_add_wheel_sha256", "spoke_plan_add_cache_key",
+             "spoke_plan_set_wheel_requested", "spoke_plan_set_installer",
+             "spoke_plan_add_remove"}
 
 _lib_lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -283,7 +370,13 @@ def _candidates() -> List[str]:
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [os.path.join(here, "libspoke.so.0")]
+    out = []
+    try:
+        from . import _libpath  # type: ignore[attr-defined]
+        out.append(_libpath.LIBRARY)
+    except ImportError:
+        pass
+    out.append(os.path.join(here, "libspoke.so.0"))
     # python/spoke/ in a source checkout: the library is in ../../build/.
     build = os.path.join(os.path.dirname(os.path.dirname(here)), "build")
     out += [os.path.join(build, "libspoke.so.0")]
@@ -388,9 +481,8 @@ class Canceler:
     progress callback: the call stops, rolls the environment back and
     raises CanceledError. A cancel requested before the call starts makes
     it raise at once, changing nothing. One Canceler serves one call.
-    (Python runs signal handlers in the main thread only between
-    bytecodes, so for Ctrl-C to cancel, make the call from another thread
-    and cancel from the handler.)
+    Ctrl-C needs none: a KeyboardInterrupt on the main thread during a
+    run cancels it, waits for the rollback, then is raised.
     """
 
     def __init__(self) -> None:
@@ -430,6 +522,7 @@ class _Run:
         self.canceler = cancel
         self.log = log
         self.exc: Optional[BaseException] = None
+        self.interrupted: Optional[BaseException] = None
         # ctypes callbacks must outlive the run: kept on self.
         self._log_cb = _LOG_FN(self._on_log)
         self.lib.spoke_ctx_set_log(self.ctx, self._log_cb, None)
@@ -510,9 +603,62 @@ class _Run:
             self.check(lib.spoke_ctx_set_cache_dir(
                 ctx, _fs(os.path.abspath(os.fspath(cache_dir)))), "cache_dir")
 
-    def run(self, fn: Any, plan: int) -> Report:
-        """spoke_install/spoke_uninstall with the GIL released (ctypes
-        releases it for CDLL calls); raise on failure."""
+    def call(self, fn: Any, *args: Any) -> int:
+        """fn(*args) with the GIL released (ctypes releases it for CDLL
+        calls). Python raises KeyboardInterrupt only on the main thread,
+        between bytecodes, never while that thread is inside C: so on the
+        main thread the call runs on a helper thread while this one waits,
+        interruptibly. Ctrl-C then cancels the run, waits for it to roll
+        back (further Ctrl-C are absorbed: the rollback must finish) and is
+        raised by run()."""
+        if threading.current_thread() is not threading.main_thread():
+            return int(fn(*args))
+        done = threading.Event()
+        box: Dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["ret"] = fn(*args)
+            except BaseException as e:  # noqa: B036 - re-raised below
+                box["exc"] = e
+            finally:
+                done.set()
+
+        t = threading.Thread(target=target, name="spoke-run", daemon=True)
+        t.start()
+        while True:
+            try:
+                done.wait()
+                break
+            except KeyboardInterrupt as e:
+                if self.interrupted is None:
+                    self.interrupted = e
+                self.lib.spoke_ctx_cancel(self.ctx)
+        t.join()
+        if "exc" in box:
+            raise box["exc"]
+        return int(box["ret"])
+
+    def report(self, rep: Any) -> Optional[Report]:
+        """The report's JSON as a Report; frees rep."""
+        if not rep.value:
+            return None
+        try:
+            text = self.lib.spoke_report_json(rep)
+            if not text:
+                raise NoMemoryError(-5011, "out of memory")
+            try:
+                return Report.from_json(
+                    ctypes.string_at(text).decode("utf-8", "surrogateescape"))
+            finally:
+                assert _free is not None
+                _free(text)
+        finally:
+            self.lib.spoke_report_free(rep)
+
+    def run(self, fn: Any, *args: Any) -> Report:
+        """A run (spoke_install, _uninstall, _recover, _copy_tree) on the
+        context: its Report, or raise on failure."""
         if self.canceler is not None:
             if self.canceler.requested:
                 raise CanceledError(E_CANCELED, "canceled before the run "
@@ -520,26 +666,17 @@ class _Run:
             self.canceler._attach(self.ctx)
         rep = ctypes.c_void_p()
         try:
-            ret = fn(self.ctx, plan, ctypes.byref(rep))
+            ret = self.call(fn, self.ctx, *args, ctypes.byref(rep))
         finally:
             if self.canceler is not None:
                 self.canceler._attach(None)
-        report = None
-        if rep.value:
-            try:
-                text = self.lib.spoke_report_json(rep)
-                if not text:
-                    raise NoMemoryError(-5011, "out of memory")
-                try:
-                    report = Report.from_json(
-                        ctypes.string_at(text).decode("utf-8",
-                                                      "surrogateescape"))
-                finally:
-                    assert _free is not None
-                    _free(text)
-            finally:
-                self.lib.spoke_report_free(rep)
-        if ret != 0:
+        report = self.report(rep)
+        if self.interrupted is not None:
+            err = _error(self.lib, self.ctx, ret, report) if ret < 0 else None
+            raise self.interrupted from err
+        if ret >= 0 and report is not None:
+            report.status = ret
+        if ret < 0:
             err = _error(self.lib, self.ctx, ret, report)
             if self.exc is not None:
                 raise self.exc from err
@@ -562,6 +699,40 @@ class _Plan:
 
     def __exit__(self, *exc: Any) -> None:
         self.run.lib.spoke_plan_free(self.plan)
+
+    def need(self, name: str, what: str) -> None:
+        if not _has(self.run.lib, name):
+            raise _usage("this libspoke (%s) has no %s" % (version(), what))
+
+    def add(self, w: Union[PathLike, Wheel]) -> int:
+        """Add a wheel; its plan index."""
+        lib, p, check = self.run.lib, self.plan, self.run.check
+        if not isinstance(w, Wheel):
+            idx = lib.spoke_plan_add_wheel(p, _fs(w))
+            check(idx, "wheel %r" % (w,))
+            return idx
+        if (w.path is None) == (w.cache_key is None):
+            raise _usage("Wheel needs exactly one of path and cache_key: %r"
+                         % (w,))
+        if w.cache_key is not None:
+            if w.sha256 is not None:
+                raise _usage("Wheel: sha256 with cache_key (the key is the "
+                             "sha256): %r" % (w,))
+            self.need("spoke_plan_add_cache_key", "cache keys")
+            idx = lib.spoke_plan_add_cache_key(p, w.cache_key.encode())
+        elif w.sha256 is not None:
+            self.need("spoke_plan_add_wheel_sha256", "sha256")
+            idx = lib.spoke_plan_add_wheel_sha256(p, _fs(w.path),
+                                                  w.sha256.encode())
+        else:
+            idx = lib.spoke_plan_add_wheel(p, _fs(w.path))
+        check(idx, "wheel %r" % (w,))
+        if w.requested is not None:
+            self.need("spoke_plan_set_wheel_requested", "per-wheel requested")
+            check(lib.spoke_plan_set_wheel_requested(p, idx,
+                                                     int(w.requested)),
+                  "requested")
+        return idx
 
     def no_wait(self, on: bool) -> None:
         lib = self.run.lib
@@ -613,10 +784,18 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
             cache_dir: Optional[PathLike] = None,
             progress: Optional[Callable[[Progress], Any]] = None,
             cancel: Optional[Canceler] = None,
-            log: Optional[Callable[[int, str], Any]] = None) -> Report:
+            log: Optional[Callable[[int, str], Any]] = None,
+            installer: Optional[str] = None,
+            remove: Iterable[str] = ()) -> Report:
     """Install wheels (.whl files, through the cache, or unpacked trees)
     into a venv (default $VIRTUAL_ENV), a target directory or explicit
     scheme paths; see spoke_install() in spoke.h.
+
+    Each wheel is a path or a Wheel (cache key, expected sha256,
+    REQUESTED of its own). installer: the text of INSTALLER (default
+    "spoke"). remove: distribution names removed in the same transaction
+    (an upgrade-and-prune sync); NotInstalledError when one is not
+    installed. Report.wheels has the per-wheel results.
 
     link_mode: auto (clone, then hardlink, then copy), clone, hardlink,
     copy or symlink. jobs: worker threads, 0 = one per CPU. The call
@@ -633,9 +812,20 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
         run.options(link_mode, jobs, io, verify, no_fallback, cache_dir)
         plan.environment(venv, target, python, scheme)
         lib, p = run.lib, plan.plan
+        urls = dict(direct_urls or {})
         for w in wheels:
-            run.check(lib.spoke_plan_add_wheel(p, _fs(w)), "wheel %r" % (w,))
-        for i, url in (direct_urls or {}).items():
+            idx = plan.add(w)
+            if isinstance(w, Wheel) and w.direct_url is not None:
+                urls[idx] = w.direct_url
+        if installer is not None:
+            plan.need("spoke_plan_set_installer", "installer")
+            run.check(lib.spoke_plan_set_installer(p, installer.encode()),
+                      "installer %r" % (installer,))
+        for n in _as_list(remove, "remove"):
+            plan.need("spoke_plan_add_remove", "remove")
+            run.check(lib.spoke_plan_add_remove(p, str(n).encode()),
+                      "remove %r" % (n,))
+        for i, url in urls.items():
             text = url if isinstance(url, str) else _json.dumps(url)
             run.check(lib.spoke_plan_set_direct_url(p, i, text.encode()),
                       "direct_urls[%r]" % (i,))
@@ -701,18 +891,105 @@ def run_plan(plan: Union[Mapping[str, Any], str, bytes], *,
                        else lib.spoke_uninstall, p.plan)
 
 
+def recover(venv: Optional[PathLike] = None, *,
+            target: Optional[PathLike] = None,
+            python: Optional[PathLike] = None,
+            scheme: Optional[Mapping[str, PathLike]] = None,
+            no_wait: bool = False,
+            log: Optional[Callable[[int, str], Any]] = None) -> Report:
+    """Replay the journal a killed install or uninstall left in the
+    environment, under its lock (spoke_recover). Report.status: 0 nothing
+    to do, 1 an interrupted run was rolled back, 2 one killed after its
+    commit point was finished. A journal naming paths outside the
+    environment raises CorruptError and is left as it is."""
+    with _Run(None, None, log) as run, _Plan(run) as plan:
+        plan.environment(venv, target, python, scheme)
+        plan.no_wait(no_wait)
+        return run.run(run.lib.spoke_recover, plan.plan)
+
+
+def copy_tree(src: PathLike, dst: PathLike, *, link_mode: str = "auto",
+              jobs: int = 0, io: str = "auto", no_fallback: bool = False,
+              progress: Optional[Callable[[Progress], Any]] = None,
+              cancel: Optional[Canceler] = None,
+              log: Optional[Callable[[int, str], Any]] = None) -> Report:
+    """Materialise the tree src into dst (created, or merged into) with the
+    link mode (spoke_copy_tree); the Report counts what was linked."""
+    with _Run(progress, cancel, log) as run:
+        run.options(link_mode, jobs, io, True, no_fallback, None)
+        return run.run(run.lib.spoke_copy_tree, _fs(src), _fs(dst))
+
+
 def cache_add(wheel: PathLike, *, cache_dir: Optional[PathLike] = None,
-              verify: bool = True, jobs: int = 0) -> str:
+              verify: bool = True, jobs: int = 0,
+              sha256: Optional[str] = None) -> str:
     """Unpack, verify and publish a .whl into the cache (default
     $SPOKE_CACHE_DIR, else $XDG_CACHE_HOME/spoke, else ~/.cache/spoke);
-    returns its key (hex sha256 of the file), which a plan can name."""
+    returns its key (hex sha256 of the file), which a plan can name.
+    sha256: the digest the file must have (HashError when it differs)."""
     with _Run(None, None, None) as run:
         run.options("auto", jobs, "auto", verify, False, cache_dir)
         key = ctypes.create_string_buffer(65)
-        ret = run.lib.spoke_cache_add(run.ctx, _fs(wheel), key)
-        if ret:
-            raise _error(run.lib, run.ctx, ret)
+        if sha256 is not None:
+            if not _has(run.lib, "spoke_cache_add_sha256"):
+                raise _usage("this libspoke (%s) has no sha256" % version())
+            ret = run.call(run.lib.spoke_cache_add_sha256, run.ctx,
+                           _fs(wheel), sha256.encode(), key)
+        else:
+            ret = run.call(run.lib.spoke_cache_add, run.ctx, _fs(wheel), key)
+        if ret or run.interrupted is not None:
+            err = _error(run.lib, run.ctx, ret) if ret else None
+            if run.interrupted is not None:
+                raise run.interrupted from err
+            assert err is not None
+            raise err
         return key.value.decode()
+
+
+def _cache_call(name: str, cache_dir: Optional[PathLike], *args: Any,
+                entries: Optional[List[CacheEntry]] = None) -> int:
+    with _Run(None, None, None) as run:
+        run.options("auto", 0, "auto", True, False, cache_dir)
+        cb = None
+        if entries is not None:
+            def on_entry(_u: Any, key: bytes, wname: Optional[bytes],
+                         status: int, msg: Optional[bytes]) -> None:
+                entries.append(CacheEntry(_dec(key),
+                                          _dec(wname) if wname else None,
+                                          status, _dec(msg)))
+            cb = _CACHE_FN(on_entry)
+            args = args + (cb, None)
+        ret = run.call(getattr(run.lib, name), run.ctx, *args)
+        if run.interrupted is not None:
+            raise run.interrupted
+        if ret < 0 and not (entries is not None and ret == -5006):
+            raise _error(run.lib, run.ctx, ret)
+        return ret
+
+
+def cache_list(*, cache_dir: Optional[PathLike] = None,
+               verify: bool = False) -> List[CacheEntry]:
+    """The cache's entries; with verify each is re-hashed against its
+    RECORD and carries its status (spoke_cache_list)."""
+    entries: List[CacheEntry] = []
+    _cache_call("spoke_cache_list", cache_dir, int(verify), entries=entries)
+    return entries
+
+
+def cache_verify(*, cache_dir: Optional[PathLike] = None) -> List[CacheEntry]:
+    """Re-hash every entry; the entries that failed (empty: all good)."""
+    return [e for e in cache_list(cache_dir=cache_dir, verify=True)
+            if e.status != 0]
+
+
+def cache_prune(*, cache_dir: Optional[PathLike] = None) -> int:
+    """Remove leftover temporaries of killed runs; how many."""
+    return _cache_call("spoke_cache_prune", cache_dir)
+
+
+def cache_clean(*, cache_dir: Optional[PathLike] = None) -> int:
+    """Remove every entry of the cache; spoke_cache_clean's count."""
+    return _cache_call("spoke_cache_clean", cache_dir)
 
 
 def cache_dir(cache_dir: Optional[PathLike] = None) -> str:
