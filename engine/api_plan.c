@@ -153,3 +153,13 @@ int spoke_plan_set_no_wait(spoke_plan *p, int on)
 	p->no_wait = !!on;
 	return 0;
 }
+
+/* Off by default: a resolver that chose the wheels for this interpreter
+ * has checked them already (engine/compat.c). */
+int spoke_plan_set_compat_check(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->compat_check = !!on;
+	return 0;
+}

@@ -17,6 +17,7 @@
  */
 #include "engine/install.h"
 #include "engine/envmod.h"
+#include "engine/compat.h"
 #include "engine/plan.h"
 #include "engine/report.h"
 #include "engine/scripts.h"
@@ -410,6 +411,9 @@ static int decide(struct run *r, struct wplan *wp)
 static int validate(struct run *r)
 {
 	int err = open_wheels(r);
+
+	if (!err && r->p->compat_check)
+		err = compat_check(r->ctx, r->p, r->wp, r->n, r->s.python);
 
 	for (size_t i = 0; i < r->n && !err; i++)
 		err = decide(r, &r->wp[i]);
