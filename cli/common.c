@@ -169,6 +169,11 @@ static double elapsed(void)
 	       (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
 }
 
+double cli_elapsed(void)
+{
+	return elapsed();
+}
+
 /* One line, redrawn in place: files, MB, rate, elapsed. Only on a TTY, so
  * logs and pipes never get carriage returns. */
 static void draw_progress(void *user, const struct spoke_progress *p)
@@ -191,10 +196,25 @@ static void draw_progress(void *user, const struct spoke_progress *p)
 spoke_ctx *cli_ctx_create(const struct cli_run_opts *o)
 {
 	spoke_ctx *ctx = spoke_ctx_create();
+	const char *mode = getenv("SPOKE_LINK_MODE");
+	enum spoke_link_mode m;
 
 	(void)o;
-	if (!ctx)
+	if (!ctx) {
 		fprintf(stderr, "spoke: out of memory\n");
+		return NULL;
+	}
+	/* The environment's default; --link-mode still overrides it. */
+	if (mode && *mode) {
+		if (parse_link_mode(mode, &m)) {
+			fprintf(stderr, "spoke: invalid SPOKE_LINK_MODE '%s' "
+				"(auto, clone, hardlink, copy or symlink)\n",
+				cli_esc(mode));
+			spoke_ctx_free(ctx);
+			exit(EXIT_USAGE);
+		}
+		spoke_ctx_set_link_mode(ctx, m);
+	}
 	return ctx;
 }
 
