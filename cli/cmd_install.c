@@ -26,8 +26,7 @@
 	"the nearest parent that has one.\n"                                     \
 	"  --venv DIR         the virtual environment\n"                          \
 	"  --python PATH      the interpreter whose environment to use (a venv's\n"\
-	"                     bin/python; a name is looked up in $PATH); with\n"  \
-	"                     --target or --prefix, the interpreter installed for\n"
+	"                     bin/python; a name is looked up in $PATH)\n"
 
 static const char install_usage[] =
 	"usage: spoke install [ENVIRONMENT] [OPTIONS] WHEEL...\n"
@@ -42,6 +41,8 @@ static const char install_usage[] =
 	"--reinstall).\n"
 	"\n"
 	ENV_HELP
+	"                     (with --target or --prefix: the interpreter to\n"
+	"                     install for, named by generated scripts)\n"
 	"  --target DIR       install into DIR as pip --target does\n"
 	"  --prefix DIR       install under DIR as pip --prefix does\n"
 	"                     (DIR/lib/pythonX.Y/site-packages, DIR/bin, ...)\n"
@@ -190,6 +191,7 @@ static int set_option(spoke_plan *plan, int opt, const char *arg,
 	case OPT_NO_COMPAT_CHECK:
 		return spoke_plan_set_compat_check(plan, 0);
 	case OPT_YES:
+	case 'y':
 		return 0;
 	case OPT_REINSTALL:
 		return spoke_plan_set_reinstall(plan, 1);

@@ -289,7 +289,8 @@ static void print_hint(const char *cmd, const char *msg)
 	} hints[] = {
 		{ "no environment to install into",
 		  "give --venv DIR or --target DIR" },
-		{ "needs the interpreter", "give it with --python PATH" },
+		{ "needs the interpreter", "give it with --python PATH (or only "
+		  "the one scripts name, with --shebang-python PATH)" },
 		{ "(allow_overwrite lets", "--allow-overwrite lets the later "
 		  "wheel win" },
 		{ "none is set (use a venv", "give --venv DIR or --target DIR" },

@@ -305,7 +305,7 @@ int cli_env_apply(spoke_plan *plan, const struct cli_env *e, const char *cmd)
 	}
 	if (py[0] && spoke_plan_set_python(plan, py))
 		goto nomem;
-	if (e->shebang && spoke_plan_set_python(plan, e->shebang))
+	if (e->shebang && spoke_plan_set_shebang_python(plan, e->shebang))
 		goto nomem;
 	return EXIT_OK;
 too_long:

@@ -32,6 +32,7 @@ struct spoke_plan {
 	char **names; /* for spoke_uninstall */
 	size_t nnames;
 	char *venv, *target, *python;
+	char *shebang_python; /* scripts name it instead of python */
 	char *path[SPOKE_SCHEME__MAX];
 	int reinstall, dry_run, requested, allow_overwrite;
 	int no_wait; /* environment locked: fail at once (engine/lock.c) */

@@ -245,6 +245,11 @@ SPOKE_API int spoke_plan_set_no_wait(spoke_plan *plan, int on);
  * by running the interpreter once and cached in the cache directory.
  * Default off (a resolver that picked the wheels has checked them). */
 SPOKE_API int spoke_plan_set_compat_check(spoke_plan *plan, int on);
+/* The interpreter generated scripts name in their shebang instead of
+ * set_python's (or the venv's), which stays the one whose version and
+ * tags count: for a --target built for another machine's interpreter. */
+SPOKE_API int spoke_plan_set_shebang_python(spoke_plan *plan,
+					    const char *python);
 /* Load a plan file (JSON, len bytes, need not be NUL-terminated; schema in
  * docs/EMBEDDING.md): wheels by path or by cache key (resolved to the
  * entry in the cache of ctx, or of options.cache_dir), names to uninstall,
