@@ -102,6 +102,7 @@ void cli_ctx_finish(spoke_ctx *ctx, const struct cli_run_opts *o);
 int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		   const char *cmd, int ret, spoke_report *rep);
 int cli_exit_code(int ret);
+int cli_stderr_is_tty(void);
 /* Seconds since cli_ctx_finish(). */
 double cli_elapsed(void);
 /* The per-distribution lines and the summary line of a run that

@@ -169,6 +169,11 @@ static double elapsed(void)
 	       (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
 }
 
+int cli_stderr_is_tty(void)
+{
+	return progress.tty;
+}
+
 double cli_elapsed(void)
 {
 	return elapsed();

@@ -4,6 +4,8 @@
  * distribution on stdout ("installed six 1.16.0"), with -v its files and
  * bytes, then on stderr the line a person looks for:
  *   installed 72 distributions (24,918 files, 579 MB) in 0.47 s
+ * That line goes to a terminal (or with -v) only: a script reading a
+ * pipe gets the per-distribution lines and a quiet stderr.
  */
 #include "cli.h"
 
@@ -81,6 +83,8 @@ int cli_print_dists(const spoke_report *rep, const struct cli_run_opts *o,
 			strerror(errno));
 		return EXIT_FAIL;
 	}
+	if (!o->verbose && !cli_stderr_is_tty())
+		return EXIT_OK;
 	if (!strcmp(cmd, "install") && n) {
 		fprintf(stderr, "installed %zu distribution%s (%s files, ", n,
 			n == 1 ? "" : "s", grouped(files, b1));

@@ -100,6 +100,9 @@ head -1 "$TMP/t2/bin/hab" | grep -qx "#!$PY" || fail "--target --python shebang"
 # -- summary, -v, downgrade -----------------------------------------------
 ok install --venv "$V" "$H2"
 grep -q "^upgraded hab 2.0" "$TMP/out" || fail "no upgrade line"
+[ -s "$TMP/err" ] && fail "stderr is a pipe and not -v, yet it got: $(cat "$TMP/err")"
+ok uninstall --venv "$V" hab
+ok install --venv "$V" -v "$H2"
 grep -Eqx "installed 1 distribution \(1,2[0-9]{2} files, [0-9.]+ (MB|kB)\) in [0-9]+\.[0-9]{2} s" "$TMP/err" ||
 	fail "summary line: '$(cat "$TMP/err")'"
 ok install --venv "$V" -v --reinstall "$H2"
@@ -115,7 +118,7 @@ grep -q "downgraded hab 2.0 -> 1.0" "$TMP/out" || note "downgrade line not imple
 # -- uninstall -y, install -y ----------------------------------------------
 run install --venv "$V" -y "$H1"
 expect_eq $? 2 "install -y"
-ok uninstall --venv "$V" -y hab
+ok uninstall --venv "$V" -y -v hab
 grep -qx "uninstalled 1 distribution in [0-9.]* s" "$TMP/err" || fail "uninstall summary: $(cat "$TMP/err")"
 ok install --venv "$V" "$H1"
 ok uninstall --venv "$V" --yes hab
