@@ -80,7 +80,7 @@ static int python_info(const char *python, struct pyinfo *pi)
 	char *const argv[] = { (char *)python, "-I", "-c",
 			       (char *)INFO_SCRIPT, NULL };
 	posix_spawn_file_actions_t fa;
-	char buf[512], *p = buf, flag[8];
+	char buf[512], *p = buf, flag[8], sink[512];
 	size_t got = 0;
 	int fds[2], status = 0, err;
 	pid_t pid;
@@ -105,6 +105,13 @@ static int python_info(const char *python, struct pyinfo *pi)
 			break;
 		got += (size_t)n;
 		if (got == sizeof(buf) - 1)
+			break;
+	}
+	/* Drain what does not fit, so the child cannot block on the pipe. */
+	while (got == sizeof(buf) - 1) {
+		ssize_t n = read(fds[0], sink, sizeof(sink));
+
+		if (n == 0 || (n < 0 && errno != EINTR))
 			break;
 	}
 	buf[got] = '\0';

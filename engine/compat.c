@@ -111,8 +111,8 @@ static int run_script(spoke_ctx *ctx, const char *python, char **out)
 			       (char *)TAG_SCRIPT, NULL };
 	posix_spawn_file_actions_t fa;
 	size_t got = 0, cap = 65536;
-	char *buf = xmalloc(cap);
-	int pipefd[2], status, err;
+	char *buf = xmalloc(cap), sink[4096];
+	int pipefd[2], status, err, too_big = 0;
 	pid_t pid;
 
 	if (!buf)
@@ -137,29 +137,36 @@ static int run_script(spoke_ctx *ctx, const char *python, char **out)
 				"the interpreter '%s' to learn the wheel tags "
 				"it supports: %s", python, strerror(err));
 	}
+	/* Read to the end even past what is kept, so the child never
+	 * blocks on a full pipe while we wait for it. */
 	for (;;) {
-		ssize_t n = read(pipefd[0], buf + got, cap - 1 - got);
+		ssize_t n = too_big ? read(pipefd[0], sink, sizeof(sink)) :
+			    read(pipefd[0], buf + got, cap - 1 - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
+		if (too_big)
+			continue;
 		got += (size_t)n;
 		if (got == cap - 1) {
 			char *grown = cap < TAGS_MAX ? xrealloc(buf, cap * 2) :
 				      NULL;
 
-			if (!grown)
-				break;
-			buf = grown;
-			cap *= 2;
+			if (grown) {
+				buf = grown;
+				cap *= 2;
+			} else {
+				too_big = 1;
+			}
 		}
 	}
 	buf[got] = '\0';
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	if (too_big || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    strncmp(buf, TAGS_HEADER, strlen(TAGS_HEADER)) != 0) {
 		free(buf);
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, python, "cannot learn "

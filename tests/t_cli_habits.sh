@@ -71,6 +71,9 @@ mkdir -p "$P/src/pkg"
 (cd "$P/src/pkg" && "$SPOKE" install "$H1" >"$TMP/out" 2>"$TMP/err") ||
 	{ cat "$TMP/err" >&2; fail "install with .venv in a parent"; }
 has "$P/.venv" 1.0 || fail "not installed into the parent's .venv"
+(cd "$P/src/pkg" && "$SPOKE" recover >"$TMP/out" 2>"$TMP/err") ||
+	{ cat "$TMP/err" >&2; fail "recover with .venv in a parent"; }
+grep -qx "nothing to recover" "$TMP/out" || fail "recover: $(cat "$TMP/out")"
 # $VIRTUAL_ENV before .venv
 (cd "$P/src" && VIRTUAL_ENV=$V "$SPOKE" install "$H1" >"$TMP/out" 2>"$TMP/err") ||
 	{ cat "$TMP/err" >&2; fail "install with VIRTUAL_ENV"; }
