@@ -55,26 +55,60 @@ int cli_run_option(spoke_ctx *ctx, struct cli_run_opts *o, int opt,
 	{ "quiet", no_argument, NULL, 'q' },                                  \
 	{ "verbose", no_argument, NULL, 'v' }
 
-#define CLI_RUN_HELP                                                              \
+/* Help for the run options, in two parts: how files are materialised
+ * (commands that link) and what is printed (every run). */
+#define CLI_LINK_HELP                                                             \
 	"  --link-mode MODE   auto (clone, then hardlink, then copy), clone,\n"     \
-	"                     hardlink, copy or symlink (default auto)\n"           \
+	"                     hardlink, copy or symlink (default: auto, or\n"      \
+	"                     $SPOKE_LINK_MODE)\n"                                  \
 	"  --no-fallback      fail (exit 3) instead of falling back when MODE is\n" \
 	"                     not supported between the two filesystems\n"          \
 	"  -j, --jobs N       worker threads (default: CPUs this process may use)\n"\
-	"  --io BACKEND       auto, uring or sync (default auto)\n"                 \
+	"  --io BACKEND       auto, uring or sync (default auto)\n"
+
+#define CLI_CACHE_HELP                                                            \
+	"  --cache-dir DIR    the wheel cache (default: $SPOKE_CACHE_DIR, else\n"  \
+	"                     $XDG_CACHE_HOME/spoke, else ~/.cache/spoke)\n"        \
+	"  --no-verify        trust .whl files: skip the RECORD digest checks\n"
+
+#define CLI_OUT_HELP                                                              \
 	"  --json             print the report as one JSON object on stdout\n"      \
 	"  --stats            print a human summary on stderr\n"                    \
-	"  -q, --quiet        no progress, no warnings\n"                           \
-	"  -v, --verbose      more detail on stderr\n"
+	"  -q, --quiet        no progress, no warnings, no summary\n"               \
+	"  -v, --verbose      more detail on stderr (per wheel: cache hit or\n"    \
+	"                     unpack, files, bytes, time)\n"
+
+#define CLI_RUN_HELP CLI_LINK_HELP CLI_OUT_HELP
+
+/* Where install and uninstall work (cli/env.c): the options as given
+ * (NULL when not). */
+struct cli_env {
+	const char *venv, *target, *prefix, *root;
+	const char *python;  /* the environment's interpreter (uv, pip) */
+	const char *shebang; /* the interpreter generated scripts name */
+	int have_plan;       /* a --plan may name the environment itself */
+};
+
+/* Set plan's environment from e: EXIT_OK, or the exit code after saying
+ * why. */
+int cli_env_apply(spoke_plan *plan, const struct cli_env *e, const char *cmd);
 
 spoke_ctx *cli_ctx_create(const struct cli_run_opts *o);
-/* Attach logging and the progress bar once options are parsed. */
+/* cli_ctx_create() also applies $SPOKE_LINK_MODE (exit 2 with a message
+ * when it is not a mode). Attach logging and the progress bar once options are parsed. */
 void cli_ctx_finish(spoke_ctx *ctx, const struct cli_run_opts *o);
 /* Print the outcome of a run: the error (if any), --stats, --json; return
  * the exit code. */
 int cli_finish_run(spoke_ctx *ctx, const struct cli_run_opts *o,
 		   const char *cmd, int ret, spoke_report *rep);
 int cli_exit_code(int ret);
+int cli_stderr_is_tty(void);
+/* Seconds since cli_ctx_finish(). */
+double cli_elapsed(void);
+/* The per-distribution lines and the summary line of a run that
+ * succeeded (cli/summary.c): EXIT_OK, or EXIT_FAIL when stdout fails. */
+int cli_print_dists(const spoke_report *rep, const struct cli_run_opts *o,
+		    const char *cmd, double secs);
 /* s as a terminal may show it: control bytes (C0, DEL, C1) as \xHH and a
  * backslash doubled, as the library escapes its messages. Names from
  * wheels, trees and the command line pass through this before printing.

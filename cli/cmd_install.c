@@ -20,56 +20,80 @@
 /* Plans are small (a line per wheel); a bigger file is a mistake. */
 #define PLAN_MAX (64u << 20)
 
+#define ENV_HELP                                                              \
+	"Environment (as uv and pip find it): --venv, else the environment of\n"  \
+	"--python, else $VIRTUAL_ENV, else .venv in the working directory or\n"    \
+	"the nearest parent that has one.\n"                                     \
+	"  --venv DIR         the virtual environment\n"                          \
+	"  --python PATH      the interpreter whose environment to use (a venv's\n"\
+	"                     bin/python; a name is looked up in $PATH)\n"
+
 static const char install_usage[] =
-	"usage: spoke install [--venv DIR | --target DIR] [OPTIONS] WHEEL...\n"
+	"usage: spoke install [ENVIRONMENT] [OPTIONS] WHEEL...\n"
 	"       spoke install --plan FILE [OPTIONS] [WHEEL...]\n"
 	"\n"
 	"Install wheels (.whl files, unpacked once into the cache, or\n"
-	"directories holding exactly a wheel's contents) into a virtual\n"
-	"environment (default: $VIRTUAL_ENV) or a\n"
-	"--target directory. Every wheel and destination is checked before\n"
-	"anything changes; all wheels are linked in one parallel run. An\n"
-	"installed version of the same distribution is replaced (a same\n"
-	"version is left alone unless --reinstall).\n"
+	"directories holding exactly a wheel's contents). Every wheel and\n"
+	"destination is checked before anything changes, including that the\n"
+	"interpreter supports the wheel's tags and Requires-Python; all wheels\n"
+	"are linked in one parallel run. An installed version of the same\n"
+	"distribution is replaced (a same version is left alone unless\n"
+	"--reinstall).\n"
+	"\n"
+	ENV_HELP
+	"                     (with --target or --prefix: the interpreter to\n"
+	"                     install for, named by generated scripts)\n"
+	"  --target DIR       install into DIR as pip --target does\n"
+	"  --prefix DIR       install under DIR as pip --prefix does\n"
+	"                     (DIR/lib/pythonX.Y/site-packages, DIR/bin, ...)\n"
+	"  --root DIR         as pip --root: put every path of the environment\n"
+	"                     below DIR (scripts still name the real interpreter)\n"
+	"  --shebang-python PATH\n"
+	"                     the interpreter generated scripts name (default:\n"
+	"                     the environment's); scripts of a --target install\n"
+	"                     need one of the two\n"
 	"\n"
 	"Options:\n"
-	"  --venv DIR         the virtual environment to install into\n"
-	"  --target DIR       install into DIR as pip --target does\n"
-	"  --python PATH      interpreter named by generated scripts (default:\n"
-	"                     the venv's bin/python); needed with --target for\n"
-	"                     scripts and entry points\n"
 	"  --reinstall        reinstall distributions of the same version\n"
 	"  --dry-run          check everything, print what would happen, change\n"
 	"                     nothing\n"
+	"  --no-compat-check  install wheels whose tags or Requires-Python the\n"
+	"                     interpreter does not match\n"
 	"  --no-wait          fail (exit 5) if another spoke holds the\n"
 	"                     environment's lock, instead of waiting\n"
 	"  --requested        mark the distributions as requested (REQUESTED)\n"
 	"  --allow-overwrite  let a later wheel overwrite a file of an earlier one\n"
 	"  --direct-url JSON  write JSON as direct_url.json (one wheel only)\n"
 	PLAN_HELP
-	CLI_RUN_HELP
-	"  -h, --help         this help\n";
+	CLI_LINK_HELP
+	CLI_CACHE_HELP
+	CLI_OUT_HELP
+	"  -h, --help         this help\n"
+	"\n"
+	"Environment variables: VIRTUAL_ENV, SPOKE_LINK_MODE, SPOKE_CACHE_DIR.\n";
 
 static const char uninstall_usage[] =
-	"usage: spoke uninstall [--venv DIR | --target DIR] [OPTIONS] NAME...\n"
+	"usage: spoke uninstall [ENVIRONMENT] [OPTIONS] NAME...\n"
 	"       spoke uninstall --plan FILE [OPTIONS] [NAME...]\n"
 	"\n"
 	"Remove installed distributions: every file their RECORD lists, the\n"
 	"bytecode of their .py files and the directories that leaves empty.\n"
 	"Every RECORD path is checked first; one outside the environment\n"
-	"refuses the whole run.\n"
+	"refuses the whole run. There is no question to answer (-y, --yes\n"
+	"are accepted for pip's habit).\n"
+	"\n"
+	ENV_HELP
+	"  --target DIR       a directory made by spoke/pip install --target\n"
 	"\n"
 	"Options:\n"
-	"  --venv DIR         the virtual environment (default: $VIRTUAL_ENV)\n"
-	"  --target DIR       a directory made by spoke/pip install --target\n"
-	"  --python PATH      interpreter of the venv, if pyvenv.cfg has no\n"
-	"                     version\n"
 	"  --dry-run          check, print what would be removed, change nothing\n"
 	"  --no-wait          fail (exit 5) if another spoke holds the\n"
 	"                     environment's lock, instead of waiting\n"
 	PLAN_HELP
-	CLI_RUN_HELP
-	"  -h, --help         this help\n";
+	CLI_OUT_HELP
+	"  -h, --help         this help\n"
+	"\n"
+	"Environment variables: VIRTUAL_ENV.\n";
 
 enum {
 	OPT_VENV = 2000,
@@ -82,6 +106,11 @@ enum {
 	OPT_DIRECT_URL,
 	OPT_PLAN,
 	OPT_NO_WAIT,
+	OPT_PREFIX,
+	OPT_ROOT,
+	OPT_SHEBANG_PYTHON,
+	OPT_NO_COMPAT_CHECK,
+	OPT_YES,
 };
 
 /* Read FILE ("-": stdin) and load it into plan and ctx. 0, or the exit
@@ -138,15 +167,32 @@ static int load_plan(spoke_ctx *ctx, spoke_plan *plan, const char *cmd,
 }
 
 static int set_option(spoke_plan *plan, int opt, const char *arg,
-		      const char **direct_url)
+		      const char **direct_url, struct cli_env *env)
 {
 	switch (opt) {
 	case OPT_VENV:
-		return spoke_plan_set_venv(plan, arg);
+		env->venv = arg;
+		return 0;
 	case OPT_TARGET:
-		return spoke_plan_set_target(plan, arg);
+		env->target = arg;
+		return 0;
 	case OPT_PYTHON:
-		return spoke_plan_set_python(plan, arg);
+		env->python = arg;
+		return 0;
+	case OPT_PREFIX:
+		env->prefix = arg;
+		return 0;
+	case OPT_ROOT:
+		env->root = arg;
+		return 0;
+	case OPT_SHEBANG_PYTHON:
+		env->shebang = arg;
+		return 0;
+	case OPT_NO_COMPAT_CHECK:
+		return spoke_plan_set_compat_check(plan, 0);
+	case OPT_YES:
+	case 'y':
+		return 0;
 	case OPT_REINSTALL:
 		return spoke_plan_set_reinstall(plan, 1);
 	case OPT_NO_WAIT:
@@ -164,28 +210,6 @@ static int set_option(spoke_plan *plan, int opt, const char *arg,
 	return 1;
 }
 
-/* EXIT_OK, or EXIT_FAIL when stdout cannot be written. */
-static int print_dists(const spoke_report *rep, const struct cli_run_opts *o,
-		       const char *cmd)
-{
-	if (!rep || o->json || o->quiet)
-		return EXIT_OK;
-	for (size_t i = 0; i < spoke_report_dist_count(rep); i++) {
-		const char *name, *version, *action;
-
-		spoke_report_dist(rep, i, &name, &version, &action);
-		if (strcmp(action, "failed") != 0)
-			printf("%s %s %s\n", action, cli_esc(name),
-			       cli_esc(version));
-	}
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "spoke %s: cannot write output: %s\n", cmd,
-			strerror(errno));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
-}
-
 static int run(int argc, char **argv, int install)
 {
 	static const struct option longopts[] = {
@@ -200,11 +224,17 @@ static int run(int argc, char **argv, int install)
 		{ "direct-url", required_argument, NULL, OPT_DIRECT_URL },
 		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "prefix", required_argument, NULL, OPT_PREFIX },
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "shebang-python", required_argument, NULL, OPT_SHEBANG_PYTHON },
+		{ "no-compat-check", no_argument, NULL, OPT_NO_COMPAT_CHECK },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = install ? "install" : "uninstall";
 	const char *direct_url = NULL;
+	struct cli_env env = { 0 };
 	struct cli_run_opts o = { 0 };
 	spoke_report *rep = NULL;
 	spoke_ctx *ctx = cli_ctx_create(&o);
@@ -216,7 +246,14 @@ static int run(int argc, char **argv, int install)
 		ret = EXIT_FAIL;
 		goto out;
 	}
-	while ((opt = getopt_long(argc, argv, "j:qvh", longopts, NULL)) != -1) {
+	/* pip and uv check what they install; a library caller may have
+	 * checked already, the command line has not. */
+	if (install && spoke_plan_set_compat_check(plan, 1)) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	while ((opt = getopt_long(argc, argv, install ? "j:qvh" : "j:qvhy",
+				  longopts, NULL)) != -1) {
 		int r = cli_run_option(ctx, &o, opt, optarg);
 
 		if (r == 1)
@@ -229,9 +266,15 @@ static int run(int argc, char **argv, int install)
 		if (r == 0 && (!install && (opt == OPT_REINSTALL ||
 					    opt == OPT_REQUESTED ||
 					    opt == OPT_ALLOW_OVERWRITE ||
-					    opt == OPT_DIRECT_URL)))
+					    opt == OPT_DIRECT_URL ||
+					    opt == OPT_PREFIX || opt == OPT_ROOT ||
+					    opt == OPT_SHEBANG_PYTHON ||
+					    opt == OPT_NO_COMPAT_CHECK)))
 			r = -1, cli_usage_error(cmd, "'%s' is an install option",
 						argv[optind - 1]);
+		if (r == 0 && install && opt == OPT_YES)
+			r = -1, cli_usage_error(cmd, "'%s' is an uninstall "
+						"option", argv[optind - 1]);
 		if (r == 0 && opt == OPT_PLAN) {
 			int lr = load_plan(ctx, plan, cmd, optarg);
 
@@ -243,7 +286,7 @@ static int run(int argc, char **argv, int install)
 			continue;
 		}
 		if (r == 0)
-			r = set_option(plan, opt, optarg, &direct_url);
+			r = set_option(plan, opt, optarg, &direct_url, &env);
 		if (r != 0) {
 			if (r > 0)
 				fprintf(stderr, "Try 'spoke %s --help'.\n", cmd);
@@ -261,6 +304,10 @@ static int run(int argc, char **argv, int install)
 				"--direct-url needs exactly one wheel");
 		goto out;
 	}
+	env.have_plan = have_plan;
+	if ((ret = cli_env_apply(plan, &env, cmd)) != EXIT_OK)
+		goto out;
+	ret = EXIT_USAGE;
 	for (int i = optind; i < argc; i++) {
 		int r = install ? spoke_plan_add_wheel(plan, argv[i]) :
 				  spoke_plan_add_name(plan, argv[i]);
@@ -285,7 +332,7 @@ static int run(int argc, char **argv, int install)
 	/* Only now: cli_finish_run() clears the progress line on stderr,
 	 * which is usually the same terminal as stdout. */
 	if (ret == EXIT_OK)
-		ret = print_dists(rep, &o, cmd);
+		ret = cli_print_dists(rep, &o, cmd, cli_elapsed());
 out:
 	spoke_report_free(rep);
 	spoke_plan_free(plan);

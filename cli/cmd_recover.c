@@ -28,11 +28,13 @@ static const char usage[] =
 	"installs there refuse until it is dealt with (docs/RELIABILITY.md).\n"
 	"Paths changed after the interrupted run are left and reported.\n"
 	"\n"
-	"Options:\n"
-	"  --venv DIR         the virtual environment (default: $VIRTUAL_ENV)\n"
+	"Environment (as install finds it): --venv, else the venv of --python,\n"
+	"else $VIRTUAL_ENV, else .venv in the working directory or a parent.\n"
+	"  --venv DIR         the virtual environment\n"
+	"  --python PATH      the interpreter whose venv to use\n"
 	"  --target DIR       a directory made by spoke/pip install --target\n"
-	"  --python PATH      interpreter of the venv, if pyvenv.cfg has no\n"
-	"                     version\n"
+	"\n"
+	"Options:\n"
 	"  --no-wait          fail (exit 5) if another spoke holds the lock\n"
 	"  --json             print the report as one JSON object on stdout\n"
 	"  -q, --quiet        print nothing on success\n"
@@ -58,6 +60,7 @@ int cmd_recover(int argc, char **argv)
 	spoke_report *rep = NULL;
 	spoke_ctx *ctx = cli_ctx_create(&o);
 	spoke_plan *plan = spoke_plan_create();
+	struct cli_env env = { 0 };
 	int opt, ret = EXIT_USAGE, r = 0;
 
 	if (!ctx || !plan) {
@@ -73,14 +76,14 @@ int cmd_recover(int argc, char **argv)
 			cli_run_option(ctx, &o, opt, optarg);
 			continue;
 		case OPT_VENV:
-			r = spoke_plan_set_venv(plan, optarg);
-			break;
+			env.venv = optarg;
+			continue;
 		case OPT_TARGET:
-			r = spoke_plan_set_target(plan, optarg);
-			break;
+			env.target = optarg;
+			continue;
 		case OPT_PYTHON:
-			r = spoke_plan_set_python(plan, optarg);
-			break;
+			env.python = optarg;
+			continue;
 		case OPT_NO_WAIT:
 			r = spoke_plan_set_no_wait(plan, 1);
 			break;
@@ -103,6 +106,8 @@ int cmd_recover(int argc, char **argv)
 				argv[optind]);
 		goto out;
 	}
+	if ((ret = cli_env_apply(plan, &env, "recover")) != EXIT_OK)
+		goto out;
 	cli_ctx_finish(ctx, &o);
 	/* Recovery itself is not interruptible (it only puts things back);
 	 * a signal ends the wait for the lock. */

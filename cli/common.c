@@ -169,6 +169,16 @@ static double elapsed(void)
 	       (double)(now.tv_nsec - progress.start.tv_nsec) / 1e9;
 }
 
+int cli_stderr_is_tty(void)
+{
+	return progress.tty;
+}
+
+double cli_elapsed(void)
+{
+	return elapsed();
+}
+
 /* One line, redrawn in place: files, MB, rate, elapsed. Only on a TTY, so
  * logs and pipes never get carriage returns. */
 static void draw_progress(void *user, const struct spoke_progress *p)
@@ -191,10 +201,25 @@ static void draw_progress(void *user, const struct spoke_progress *p)
 spoke_ctx *cli_ctx_create(const struct cli_run_opts *o)
 {
 	spoke_ctx *ctx = spoke_ctx_create();
+	const char *mode = getenv("SPOKE_LINK_MODE");
+	enum spoke_link_mode m;
 
 	(void)o;
-	if (!ctx)
+	if (!ctx) {
 		fprintf(stderr, "spoke: out of memory\n");
+		return NULL;
+	}
+	/* The environment's default; --link-mode still overrides it. */
+	if (mode && *mode) {
+		if (parse_link_mode(mode, &m)) {
+			fprintf(stderr, "spoke: invalid SPOKE_LINK_MODE '%s' "
+				"(auto, clone, hardlink, copy or symlink)\n",
+				cli_esc(mode));
+			spoke_ctx_free(ctx);
+			exit(EXIT_USAGE);
+		}
+		spoke_ctx_set_link_mode(ctx, m);
+	}
 	return ctx;
 }
 
@@ -269,7 +294,8 @@ static void print_hint(const char *cmd, const char *msg)
 	} hints[] = {
 		{ "no environment to install into",
 		  "give --venv DIR or --target DIR" },
-		{ "needs the interpreter", "give it with --python PATH" },
+		{ "needs the interpreter", "give it with --python PATH (or only "
+		  "the one scripts name, with --shebang-python PATH)" },
 		{ "(allow_overwrite lets", "--allow-overwrite lets the later "
 		  "wheel win" },
 		{ "none is set (use a venv", "give --venv DIR or --target DIR" },

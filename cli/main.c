@@ -33,7 +33,15 @@ static const char usage[] =
 	"  5    environment locked by another spoke (--no-wait)\n"
 	"  130  interrupted; the environment was restored\n"
 	"\n"
+	"Options:\n"
+	"  -h, --help                     this help\n"
+	"  -V, --version                  print the version\n"
+	"\n"
 	"Environment:\n"
+	"  VIRTUAL_ENV                    the venv to use when none is given\n"
+	"  SPOKE_LINK_MODE=MODE           default for --link-mode\n"
+	"  SPOKE_CACHE_DIR=DIR            default for --cache-dir (else\n"
+	"                                 $XDG_CACHE_HOME/spoke, ~/.cache/spoke)\n"
 	"  SPOKE_FAULT=OP:N:ERRNO[,...]   make the Nth call of io op OP fail with\n"
 	"                                 ERRNO (testing; see spoke(1))\n";
 
@@ -59,7 +67,8 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
 		printf("spoke %s\n", spoke_version());
 		return EXIT_OK;
 	}

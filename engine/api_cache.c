@@ -11,6 +11,7 @@
 #include "engine/wheel.h"
 #include "engine/wheelname.h"
 #include "base/name.h"
+#include "base/path.h"
 #include "base/pool.h"
 #include "cache/store.h"
 #include "base/alloc.h"
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A backstop for messages from cache/: names are escaped where they are
  * printed, but a control byte that slipped through any other way must
@@ -132,6 +134,7 @@ int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
 	struct pool *own = NULL;
 	struct store *s = NULL;
 	char err[1024] = "", shown[4 * PATH_MAX + 1], want[65];
+	struct timespec t0, t1;
 	int ret;
 
 	name_escape(shown, sizeof(shown), whl);
@@ -181,7 +184,26 @@ int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
 	o.cancel = &ctx->cancel;
 	o.check = check_tree;
 	o.check_user = &wc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = store_add(s, whl, &o, &res, err, sizeof(err));
+	if (!ret) {
+		/* -v of the CLI: where a wheel's files came from, and what
+		 * it cost. */
+		double secs;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (res.existed)
+			ctx_log(ctx, SPOKE_LOG_INFO, "%s: cache hit in %.3f s",
+				path_basename(shown), secs);
+		else
+			ctx_log(ctx, SPOKE_LOG_INFO, "%s: unpacked into the "
+				"cache: %llu files, %.1f MB in %.3f s",
+				path_basename(shown),
+				(unsigned long long)res.st.files,
+				(double)res.st.bytes / 1e6, secs);
+	}
 	if (ret) {
 		ret = ctx_canceled(ctx) ? ctx_fail(ctx, SPOKE_E_CANCELED, 0,
 						   shown, "canceled") :

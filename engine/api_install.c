@@ -26,7 +26,7 @@ int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 
 int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
 {
-	struct scheme_opts o = { NULL, NULL, NULL, { NULL } };
+	struct scheme_opts o = { NULL, NULL, NULL, { NULL }, NULL };
 	struct spoke_report *rep;
 	struct env_lock *l = NULL;
 	struct scheme s;

@@ -37,6 +37,7 @@ void spoke_plan_free(spoke_plan *p)
 	free(p->venv);
 	free(p->target);
 	free(p->python);
+	free(p->shebang_python);
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
 		free(p->path[k]);
 	free(p);
@@ -115,6 +116,13 @@ int spoke_plan_set_scheme_path(spoke_plan *p, enum spoke_scheme_key key,
 int spoke_plan_set_python(spoke_plan *p, const char *python)
 {
 	return p ? set_str(&p->python, python) : SPOKE_E_USAGE;
+}
+
+/* Only the shebang: python (or the venv's) stays the interpreter whose
+ * version and tags count. */
+int spoke_plan_set_shebang_python(spoke_plan *p, const char *python)
+{
+	return p ? set_str(&p->shebang_python, python) : SPOKE_E_USAGE;
 }
 
 int spoke_plan_set_reinstall(spoke_plan *p, int on)
@@ -234,4 +242,14 @@ int spoke_plan_set_installer(spoke_plan *p, const char *name)
 int spoke_plan_add_remove(spoke_plan *p, const char *name)
 {
 	return p ? add_str(&p->removes, &p->nremoves, name) : SPOKE_E_USAGE;
+}
+
+/* Off by default: a resolver that chose the wheels for this interpreter
+ * has checked them already (engine/compat.c). */
+int spoke_plan_set_compat_check(spoke_plan *p, int on)
+{
+	if (!p)
+		return SPOKE_E_USAGE;
+	p->compat_check = !!on;
+	return 0;
 }

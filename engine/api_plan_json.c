@@ -59,6 +59,7 @@ struct staged {
 	const char *path[SPOKE_SCHEME__MAX];
 	int link_mode, jobs, io, no_verify, no_fallback;
 	int reinstall, requested, allow_overwrite, dry_run, no_wait;
+	int compat_check;
 };
 
 struct loader {
@@ -212,7 +213,8 @@ static int stage_options(struct loader *ld, const cJSON *o)
 	static const char *const keys[] = {
 		"link_mode", "jobs", "io", "reinstall", "requested",
 		"allow_overwrite", "dry_run", "no_wait", "no_verify",
-		"no_fallback", "cache_dir", "installer", NULL
+		"no_fallback", "cache_dir", "installer", "compat_check",
+		NULL
 	};
 	/* Indexes are the enum values of spoke.h. */
 	static const char *const modes[] = { "auto", "clone", "hardlink",
@@ -242,6 +244,9 @@ static int stage_options(struct loader *ld, const cJSON *o)
 		err = get_bool(ld, o, "dry_run", "options", &st->dry_run);
 	if (!err)
 		err = get_bool(ld, o, "no_wait", "options", &st->no_wait);
+	if (!err)
+		err = get_bool(ld, o, "compat_check", "options",
+			       &st->compat_check);
 	if (!err)
 		err = get_bool(ld, o, "no_verify", "options", &st->no_verify);
 	if (!err)
@@ -579,6 +584,8 @@ static int apply(struct loader *ld, spoke_plan *plan)
 		err = spoke_plan_set_no_wait(plan, st->no_wait);
 	if (!err && st->installer)
 		err = spoke_plan_set_installer(plan, st->installer);
+	if (!err && st->compat_check >= 0)
+		err = spoke_plan_set_compat_check(plan, st->compat_check);
 	for (size_t i = 0; i < st->nnames && !err; i++)
 		err = spoke_plan_add_name(plan, st->names[i]);
 	for (size_t i = 0; i < st->nremoves && !err; i++)
@@ -657,6 +664,7 @@ int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan, const char *json,
 	ld.st.link_mode = ld.st.jobs = ld.st.io = ld.st.no_verify = -1;
 	ld.st.no_fallback = ld.st.reinstall = ld.st.requested = -1;
 	ld.st.allow_overwrite = ld.st.dry_run = ld.st.no_wait = -1;
+	ld.st.compat_check = -1;
 	/* With a length, not NUL-terminated, so a host can pass a buffer or
 	 * a mapped file as it is; whatever follows the value must be blank. */
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);

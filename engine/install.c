@@ -19,6 +19,7 @@
  */
 #include "engine/install.h"
 #include "engine/envmod.h"
+#include "engine/compat.h"
 #include "engine/pep440.h"
 #include "engine/plan.h"
 #include "engine/report.h"
@@ -70,7 +71,7 @@ static void run_free(struct run *r)
 
 static int run_begin(struct run *r, spoke_ctx *ctx, const struct spoke_plan *p)
 {
-	struct scheme_opts o = { p->venv, p->target, p->python, { NULL } };
+	struct scheme_opts o = { p->venv, p->target, p->python, { NULL }, NULL };
 
 	memset(r, 0, sizeof(*r));
 	r->cur = -1;
@@ -78,6 +79,7 @@ static int run_begin(struct run *r, spoke_ctx *ctx, const struct spoke_plan *p)
 	r->p = p;
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
 		o.path[k] = p->path[k];
+	o.shebang = p->shebang_python;
 	return scheme_resolve(ctx, &o, &r->s);
 }
 
@@ -523,6 +525,9 @@ static int plan_removals(struct run *r)
 static int validate(struct run *r)
 {
 	int err = open_wheels(r);
+
+	if (!err && r->p->compat_check)
+		err = compat_check(r->ctx, r->p, r->wp, r->n, r->s.python);
 
 	for (size_t i = 0; i < r->n && !err; i++) {
 		r->cur = (long)i;

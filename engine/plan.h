@@ -38,9 +38,11 @@ struct spoke_plan {
 	size_t nremoves;
 	char *installer; /* INSTALLER text, or NULL for "spoke" */
 	char *venv, *target, *python;
+	char *shebang_python; /* scripts name it instead of python */
 	char *path[SPOKE_SCHEME__MAX];
 	int reinstall, dry_run, requested, allow_overwrite;
 	int no_wait; /* environment locked: fail at once (engine/lock.c) */
+	int compat_check; /* tags and Requires-Python (engine/compat.c) */
 };
 
 /* The directory an entry of the plan is installed from: today the tree

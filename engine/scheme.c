@@ -283,6 +283,9 @@ int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 					"cannot find the interpreter '%s'",
 					o->python);
 	}
+	if (o->shebang && !(s->shebang = find_python(o->shebang)))
+		return ctx_fail(ctx, SPOKE_E_USAGE, 0, o->shebang,
+				"cannot find the interpreter '%s'", o->shebang);
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
 		if (o->path[k] && set_path(s, k, o->path[k], NULL))
 			return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
@@ -294,6 +297,7 @@ void scheme_free(struct scheme *s)
 {
 	free(s->env);
 	free(s->python);
+	free(s->shebang);
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
 		free(s->path[k]);
 	memset(s, 0, sizeof(*s));
@@ -314,7 +318,7 @@ int scheme_dir(spoke_ctx *ctx, const struct scheme *s,
 int scheme_python(spoke_ctx *ctx, const struct scheme *s, const char *why,
 		  const char **out)
 {
-	*out = s->python;
+	*out = s->shebang ? s->shebang : s->python;
 	if (*out)
 		return 0;
 	return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
@@ -331,7 +335,9 @@ int scheme_pyver(spoke_ctx *ctx, struct scheme *s, const char *why,
 	if (s->pyver[0])
 		return 0;
 	if (!s->python)
-		return scheme_python(ctx, s, why, out);
+		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "%s needs the "
+				"interpreter's version: give the interpreter "
+				"(python)", why);
 	err = run_python_version(ctx, s->python, s->pyver);
 	*out = s->pyver;
 	return err;

@@ -21,6 +21,7 @@ enum scheme_kind { SCHEME_VENV = 0, SCHEME_TARGET, SCHEME_EXPLICIT };
 struct scheme_opts {
 	const char *venv, *target, *python;   /* NULL: not given */
 	const char *path[SPOKE_SCHEME__MAX];  /* explicit overrides */
+	const char *shebang;                  /* scripts' interpreter */
 };
 
 struct scheme {
@@ -28,7 +29,8 @@ struct scheme {
 	char *env;    /* the venv or target directory; NULL for explicit */
 	/* NULL: not configured. headers is the base, without the dist name. */
 	char *path[SPOKE_SCHEME__MAX];
-	char *python; /* interpreter for shebangs (absolute), or NULL */
+	char *python; /* the interpreter (absolute), or NULL */
+	char *shebang; /* what scripts name instead of python, or NULL */
 	char pyver[16]; /* "3.11", or "" until scheme_pyver() finds it */
 };
 
@@ -44,7 +46,8 @@ void scheme_free(struct scheme *s);
  * the scheme has none. */
 int scheme_dir(spoke_ctx *ctx, const struct scheme *s,
 	       enum spoke_scheme_key key, const char *why, const char **out);
-/* The interpreter for shebangs, or SPOKE_E_USAGE naming `why`. */
+/* The interpreter for shebangs (shebang, else python), or SPOKE_E_USAGE
+ * naming `why`. */
 int scheme_python(spoke_ctx *ctx, const struct scheme *s, const char *why,
 		  const char **out);
 /* "X.Y" of the interpreter: from the scheme, else by running it. */

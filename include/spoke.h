@@ -282,6 +282,18 @@ SPOKE_API int spoke_plan_set_direct_url(spoke_plan *plan, int wheel,
  * environment; when another process holds it they wait (logging once that
  * they do), or with no_wait fail at once with SPOKE_E_LOCKED. */
 SPOKE_API int spoke_plan_set_no_wait(spoke_plan *plan, int on);
+/* Refuse (SPOKE_E_BADWHEEL, before any change) a wheel the environment's
+ * interpreter cannot use, as pip does: none of its tags (file name, or
+ * WHEEL's Tag lines for a tree) among those the interpreter supports, or
+ * a METADATA Requires-Python excluding its version. The tags are learned
+ * by running the interpreter once and cached in the cache directory.
+ * Default off (a resolver that picked the wheels has checked them). */
+SPOKE_API int spoke_plan_set_compat_check(spoke_plan *plan, int on);
+/* The interpreter generated scripts name in their shebang instead of
+ * set_python's (or the venv's), which stays the one whose version and
+ * tags count: for a --target built for another machine's interpreter. */
+SPOKE_API int spoke_plan_set_shebang_python(spoke_plan *plan,
+					    const char *python);
 /* Load a plan file (JSON, len bytes, need not be NUL-terminated; schema in
  * docs/EMBEDDING.md): wheels by path or by cache key (resolved to the
  * entry in the cache of ctx, or of options.cache_dir), names to uninstall,
