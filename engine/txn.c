@@ -279,6 +279,7 @@ static int bdir_for(struct txn *t, const char *root)
 		bd[t->nbd].path = path;
 		bd[t->nbd].dev = st.st_dev;
 		bd[t->nbd].fd = -1;
+		bd[t->nbd].made = 0;
 		b = (int)t->nbd++;
 	}
 	rd = xrealloc(t->rd, (t->nrd + 1) * sizeof(*rd));
@@ -473,6 +474,7 @@ int txn_backup_at(struct txn *t, int idx, int *dfd, const char **name)
 		if (err == -EEXIST && rmdir(b->path) == 0)
 			err = mkdir(b->path, 0700) < 0 ? -errno : 0;
 	}
+	b->made = !err;
 	if (err)
 		return ctx_fail(t->ctx, err, -err, b->path, "cannot create the "
 				"backup directory '%s': %s%s", b->path,

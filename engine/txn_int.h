@@ -32,6 +32,7 @@ struct bdir {
 	char *path;
 	dev_t dev;
 	int fd; /* -1 until made (forward) or opened (undo) */
+	int made; /* forward: this run created it (a rollback touches no other) */
 };
 
 struct rootdev {

@@ -258,6 +258,8 @@ static int undo_move(struct txn *t, const struct ent *e)
 	struct stat st;
 	int pfd;
 
+	if (!t->win_hi && !b->made)
+		return 0; /* live: never made, so nothing was moved into it */
 	if (b->fd < 0) {
 		int fd = open_dir(t, b->path);
 
@@ -397,6 +399,9 @@ static int rm_bdirs(struct txn *t)
 		if (t->bd[i].fd >= 0)
 			close(t->bd[i].fd);
 		t->bd[i].fd = -1;
+		/* A live run's failed mkdir found someone else's: not ours. */
+		if (!t->win_hi && !t->bd[i].made)
+			continue;
 		pfd = parent_fd(t, t->bd[i].path, &name);
 		if (pfd == -ENOENT)
 			continue;
