@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,11 +151,17 @@ static int runs(struct txn *t, int dfd, const char *name, int dir)
 	struct statx sx;
 	int64_t when;
 
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME |
+		  STATX_INO, &sx) < 0)
+		return !t->win_hi;
+	/* what the run found in its way is another writer's, live or not */
+	for (size_t i = 0; i < t->nforeign; i++)
+		if (t->foreign[i].ino == sx.stx_ino &&
+		    t->foreign[i].dev == makedev(sx.stx_dev_major,
+						 sx.stx_dev_minor))
+			return 0;
 	if (!t->win_hi)
 		return 1;
-	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME,
-		  &sx) < 0)
-		return 0;
 	if (dir && (sx.stx_mask & STATX_BTIME))
 		when = (int64_t)sx.stx_btime.tv_sec * 1000000000 +
 		       sx.stx_btime.tv_nsec;
@@ -197,7 +204,7 @@ static int rm_tree(struct txn *t, int pfd, const char *name,
 	int err;
 
 	o.flags = RMTREE_NOFAULT;
-	if (t->win_hi && path) {
+	if ((t->win_hi || t->nforeign) && path) {
 		o.keep = keep_foreign;
 		o.arg = t;
 	}

@@ -121,3 +121,26 @@ for what in dir fifo nobody dirlink; do
 done
 note "control files as a directory, a FIFO, another user's, a symlink to a directory"
 fi
+
+# -- another writer creates a file the run planned, between plan and link -------
+# (cause 7: the linker replaced it on EEXIST, and a rollback would delete it)
+if want racer; then
+fresh
+rm -rf "$TMP/wr"
+mkwheel "$TMP/wr" newpkg "newpkg/m0.py=x" "newpkg/m1.py=x" "zz_newmod.py=mine"
+rm -f "$TMP/wrote"
+( sleep 0.6; set -C; echo theirs >"$SP/zz_newmod.py" && : >"$TMP/wrote" ) 2>/dev/null &
+SPOKE_FAULT=link:1:DELAY=2000 run install --venv "$V" "$TMP/wr"
+rc=$?
+wait
+if [ "$(cat "$SP/zz_newmod.py" 2>/dev/null)" = theirs ]; then
+	[ "$rc" != 0 ] || fail "racer: the run succeeded over another writer's file"
+	grep -q "zz_newmod.py" "$TMP/err" || fail "racer: the message does not name the path: $(cat "$TMP/err")"
+	[ ! -e "$SP/newpkg" ] || fail "racer: the failed run left its package"
+elif [ ! -e "$TMP/wrote" ] && [ "$rc" = 0 ] && [ "$(cat "$SP/zz_newmod.py")" = mine ]; then
+	note "racer: the other writer came too late (slow machine?); nothing checked"
+else
+	fail "racer: another writer's file was replaced or removed (rc $rc): $(cat "$TMP/err")"
+fi
+note "a file another writer makes during the run is neither replaced nor removed"
+fi
