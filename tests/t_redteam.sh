@@ -144,3 +144,17 @@ else
 fi
 note "a file another writer makes during the run is neither replaced nor removed"
 fi
+
+# -- a wheel writing into another distribution's .dist-info ---------------------
+if want distinfo; then
+for path in "hostile-1.0.data/purelib/spoke_edge-1.0.dist-info/RECORD" "spoke_edge-1.0.dist-info/INSTALLER" \
+	"hostile-1.0.data/platlib/Spoke_Edge-1.0.DIST-INFO/RECORD"; do
+	fresh
+	rm -rf "$TMP/wd"; mkwheel "$TMP/wd" hostile "hostile/__init__.py=" "$path=x,,"
+	manifest "$V" >"$TMP/m0"
+	run install --venv "$V" "$TMP/wd"
+	expect_fail "dist-info" "a wheel writing '$path'"
+	diff "$TMP/m0" <(manifest "$V") >/dev/null || fail "'$path': the environment changed"
+done
+note "a wheel cannot write into another distribution's .dist-info"
+fi
