@@ -158,3 +158,41 @@ for path in "hostile-1.0.data/purelib/spoke_edge-1.0.dist-info/RECORD" "spoke_ed
 done
 note "a wheel cannot write into another distribution's .dist-info"
 fi
+
+# -- KNOWN, NOT FIXED (run with SPOKE_REDTEAM_KNOWN=1): a killed hardlink
+# install whose cache inodes another environment links afterwards. Linking
+# a cache file anywhere moves the change time of every hardlink of it, so
+# recovery's lifetime window takes the killed run's own files for someone
+# else's: it leaves a half-installed package and exits 0 (guarantee 2
+# broken). Needs identity, not time: e.g. the journal naming each link
+# root's cache source, so recovery can compare dev+ino with the source.
+if [ -n "${SPOKE_REDTEAM_KNOWN:-}" ] && want hardlink-ctime; then
+export SPOKE_CACHE_DIR=$TMP/cache
+WHL=$TMP/ok-1.0-py3-none-any.whl
+$PY - "$WHL" <<'PY'
+import zipfile, base64, hashlib, sys
+def rec(n, d):
+    h = base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode()
+    return "%s,sha256=%s,%d" % (n, h, len(d))
+fs = {"ok/__init__.py": b"x=1\n", "ok/data.txt": b"hello\n",
+      "ok-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: ok\nVersion: 1.0\n",
+      "ok-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: x\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for n, d in fs.items():
+        z.writestr(n, d)
+    z.writestr("ok-1.0.dist-info/RECORD", "\n".join([rec(n, d) for n, d in fs.items()] + ["ok-1.0.dist-info/RECORD,,"]) + "\n")
+PY
+rm -rf "$TMP/va" "$TMP/vb"
+cp -a "$V0" "$TMP/va"; cp -a "$V0" "$TMP/vb"
+ok cache add "$WHL"
+manifest "$TMP/va" >"$TMP/m0"
+SPOKE_FAULT=link:2:KILL run install --link-mode hardlink --venv "$TMP/va" "$WHL"
+[ $? = 137 ] || fail "hardlink-ctime: the kill point was not reached: $(cat "$TMP/err")"
+sleep 3
+ok install --link-mode hardlink --venv "$TMP/vb" "$WHL"
+run recover --venv "$TMP/va"
+rc=$?
+diff "$TMP/m0" <(manifest "$TMP/va") >/dev/null ||
+	fail "hardlink-ctime: recovery left the killed run's files (exit $rc): $(diff "$TMP/m0" <(manifest "$TMP/va") | head -5)"
+unset SPOKE_CACHE_DIR
+fi
