@@ -22,6 +22,33 @@ int name_has_control(const char *s)
 	return 0;
 }
 
+int name_folds_to_prefix(const char *s, const char *prefix)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+
+	while (*prefix) {
+		utf8proc_int32_t cp, fold[32];
+		utf8proc_ssize_t len, n;
+		int bound = 0;
+
+		if (!*p || *p == '/')
+			return 0;
+		len = utf8proc_iterate(p, -1, &cp);
+		if (len <= 0)
+			return 0;
+		p += len;
+		n = utf8proc_decompose_char(cp, fold, 32, UTF8PROC_CASEFOLD |
+					    UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
+					    UTF8PROC_IGNORE, &bound);
+		if (n < 0 || n > 32)
+			return 0;
+		for (utf8proc_ssize_t i = 0; i < n && *prefix; i++)
+			if (fold[i] != (unsigned char)*prefix++)
+				return 0;
+	}
+	return 1;
+}
+
 char *name_nfc(const char *s, int *invalid)
 {
 	utf8proc_uint8_t *out = NULL;

@@ -20,6 +20,14 @@
  * control, else 0. */
 int name_has_control(const char *s);
 
+/* 1 if the component s (up to its first '/' or NUL) begins with the ASCII
+ * lowercase prefix once case-folded, compatibility-decomposed and stripped
+ * of default-ignorable code points: what a case-insensitive filesystem
+ * (ext4/f2fs casefold, vfat, a macOS share) may take for the same name, so
+ * ".SPOKE-lock" and ".\u017fpoke-lock" (long s) both match ".spoke".
+ * Invalid UTF-8 never matches past the bad byte. */
+int name_folds_to_prefix(const char *s, const char *prefix);
+
 /* The NFC form of s on the heap, or NULL (ENOMEM, or s is not valid
  * UTF-8: then *invalid is set to 1 when invalid is not NULL). */
 char *name_nfc(const char *s, int *invalid);

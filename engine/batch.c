@@ -141,6 +141,18 @@ static int settle(const struct batch_env *e, struct attempt_pair *pair,
 		count_done(e, op);
 		return 0;
 	}
+	if (cls == ERR_EXISTS && !op->replace && e->taken) {
+		char path[PATH_MAX];
+
+		attempt_probe_close(probe, ATT_PROBE_ABANDONED);
+		e->dst_path(e->where, op->dname, path, sizeof(path));
+		e->taken(e->taken_arg, path);
+		atomic_store(e->abort, 1);
+		return ctx_fail(e->ctx, op->res, op->res, path, "cannot create "
+				"'%s': something else appeared there during "
+				"the run (another installer?); it was left in "
+				"place", path);
+	}
 	if (cls == ERR_EXISTS && !op->replace) {
 		/* Says nothing about whether the method works: keep any
 		 * probe and retry the same method over the old file. */

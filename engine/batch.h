@@ -38,6 +38,13 @@ struct batch_env {
 	void (*dst_path)(const void *where, const char *dname, char *buf,
 			 size_t len);
 	const void *where;
+	/* Set (a transaction's linker): a destination found taken is not
+	 * replaced but fails the run, and taken(taken_arg, path) learns of
+	 * it. The transaction classified every path before the first link,
+	 * so whatever is there now was put there by someone else meanwhile.
+	 * Unset (copy-tree): an existing file is replaced atomically. */
+	void (*taken)(void *arg, const char *path);
+	void *taken_arg;
 };
 
 /* Run ops[0..n) to the end. 0, or the first error (recorded in e->ctx and

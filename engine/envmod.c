@@ -182,6 +182,16 @@ static int make_outer_parents(spoke_ctx *ctx, const struct scheme *s)
 	return 0;
 }
 
+void envmod_allow_replace(struct envmod *m)
+{
+	linker_allow_replace(m->linker);
+}
+
+static void disown(void *txn, const char *path)
+{
+	txn_disown(txn, path);
+}
+
 int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 		 const struct scheme *s)
 {
@@ -204,6 +214,8 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 		return err;
 	}
 	err = linker_create(&m->linker, ctx, rep);
+	if (!err)
+		linker_set_disown(m->linker, disown, m->txn);
 	if (err) {
 		txn_rollback(m->txn);
 		free(m);

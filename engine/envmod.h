@@ -73,6 +73,10 @@ int envmod_link_tree(struct envmod *m, const char *src, const char *dst,
 void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes);
 /* Link every queued tree in one pool run. */
 int envmod_link_run(struct envmod *m);
+/* From now on the linker may replace a destination it finds taken (the
+ * later wheels of --allow-overwrite replace the earlier ones' files);
+ * until then a taken destination is another writer's and fails the run. */
+void envmod_allow_replace(struct envmod *m);
 
 /* Write a generated file at path (parents created): a new inode renamed
  * into place, never a write into an existing file, which may be a hardlink

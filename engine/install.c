@@ -638,6 +638,9 @@ static int execute(struct run *r, struct envmod *m)
 	for (size_t i = 0; i <= r->n && !err; i++) {
 		if (i < r->n && (!r->wp[i].barrier || i == start))
 			continue;
+		/* later groups replace what the earlier ones linked */
+		if (start > 0)
+			envmod_allow_replace(m);
 		err = link_group(r, m, start, i);
 		start = i;
 	}

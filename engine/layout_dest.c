@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,31 @@ static int claim_nfc(struct walker *wk, const char *dest, int kind)
 	return err;
 }
 
+/* 1 if dest lies in a .dist-info directory of purelib or platlib other
+ * than this wheel's own: another distribution's metadata (its RECORD would
+ * then steer that distribution's uninstall, and this wheel's uninstall
+ * would delete it). */
+static int foreign_distinfo(const struct walker *wk, const char *dest)
+{
+	static const int libs[] = { SPOKE_SCHEME_PURELIB, SPOKE_SCHEME_PLATLIB };
+	const char *own = wk->wp->w.distinfo;
+
+	for (size_t k = 0; k < sizeof(libs) / sizeof(libs[0]); k++) {
+		const char *root = wk->s->path[libs[k]], *c, *end;
+		size_t len;
+
+		if (!root || !path_under(root, dest) || !dest[strlen(root)])
+			continue;
+		c = dest + strlen(root) + 1;
+		end = strchr(c, '/');
+		len = end ? (size_t)(end - c) : strlen(c);
+		if (len >= 10 && strncasecmp(c + len - 10, ".dist-info", 10) == 0 &&
+		    !(own && strlen(own) == len && strncmp(c, own, len) == 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Claim dest for this wheel. Directories may be claimed any number of
  * times; a file only once, except that with --allow-overwrite a later
  * wheel may take a file of an earlier one: it then becomes a barrier, so it
@@ -111,6 +137,12 @@ int layout_claim(struct walker *wk, const char *dest, int kind)
 				"wheel '%s' would write '%s': a name beginning "
 				"with '.spoke' in the environment is spoke's "
 				"own (its lock, journal and backups)",
+				layout_label(wk, wk->index),
+				layout_esc(wk, 1, dest));
+	if (foreign_distinfo(wk, dest))
+		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, dest,
+				"wheel '%s' would write '%s': that is another "
+				"distribution's .dist-info directory",
 				layout_label(wk, wk->index),
 				layout_esc(wk, 1, dest));
 	r = strmap_put(wk->dests, dest, &e);

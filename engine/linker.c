@@ -155,6 +155,18 @@ int linker_add_tree(struct linker *l, const char *src, const char *dst,
 	return 0;
 }
 
+void linker_allow_replace(struct linker *l)
+{
+	l->replace_ok = 1;
+}
+
+void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
+		       void *arg)
+{
+	l->disown = fn;
+	l->disown_arg = arg;
+}
+
 void linker_set_totals(struct linker *l, uint64_t files, uint64_t bytes)
 {
 	l->files_total = files;

@@ -161,6 +161,7 @@ static int take(void *arg, const struct jrec *r, size_t batch)
 			return txn_nomem(t);
 		t->bd = bd;
 		bd[t->nbd].fd = -1;
+		bd[t->nbd].made = 0;
 		bd[t->nbd].dev = 0;
 		if (!(bd[t->nbd].path = xstrdup(a)))
 			return txn_nomem(t);

@@ -8,6 +8,7 @@
  */
 #include "engine/scheme.h"
 #include "base/alloc.h"
+#include "base/name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -414,7 +415,7 @@ int scheme_reserved(const struct scheme *s, const char *abs)
 	p = abs + strlen(root);
 	/* every component of the rest, each after its '/' */
 	for (; *p; p++)
-		if (*p == '/' && strncmp(p + 1, ".spoke", 6) == 0)
+		if (*p == '/' && name_folds_to_prefix(p + 1, ".spoke"))
 			return 1;
 	return 0;
 }

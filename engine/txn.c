@@ -163,7 +163,28 @@ struct txn *txn_new(spoke_ctx *ctx, const struct scheme *s)
 		free(t);
 		return NULL;
 	}
+	pthread_mutex_init(&t->foreign_mu, NULL);
 	return t;
+}
+
+void txn_disown(struct txn *t, const char *path)
+{
+	struct stat st;
+	void *p;
+
+	if (!t || lstat(path, &st) < 0)
+		return;
+	pthread_mutex_lock(&t->foreign_mu);
+	/* plain realloc: an EEXIST is rare, and the fault sweeps' counts of
+	 * allocations should not depend on another writer's timing */
+	p = realloc(t->foreign, (t->nforeign + 1) * sizeof(*t->foreign));
+	if (p) {
+		t->foreign = p;
+		t->foreign[t->nforeign].dev = st.st_dev;
+		t->foreign[t->nforeign].ino = st.st_ino;
+		t->nforeign++;
+	}
+	pthread_mutex_unlock(&t->foreign_mu);
 }
 
 void txn_free(struct txn *t)
@@ -184,6 +205,8 @@ void txn_free(struct txn *t)
 	if (t->jfd >= 0)
 		close(t->jfd);
 	dirfd_forget(&t->dc);
+	free(t->foreign);
+	pthread_mutex_destroy(&t->foreign_mu);
 	free(t->jpath);
 	free(t);
 }
@@ -279,6 +302,7 @@ static int bdir_for(struct txn *t, const char *root)
 		bd[t->nbd].path = path;
 		bd[t->nbd].dev = st.st_dev;
 		bd[t->nbd].fd = -1;
+		bd[t->nbd].made = 0;
 		b = (int)t->nbd++;
 	}
 	rd = xrealloc(t->rd, (t->nrd + 1) * sizeof(*rd));
@@ -473,6 +497,7 @@ int txn_backup_at(struct txn *t, int idx, int *dfd, const char **name)
 		if (err == -EEXIST && rmdir(b->path) == 0)
 			err = mkdir(b->path, 0700) < 0 ? -errno : 0;
 	}
+	b->made = !err;
 	if (err)
 		return ctx_fail(t->ctx, err, -err, b->path, "cannot create the "
 				"backup directory '%s': %s%s", b->path,

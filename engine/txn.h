@@ -62,6 +62,13 @@ int txn_created(struct txn *t, const char *path, int is_dir);
 /* Record that path (below the scheme root `root`) is about to be moved
  * aside. Returns the entry's index for txn_backup_at(), or an error. */
 int txn_move(struct txn *t, const char *path, const char *root);
+
+/* The run could not create path because something else is there now (an
+ * EEXIST from the linker): that object is someone else's, and a rollback
+ * leaves it in place whatever covers it (an F entry, a D subtree).
+ * Thread-safe; best effort (out of memory forgets it, and the object's
+ * identity is taken with an lstat that follows no link). */
+void txn_disown(struct txn *t, const char *path);
 /* Write and fdatasync every entry recorded since the last sync (the first
  * call creates the journal). After it returns 0 the recorded changes may
  * be made. */

@@ -32,6 +32,7 @@ struct bdir {
 	char *path;
 	dev_t dev;
 	int fd; /* -1 until made (forward) or opened (undo) */
+	int made; /* forward: this run created it (a rollback touches no other) */
 };
 
 struct rootdev {
@@ -69,6 +70,11 @@ struct txn {
 	 * or that this recovery itself touched (> now_ns), are the killed
 	 * run's to remove (0: in-process rollback, no check) */
 	int64_t win_lo, win_hi, now_ns;
+	/* objects the run found in its way (another writer's, made between
+	 * classifying a path and creating it): never the run's to remove */
+	pthread_mutex_t foreign_mu;
+	struct { dev_t dev; ino_t ino; } *foreign;
+	size_t nforeign;
 	uint64_t kept;     /* paths left because they were not the run's */
 	char kept_first[PATH_MAX];
 };

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,11 +151,17 @@ static int runs(struct txn *t, int dfd, const char *name, int dir)
 	struct statx sx;
 	int64_t when;
 
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME |
+		  STATX_INO, &sx) < 0)
+		return !t->win_hi;
+	/* what the run found in its way is another writer's, live or not */
+	for (size_t i = 0; i < t->nforeign; i++)
+		if (t->foreign[i].ino == sx.stx_ino &&
+		    t->foreign[i].dev == makedev(sx.stx_dev_major,
+						 sx.stx_dev_minor))
+			return 0;
 	if (!t->win_hi)
 		return 1;
-	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME,
-		  &sx) < 0)
-		return 0;
 	if (dir && (sx.stx_mask & STATX_BTIME))
 		when = (int64_t)sx.stx_btime.tv_sec * 1000000000 +
 		       sx.stx_btime.tv_nsec;
@@ -197,7 +204,7 @@ static int rm_tree(struct txn *t, int pfd, const char *name,
 	int err;
 
 	o.flags = RMTREE_NOFAULT;
-	if (t->win_hi && path) {
+	if ((t->win_hi || t->nforeign) && path) {
 		o.keep = keep_foreign;
 		o.arg = t;
 	}
@@ -258,6 +265,8 @@ static int undo_move(struct txn *t, const struct ent *e)
 	struct stat st;
 	int pfd;
 
+	if (!t->win_hi && !b->made)
+		return 0; /* live: never made, so nothing was moved into it */
 	if (b->fd < 0) {
 		int fd = open_dir(t, b->path);
 
@@ -397,6 +406,9 @@ static int rm_bdirs(struct txn *t)
 		if (t->bd[i].fd >= 0)
 			close(t->bd[i].fd);
 		t->bd[i].fd = -1;
+		/* A live run's failed mkdir found someone else's: not ours. */
+		if (!t->win_hi && !t->bd[i].made)
+			continue;
 		pfd = parent_fd(t, t->bd[i].path, &name);
 		if (pfd == -ENOENT)
 			continue;

@@ -81,6 +81,8 @@ static int flush(struct wworker *w, struct wdir *d)
 		.count = w->count,
 		.dst_path = dst_path,
 		.where = d,
+		.taken = w->l->replace_ok ? NULL : w->l->disown,
+		.taken_arg = w->l->disown_arg,
 	};
 	unsigned n = w->nops;
 	int ret;

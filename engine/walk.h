@@ -37,6 +37,13 @@ int linker_add_tree(struct linker *l, const char *src, const char *dst,
 /* Totals for progress reports when the caller knows them (an installer has
  * RECORD); without them progress reports done counts with total 0. */
 void linker_set_totals(struct linker *l, uint64_t files, uint64_t bytes);
+
+/* fn(arg, path) is called (from any worker) for each destination path the
+ * linker could not create because something is there (EEXIST): another
+ * writer's object, which a rollback must leave alone. */
+void linker_allow_replace(struct linker *l);
+void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
+		       void *arg);
 /* Run every queued tree. 0, or the first error (recorded in ctx). Trees are
  * consumed: a second run starts from an empty queue. */
 int linker_run(struct linker *l);

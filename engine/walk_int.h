@@ -67,6 +67,12 @@ struct linker {
 	atomic_llong next_progress;
 	pthread_mutex_t progress_lock;
 	const char *current;
+	/* set for a transaction: told of every destination the walk finds
+	 * taken (EEXIST), which then fails the run instead of being
+	 * replaced (batch_env.taken) */
+	void (*disown)(void *arg, const char *path);
+	void *disown_arg;
+	int replace_ok; /* linker_allow_replace: taken destinations replaced */
 };
 
 /* walk.c: the task of a root or any directory below it. */
