@@ -16,6 +16,7 @@
  * checks, removals, bytecode, pruning), which is most of the file.
  */
 #include "engine/install.h"
+#include "engine/bytecode.h"
 #include "engine/envmod.h"
 #include "engine/plan.h"
 #include "engine/report.h"
@@ -263,7 +264,8 @@ static int remove_pycache(struct run *r, struct envmod *m)
 			snprintf(src, sizeof(src), "%s/%.*s.py", dir, (int)stem,
 				 e->d_name);
 			snprintf(abs, sizeof(abs), "%s/%s", cache, e->d_name);
-			if (strmap_get(&r->removing, src))
+			/* A .pyc this run links is replaced by the linker. */
+			if (strmap_get(&r->removing, src) && !is_kept(r, abs))
 				err = envmod_remove(m, root, abs +
 						    strlen(root) + 1);
 		}
@@ -417,6 +419,10 @@ static int validate(struct run *r)
 		if (!r->wp[i].skip)
 			err = plan_layout(r->ctx, r->p, &r->s, r->wp, i,
 					  &r->dests, &r->removing);
+	/* Before the first change: compiling may fail or be canceled. */
+	if (!err)
+		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
+				       &r->dests, r->rep);
 	return err;
 }
 
