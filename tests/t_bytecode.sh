@@ -61,8 +61,9 @@ site() { echo "$1"/lib/python3*/site-packages; }
 uses_pyc() {
 	local s; s=$(site "$1")
 	find "$s" -name '*.pyc' -printf '%i %T@ %s %p\n' | sort >"$TMP/pyc.before"
-	"$1/bin/python" - "$s" <<'EOF' || fail "$1: Python did not use the installed .pyc"
+	env -u PYTHONDONTWRITEBYTECODE "$1/bin/python" - "$s" <<'EOF' ||
 import importlib.machinery as m, os, sys
+sys.dont_write_bytecode = False
 site = sys.argv[1]
 writes = []
 m.SourceFileLoader.set_data = lambda self, path, data, **k: writes.append(path)
@@ -81,7 +82,9 @@ if writes or n == 0:
     print("checked %d sources; would write %d .pyc, e.g. %s" % (n, len(writes), writes[:3]))
     sys.exit(1)
 EOF
-	"$1/bin/python" -c 'import demo.mod, demo_data, wheel' ||
+		fail "$1: Python did not use the installed .pyc"
+	env -u PYTHONDONTWRITEBYTECODE "$1/bin/python" -c \
+		'import demo.mod, demo_data, wheel' ||
 		fail "$1: import failed"
 	find "$s" -name '*.pyc' -printf '%i %T@ %s %p\n' | sort >"$TMP/pyc.after"
 	diff "$TMP/pyc.before" "$TMP/pyc.after" >&2 ||
@@ -142,13 +145,31 @@ P2=$(site "$TMP/v2")/demo/__pycache__/mod.$TAG.pyc
 [ "$(stat -c %h "$P2")" -ge 3 ] || fail "warm .pyc is not linked from the cache"
 uses_pyc "$TMP/v2"
 
-# 4. copy mode: the copied .py carries the cache file's mtime
-mkvenv "$TMP/v3"
-"$SPOKE" install --cache-dir "$C" --venv "$TMP/v3" --compile-bytecode \
-	--link-mode copy $WHEELS "$D1" >/dev/null 2>"$TMP/e3" ||
-	{ cat "$TMP/e3" >&2; fail "copy install"; }
-[ "$(stat -c %h "$(site "$TMP/v3")/demo/mod.py")" = 1 ] || fail "not copied"
-uses_pyc "$TMP/v3"
+# 4. copy mode, both io backends: the copied .py carries the cache file's
+# mtime
+for io in sync uring; do
+	mkvenv "$TMP/v3$io"
+	"$SPOKE" install --cache-dir "$C" --venv "$TMP/v3$io" --io $io \
+		--compile-bytecode --link-mode copy $WHEELS "$D1" >/dev/null \
+		2>"$TMP/e3" || { cat "$TMP/e3" >&2; fail "copy install ($io)"; }
+	[ "$(stat -c %h "$(site "$TMP/v3$io")/demo/mod.py")" = 1 ] ||
+		fail "not copied ($io)"
+	uses_pyc "$TMP/v3$io"
+done
+
+# 4b. the Python binding's keyword (warm: links from the cache)
+if [ -e "$BUILD/libspoke.so.0" ]; then
+	mkvenv "$TMP/vpy"
+	SPOKE_LIBRARY=$BUILD/libspoke.so.0 PYTHONPATH=$ROOT/python "$PY" - \
+		"$TMP/vpy" "$C" "$D1" <<'EOF' || fail "binding compile_bytecode"
+import sys, spoke
+r = spoke.install([sys.argv[3]], sys.argv[1], cache_dir=sys.argv[2],
+                  compile_bytecode=True, log=lambda lvl, msg: None)
+assert r.counters["pyc_cached"] == 4, r.counters
+EOF
+	[ -f "$(site "$TMP/vpy")/demo/__pycache__/mod.$TAG.pyc" ] ||
+		fail "binding: no demo/mod .pyc"
+fi
 
 # 5. upgrade replaces the .pyc (new source, new header), removes gone.py's;
 # uninstall removes them all
