@@ -8,6 +8,10 @@
  * add their RECORD rows (path,, as pip writes them) and one link root per
  * root of the wheel. Cold wheels of a run are compiled together by one
  * pool, so the workers stay busy across wheels.
+ *
+ * Longer than 600 lines: listing, the cache directory (check, compile,
+ * publish) and the layout additions are one flow per wheel, each step
+ * short; the next split would be the cache half into cache/store_pyc.c.
  */
 #include "engine/bytecode.h"
 #include "engine/pycompile.h"
