@@ -64,6 +64,10 @@ static const char install_usage[] =
 	"  --requested        mark the distributions as requested (REQUESTED)\n"
 	"  --allow-overwrite  let a later wheel overwrite a file of an earlier one\n"
 	"  --direct-url JSON  write JSON as direct_url.json (one wheel only)\n"
+	"  --compile-bytecode also install the .pyc of every module (compiled\n"
+	"                     once per cached wheel by the environment's python)\n"
+	"  --no-compile       install no bytecode (the default)\n"
+	"  --compile-optimize N  bytecode for python -O (1) or -OO (2)\n"
 	PLAN_HELP
 	CLI_LINK_HELP
 	CLI_CACHE_HELP
@@ -111,6 +115,9 @@ enum {
 	OPT_SHEBANG_PYTHON,
 	OPT_NO_COMPAT_CHECK,
 	OPT_YES,
+	OPT_COMPILE,
+	OPT_NO_COMPILE,
+	OPT_COMPILE_OPTIMIZE,
 };
 
 /* Read FILE ("-": stdin) and load it into plan and ctx. 0, or the exit
@@ -229,6 +236,10 @@ static int run(int argc, char **argv, int install)
 		{ "shebang-python", required_argument, NULL, OPT_SHEBANG_PYTHON },
 		{ "no-compat-check", no_argument, NULL, OPT_NO_COMPAT_CHECK },
 		{ "yes", no_argument, NULL, OPT_YES },
+		{ "compile-bytecode", no_argument, NULL, OPT_COMPILE },
+		{ "no-compile", no_argument, NULL, OPT_NO_COMPILE },
+		{ "compile-optimize", required_argument, NULL,
+		  OPT_COMPILE_OPTIMIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -240,6 +251,7 @@ static int run(int argc, char **argv, int install)
 	spoke_ctx *ctx = cli_ctx_create(&o);
 	spoke_plan *plan = spoke_plan_create();
 	int opt, ret = EXIT_USAGE, have_plan = 0;
+	int compile = -1, optimize = -1; /* -1: not given */
 
 	if (!ctx || !plan) {
 		fprintf(stderr, "spoke %s: out of memory\n", cmd);
@@ -269,7 +281,10 @@ static int run(int argc, char **argv, int install)
 					    opt == OPT_DIRECT_URL ||
 					    opt == OPT_PREFIX || opt == OPT_ROOT ||
 					    opt == OPT_SHEBANG_PYTHON ||
-					    opt == OPT_NO_COMPAT_CHECK)))
+					    opt == OPT_NO_COMPAT_CHECK ||
+					    opt == OPT_COMPILE ||
+					    opt == OPT_NO_COMPILE ||
+					    opt == OPT_COMPILE_OPTIMIZE)))
 			r = -1, cli_usage_error(cmd, "'%s' is an install option",
 						argv[optind - 1]);
 		if (r == 0 && install && opt == OPT_YES)
@@ -283,6 +298,20 @@ static int run(int argc, char **argv, int install)
 				goto out;
 			}
 			have_plan = 1;
+			continue;
+		}
+		if (r == 0 && (opt == OPT_COMPILE || opt == OPT_NO_COMPILE)) {
+			compile = opt == OPT_COMPILE;
+			continue;
+		}
+		if (r == 0 && opt == OPT_COMPILE_OPTIMIZE) {
+			if (strcmp(optarg, "0") && strcmp(optarg, "1") &&
+			    strcmp(optarg, "2")) {
+				cli_usage_error(cmd, "--compile-optimize takes "
+						"0, 1 or 2");
+				goto out;
+			}
+			optimize = optarg[0] - '0';
 			continue;
 		}
 		if (r == 0)
@@ -321,6 +350,13 @@ static int run(int argc, char **argv, int install)
 	}
 	if (direct_url && spoke_plan_set_direct_url(plan, 0, direct_url)) {
 		fprintf(stderr, "spoke %s: out of memory\n", cmd);
+		ret = EXIT_FAIL;
+		goto out;
+	}
+	if ((compile >= 0 || optimize >= 0) &&
+	    spoke_plan_set_compile_bytecode(plan, compile != 0,
+					    optimize > 0 ? optimize : 0)) {
+		fprintf(stderr, "spoke %s: bad bytecode options\n", cmd);
 		ret = EXIT_FAIL;
 		goto out;
 	}

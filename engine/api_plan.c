@@ -164,6 +164,16 @@ int spoke_plan_set_direct_url(spoke_plan *p, int wheel, const char *json)
 	return set_str(&p->wheels[wheel].direct_url, json);
 }
 
+/* Bytecode for the installed modules (engine/bytecode.c). */
+int spoke_plan_set_compile_bytecode(spoke_plan *p, int on, int optimize)
+{
+	if (!p || optimize < 0 || optimize > 2)
+		return SPOKE_E_USAGE;
+	p->compile_bytecode = !!on;
+	p->compile_optimize = optimize;
+	return 0;
+}
+
 /* Whether a busy environment lock fails at once (engine/lock.c). */
 int spoke_plan_set_no_wait(spoke_plan *p, int on)
 {

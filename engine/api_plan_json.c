@@ -60,6 +60,7 @@ struct staged {
 	int link_mode, jobs, io, no_verify, no_fallback;
 	int reinstall, requested, allow_overwrite, dry_run, no_wait;
 	int compat_check;
+	int compile_bytecode, compile_optimize;
 };
 
 struct loader {
@@ -208,13 +209,27 @@ static int get_enum(struct loader *ld, const cJSON *obj, const char *key,
 	return bad(ld, w, "'%s' is not one of %s", s, list);
 }
 
+/* options.compile_optimize: 0, 1 or 2 (-O, -OO). */
+static int get_optimize(struct loader *ld, const cJSON *o, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "compile_optimize");
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble == 0 ||
+				    v->valuedouble == 1 || v->valuedouble == 2))
+		return bad(ld, "options.compile_optimize", "expected 0, 1 or 2");
+	*out = (int)v->valuedouble;
+	return 0;
+}
+
 static int stage_options(struct loader *ld, const cJSON *o)
 {
 	static const char *const keys[] = {
 		"link_mode", "jobs", "io", "reinstall", "requested",
 		"allow_overwrite", "dry_run", "no_wait", "no_verify",
 		"no_fallback", "cache_dir", "installer", "compat_check",
-		NULL
+		"compile_bytecode", "compile_optimize", NULL
 	};
 	/* Indexes are the enum values of spoke.h. */
 	static const char *const modes[] = { "auto", "clone", "hardlink",
@@ -249,6 +264,11 @@ static int stage_options(struct loader *ld, const cJSON *o)
 			       &st->compat_check);
 	if (!err)
 		err = get_bool(ld, o, "no_verify", "options", &st->no_verify);
+	if (!err)
+		err = get_bool(ld, o, "compile_bytecode", "options",
+			       &st->compile_bytecode);
+	if (!err)
+		err = get_optimize(ld, o, &st->compile_optimize);
 	if (!err)
 		err = get_bool(ld, o, "no_fallback", "options",
 			       &st->no_fallback);
@@ -586,6 +606,10 @@ static int apply(struct loader *ld, spoke_plan *plan)
 		err = spoke_plan_set_installer(plan, st->installer);
 	if (!err && st->compat_check >= 0)
 		err = spoke_plan_set_compat_check(plan, st->compat_check);
+	if (!err && (st->compile_bytecode >= 0 || st->compile_optimize >= 0))
+		err = spoke_plan_set_compile_bytecode(plan,
+			st->compile_bytecode > 0, st->compile_optimize > 0 ?
+			st->compile_optimize : 0);
 	for (size_t i = 0; i < st->nnames && !err; i++)
 		err = spoke_plan_add_name(plan, st->names[i]);
 	for (size_t i = 0; i < st->nremoves && !err; i++)
@@ -665,6 +689,7 @@ int spoke_plan_load_json(spoke_ctx *ctx, spoke_plan *plan, const char *json,
 	ld.st.no_fallback = ld.st.reinstall = ld.st.requested = -1;
 	ld.st.allow_overwrite = ld.st.dry_run = ld.st.no_wait = -1;
 	ld.st.compat_check = -1;
+	ld.st.compile_bytecode = ld.st.compile_optimize = -1;
 	/* With a length, not NUL-terminated, so a host can pass a buffer or
 	 * a mapped file as it is; whatever follows the value must be blank. */
 	root = cJSON_ParseWithLengthOpts(json, len, &end, 0);

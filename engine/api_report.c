@@ -26,6 +26,9 @@ static const char *const counter_keys[SPOKE_COUNT__MAX] = {
 	[SPOKE_COUNT_FAILED_ATTEMPTS] = "failed_attempts",
 	[SPOKE_COUNT_REMOVED] = "removed",
 	[SPOKE_COUNT_WRITTEN] = "written",
+	[SPOKE_COUNT_PYC_COMPILED] = "pyc_compiled",
+	[SPOKE_COUNT_PYC_CACHED] = "pyc_cached",
+	[SPOKE_COUNT_PYC_FAILED] = "pyc_failed",
 };
 
 void spoke_report_free(spoke_report *r)

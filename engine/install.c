@@ -18,6 +18,7 @@
  * are built here because only the run knows every wheel's outcome.
  */
 #include "engine/install.h"
+#include "engine/bytecode.h"
 #include "engine/envmod.h"
 #include "engine/compat.h"
 #include "engine/pep440.h"
@@ -345,7 +346,8 @@ static int remove_pycache(struct run *r, struct envmod *m)
 			snprintf(src, sizeof(src), "%s/%.*s.py", dir, (int)stem,
 				 e->d_name);
 			snprintf(abs, sizeof(abs), "%s/%s", cache, e->d_name);
-			if (strmap_get(&r->removing, src))
+			/* A .pyc this run links is replaced by the linker. */
+			if (strmap_get(&r->removing, src) && !is_kept(r, abs))
 				err = envmod_remove(m, root, abs +
 						    strlen(root) + 1);
 		}
@@ -545,6 +547,10 @@ static int validate(struct run *r)
 	}
 	if (!err)
 		r->cur = -1;
+	/* Before the first change: compiling may fail or be canceled. */
+	if (!err)
+		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
+				       &r->dests, r->rep);
 	return err;
 }
 

@@ -43,6 +43,7 @@ struct spoke_plan {
 	int reinstall, dry_run, requested, allow_overwrite;
 	int no_wait; /* environment locked: fail at once (engine/lock.c) */
 	int compat_check; /* tags and Requires-Python (engine/compat.c) */
+	int compile_bytecode, compile_optimize; /* engine/bytecode.c */
 };
 
 /* The directory an entry of the plan is installed from: today the tree

@@ -149,6 +149,12 @@ enum spoke_counter {
 	SPOKE_COUNT_FAILED_ATTEMPTS, /* link/clone calls that failed unsupported */
 	SPOKE_COUNT_REMOVED,     /* files removed (uninstall, upgrade) */
 	SPOKE_COUNT_WRITTEN,     /* files generated (RECORD, scripts, ...) */
+	/* bytecode (spoke_plan_set_compile_bytecode): .py files compiled in
+	 * this run, .pyc taken from the cache compiled, sources that did not
+	 * compile (Python 2 syntax: a warning each, the install goes on) */
+	SPOKE_COUNT_PYC_COMPILED,
+	SPOKE_COUNT_PYC_CACHED,
+	SPOKE_COUNT_PYC_FAILED,
 	SPOKE_COUNT__MAX
 };
 
@@ -294,6 +300,15 @@ SPOKE_API int spoke_plan_set_compat_check(spoke_plan *plan, int on);
  * tags count: for a --target built for another machine's interpreter. */
 SPOKE_API int spoke_plan_set_shebang_python(spoke_plan *plan,
 					    const char *python);
+/* Install bytecode with the wheels (default off): every .py a wheel puts
+ * in purelib or platlib, compiled by the environment's interpreter (the
+ * --python one for a target) at optimization level optimize (0, 1 for -O,
+ * 2 for -OO), as timestamp .pyc. Compiled once per cache entry and kept in
+ * the cache (docs/CACHE.md), linked like the wheel's files, listed in
+ * RECORD. Only for wheels installed from a .whl (a tree is not compiled: a
+ * warning). SPOKE_E_USAGE for another optimize. */
+SPOKE_API int spoke_plan_set_compile_bytecode(spoke_plan *plan, int on,
+					      int optimize);
 /* Load a plan file (JSON, len bytes, need not be NUL-terminated; schema in
  * docs/EMBEDDING.md): wheels by path or by cache key (resolved to the
  * entry in the cache of ctx, or of options.cache_dir), names to uninstall,

@@ -91,6 +91,21 @@ static int close_checked(int fd)
 	return close(fd) < 0 ? -errno : 0;
 }
 
+/* Give the new file the source's times: a timestamp .pyc records its
+ * source's mtime, and Python trusts the .pyc only while the .py it finds
+ * has that mtime (a hardlink shares it; a clone or copy must be told). */
+int io_carry_times(int in, int out)
+{
+	struct timespec ts[2];
+	struct stat st;
+
+	if (fstat(in, &st) < 0)
+		return -errno;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	return futimens(out, ts) < 0 ? -errno : 0;
+}
+
 int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 		mode_t mode)
 {
@@ -107,6 +122,8 @@ int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 	err = io_fault_hit(IO_OP_CLONE);
 	if (!err && ioctl(out, FICLONE, in) < 0)
 		err = -errno;
+	if (!err)
+		err = io_carry_times(in, out);
 	close(in);
 	if (err) {
 		close(out);
@@ -216,6 +233,8 @@ int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
 		return out;
 	}
 	err = size ? io_copy_fd_range(in, out, 0, size, copy) : 0;
+	if (!err)
+		err = io_carry_times(in, out);
 	close(in);
 	if (err) {
 		close(out);

@@ -55,6 +55,10 @@ int io_symlink_at(const char *target, int dfd, const char *dname);
 int io_copy_fd_range(int in, int out, uint64_t off, uint64_t len,
 		     uint8_t *copy);
 
+/* The source's atime and mtime onto the new file (clone and copy do it
+ * themselves, after the data). */
+int io_carry_times(int in, int out);
+
 /* One entry point for the four kinds (target only for IOK_SYMLINK; copy
  * flags only for IOK_COPY, may be NULL). */
 int io_link_at(enum io_kind kind, int sfd, const char *sname, int dfd,

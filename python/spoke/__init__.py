@@ -333,6 +333,7 @@ _PROTOTYPES = {
     "spoke_plan_set_allow_overwrite": (_I, [_P, _I]),
     "spoke_plan_set_direct_url": (_I, [_P, _I, _S]),
     "spoke_plan_set_no_wait": (_I, [_P, _I]),
+    "spoke_plan_set_compile_bytecode": (_I, [_P, _I, _I]),
     "spoke_plan_load_json": (_I, [_P, _P, _S, ctypes.c_size_t]),
     "spoke_install": (_I, [_P, _P, ctypes.POINTER(_P)]),
     "spoke_uninstall": (_I, [_P, _P, ctypes.POINTER(_P)]),
@@ -358,7 +359,8 @@ _OPTIONAL = {"spoke_plan_set_no_wait", "spoke_plan_load_json",
              "spoke_cache_add_sha256", "spoke_ctx_error_wheel",
              "spoke_plan_add_wheel_sha256", "spoke_plan_add_cache_key",
              "spoke_plan_set_wheel_requested", "spoke_plan_set_installer",
-             "spoke_plan_add_remove"}
+             "spoke_plan_add_remove",
+             "spoke_plan_set_compile_bytecode"}
 
 _lib_lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -780,6 +782,7 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
             allow_overwrite: bool = False, dry_run: bool = False,
             no_wait: bool = False, verify: bool = True,
             no_fallback: bool = False,
+            compile_bytecode: bool = False, compile_optimize: int = 0,
             direct_urls: Optional[Mapping[int, Union[str, Mapping]]] = None,
             cache_dir: Optional[PathLike] = None,
             progress: Optional[Callable[[Progress], Any]] = None,
@@ -804,8 +807,11 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
     {wheel index: PEP 610 dict or JSON text}. progress(Progress) is called
     from worker threads; returning False (or raising) cancels the run.
     log(level, message) receives warnings (level 0) and info; by default
-    they go to the "spoke" logger. Returns the Report; raises a SpokeError
-    subclass on failure, after the environment is rolled back.
+    they go to the "spoke" logger. compile_bytecode: also install the
+    .pyc of every module (compiled once per cached wheel), for
+    python -O / -OO with compile_optimize 1 / 2 (docs/INSTALL.md).
+    Returns the Report; raises a SpokeError subclass on failure, after the
+    environment is rolled back.
     """
     wheels = _as_list(wheels, "wheels")
     with _Run(progress, cancel, log) as run, _Plan(run) as plan:
@@ -834,6 +840,12 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
         run.check(lib.spoke_plan_set_allow_overwrite(p, int(allow_overwrite)),
                   "allow_overwrite")
         run.check(lib.spoke_plan_set_dry_run(p, int(dry_run)), "dry_run")
+        if compile_bytecode or compile_optimize:
+            if not _has(lib, "spoke_plan_set_compile_bytecode"):
+                raise _usage("this libspoke has no compile_bytecode")
+            run.check(lib.spoke_plan_set_compile_bytecode(
+                p, int(bool(compile_bytecode)), int(compile_optimize)),
+                "compile_optimize must be 0, 1 or 2")
         plan.no_wait(no_wait)
         return run.run(lib.spoke_install, p)
 

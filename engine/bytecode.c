@@ -1,0 +1,694 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bytecode - see bytecode.h. Per wheel: list the regular .py files its
+ * link roots put in purelib or platlib (what pip compiles), find or make
+ * bytecode-v1/<entry>.<tag>.opt-<N>/ (a manifest, BYTECODE, says which
+ * sources compiled; each .pyc's header is checked against its source before
+ * use), then claim the .pyc destinations and their __pycache__ directories,
+ * add their RECORD rows (path,, as pip writes them) and one link root per
+ * root of the wheel. Cold wheels of a run are compiled together by one
+ * pool, so the workers stay busy across wheels.
+ *
+ * Longer than 600 lines: listing, the cache directory (check, compile,
+ * publish) and the layout additions are one flow per wheel, each step
+ * short; the next split would be the cache half into cache/store_pyc.c.
+ */
+#include "engine/bytecode.h"
+#include "engine/pycompile.h"
+#include "base/alloc.h"
+#include "base/pool.h"
+#include "base/rmtree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MANIFEST "BYTECODE"
+#define MANIFEST_HEAD "spoke-bytecode-v1\n"
+
+struct bc_src {
+	char *rel;   /* path in the entry */
+	char *dest;  /* where the .py is installed */
+	int status;  /* PYC_*, or -1 not known yet */
+};
+
+struct bc_wheel {
+	struct wplan *wp;
+	struct bc_src *src;
+	size_t n;
+	char *dir;   /* bytecode-v1/<entry>.<tag>.opt-<N> */
+	char *stage; /* tmp/... while compiling */
+	int usable;
+};
+
+struct bc_run {
+	spoke_ctx *ctx;
+	const struct spoke_plan *p;
+	struct scheme *s;
+	struct spoke_report *rep;
+	char tag[64];
+	struct pyc_pool *pool;
+	unsigned long compiled, failed, cached;
+};
+
+static int nomem(spoke_ctx *ctx)
+{
+	return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
+}
+
+/* sys.implementation.cache_tag of python, without starting the pool: a
+ * warm install compiles nothing and should not pay for the workers. */
+static int probe_tag(struct bc_run *b, const char *python)
+{
+	char *argv[] = { (char *)python, "-I", "-S", "-c",
+			 "import sys;print(sys.implementation.cache_tag or '')",
+			 NULL };
+	posix_spawn_file_actions_t fa;
+	int fds[2], err, status = 0;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return ctx_fail(b->ctx, -errno, errno, NULL, "pipe: %s",
+				strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
+					 O_WRONLY, 0);
+	err = posix_spawn(&pid, python, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	while (!err && got < sizeof(b->tag) - 1) {
+		ssize_t r = read(fds[0], b->tag + got, sizeof(b->tag) - 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fds[0]);
+	if (!err)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	b->tag[got] = '\0';
+	b->tag[strcspn(b->tag, "\n")] = '\0';
+	if (err || !WIFEXITED(status) || WEXITSTATUS(status) || !*b->tag ||
+	    strspn(b->tag, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+	    strlen(b->tag))
+		return ctx_fail(b->ctx, SPOKE_E_USAGE, err, python, "cannot "
+				"compile bytecode: '%s' %s", python, err ?
+				strerror(err) : "has no bytecode cache tag "
+				"(not Python 3?)");
+	return 0;
+}
+
+static int in_lib(const struct scheme *s, const char *dest)
+{
+	const char *pure = s->path[SPOKE_SCHEME_PURELIB];
+	const char *plat = s->path[SPOKE_SCHEME_PLATLIB];
+
+	return (pure && path_under(pure, dest)) ||
+	       (plat && path_under(plat, dest));
+}
+
+/* The scheme directory dest lies in (in_lib is true). */
+static const char *lib_of(const struct scheme *s, const char *dest)
+{
+	const char *pure = s->path[SPOKE_SCHEME_PURELIB];
+
+	return pure && path_under(pure, dest) ? pure :
+	       s->path[SPOKE_SCHEME_PLATLIB];
+}
+
+static int skipped(char *const *skip, const char *name)
+{
+	for (; skip && *skip; skip++)
+		if (!strcmp(*skip, name))
+			return 1;
+	return 0;
+}
+
+static int add_src(struct bc_run *b, struct bc_wheel *bw, const char *rel,
+		   const char *dest)
+{
+	struct bc_src *v = xrealloc(bw->src, (bw->n + 1) * sizeof(*v));
+
+	if (!v)
+		return nomem(b->ctx);
+	bw->src = v;
+	v += bw->n;
+	v->rel = xstrdup(rel);
+	v->dest = xstrdup(dest);
+	v->status = -1;
+	bw->n++;
+	return v->rel && v->dest ? 0 : nomem(b->ctx);
+}
+
+/* The regular .py files below dfd (rel in the entry, dest installed). */
+static int collect(struct bc_run *b, struct bc_wheel *bw, int dfd,
+		   char *rel, char *dest, char *const *skip, int depth)
+{
+	size_t rl = strlen(rel), dl = strlen(dest);
+	DIR *d = depth < 256 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+	int err = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0; /* the layout walked it; nothing to compile here */
+	}
+	while (!err && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    skipped(skip, e->d_name) ||
+		    rl + n + 2 >= PATH_MAX || dl + n + 2 >= PATH_MAX ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		sprintf(rel + rl, "%s%s", rl ? "/" : "", e->d_name);
+		sprintf(dest + dl, "/%s", e->d_name);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), e->d_name, O_RDONLY |
+					 O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				err = collect(b, bw, sub, rel, dest, NULL,
+					      depth + 1);
+		} else if (S_ISREG(st.st_mode) && n > 3 &&
+			   !strcmp(e->d_name + n - 3, ".py")) {
+			err = add_src(b, bw, rel, dest);
+		}
+		rel[rl] = '\0';
+		dest[dl] = '\0';
+	}
+	closedir(d);
+	return err;
+}
+
+static int collect_wheel(struct bc_run *b, struct bc_wheel *bw)
+{
+	const char *entry = bw->wp->w.dir;
+	size_t el = strlen(entry);
+	int err = 0;
+
+	for (size_t k = 0; k < bw->wp->nroots && !err; k++) {
+		const struct link_root *r = &bw->wp->roots[k];
+		char rel[PATH_MAX], dest[PATH_MAX];
+		int fd;
+
+		if (!in_lib(b->s, r->dst) || strncmp(r->src, entry, el) ||
+		    (r->src[el] && r->src[el] != '/'))
+			continue;
+		snprintf(rel, sizeof(rel), "%s", r->src + el +
+			 (r->src[el] ? 1 : 0));
+		snprintf(dest, sizeof(dest), "%s", r->dst);
+		fd = open(r->src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			  O_CLOEXEC);
+		if (fd >= 0)
+			err = collect(b, bw, fd, rel, dest, r->skip, 0);
+	}
+	return err;
+}
+
+/* "<reldir>/__pycache__/<stem>.<tag>[.opt-N].pyc" below base. */
+static int pyc_path(const struct bc_run *b, char *buf, size_t len,
+		    const char *base, const char *rel)
+{
+	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
+	int dirlen = slash ? (int)(slash - rel) : 0;
+	char pyc[NAME_MAX + 1];
+	int n = pyc_cache_name(pyc, sizeof(pyc), name, b->tag,
+			       b->p->compile_optimize);
+
+	if (n < 0 || (size_t)n >= sizeof(pyc))
+		return -ENAMETOOLONG;
+	n = snprintf(buf, len, "%s%s%.*s%s__pycache__/%s", base ? base : "",
+		     base ? "/" : "", dirlen, rel, dirlen ? "/" : "", pyc);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* The header of a cached .pyc matches its entry source: flags 0
+ * (timestamp), the source's mtime and size (mod 2^32, as Python keeps). */
+static int header_ok(const struct bc_run *b, const struct bc_wheel *bw,
+		     const char *rel)
+{
+	char src[PATH_MAX], pyc[PATH_MAX];
+	unsigned char h[16];
+	struct stat st;
+	int fd, ok;
+
+	if ((size_t)snprintf(src, sizeof(src), "%s/%s", bw->wp->w.dir, rel) >=
+	    sizeof(src) || pyc_path(b, pyc, sizeof(pyc), bw->dir, rel) ||
+	    lstat(src, &st) < 0)
+		return 0;
+	fd = open(pyc, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	     le32(h + 4) == 0 && le32(h + 8) == (uint32_t)st.st_mtime &&
+	     le32(h + 12) == (uint32_t)st.st_size;
+	close(fd);
+	return ok;
+}
+
+static void drop_dir(const char *path)
+{
+	struct rmtree o = { 0 };
+
+	rmtree_at(&o, AT_FDCWD, path);
+}
+
+/* Use a published bytecode directory: 1 usable, 0 absent or stale (then
+ * removed, to be compiled again), or an error. */
+static int load_warm(struct bc_run *b, struct bc_wheel *bw)
+{
+	struct strmap seen = { 0 };
+	char path[PATH_MAX], *buf = NULL, *line, *save = NULL;
+	struct stat st;
+	int fd, ok = 1;
+
+	snprintf(path, sizeof(path), "%s/" MANIFEST, bw->dir);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_size > (64 << 20) ||
+	    !(buf = xmalloc((size_t)st.st_size + 1)) ||
+	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		close(fd);
+		free(buf);
+		return buf || st.st_size > (64 << 20) ? 0 : nomem(b->ctx);
+	}
+	close(fd);
+	buf[st.st_size] = '\0';
+	ok = !strncmp(buf, MANIFEST_HEAD, strlen(MANIFEST_HEAD));
+	for (line = strtok_r(buf + (ok ? strlen(MANIFEST_HEAD) : 0), "\n",
+			     &save);
+	     ok && line; line = strtok_r(NULL, "\n", &save)) {
+		struct strmap_ent *e;
+		int kind = !strncmp(line, "ok ", 3) ? 1 :
+			   !strncmp(line, "nocompile ", 10) ? 2 : 0;
+
+		if (!kind || strmap_put(&seen, line + (kind == 1 ? 3 : 10),
+					&e) < 0)
+			ok = 0;
+		else
+			e->kind = kind;
+	}
+	for (size_t i = 0; i < bw->n && ok; i++) {
+		const struct strmap_ent *e = strmap_get(&seen, bw->src[i].rel);
+
+		ok = e && (e->kind == 2 || header_ok(b, bw, bw->src[i].rel));
+		if (ok)
+			bw->src[i].status = e->kind == 1 ? PYC_OK :
+					    PYC_NOCOMPILE;
+	}
+	strmap_free(&seen);
+	free(buf);
+	if (!ok) {
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "bytecode in the cache for "
+			"'%s' is stale or damaged; compiling it again",
+			bw->wp->w.label);
+		drop_dir(bw->dir);
+	}
+	return ok;
+}
+
+static void compiled(void *user, const struct pyc_request *req,
+		     const struct pyc_result *res)
+{
+	struct bc_run *b = user;
+	struct bc_src *src = req->user;
+
+	src->status = (int)res->status;
+	if (res->status == PYC_NOCOMPILE)
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "not compiling '%s': %s",
+			req->dfile, res->msg);
+	else if (res->status == PYC_ERROR)
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "cannot compile '%s': %s",
+			req->dfile, res->msg);
+}
+
+static int start_pool(struct bc_run *b, const char *python)
+{
+	struct pyc_pool_opts o = { 0 };
+	char err[512];
+	int ret;
+
+	if (b->pool)
+		return 0;
+	o.python = python;
+	o.workers = b->ctx->jobs ? b->ctx->jobs : pool_default_threads();
+	o.done = compiled;
+	o.done_user = b;
+	o.cancel = &b->ctx->cancel;
+	o.test_die_dir = getenv("SPOKE_TEST_PYC_DIE_DIR");
+	ret = pyc_pool_create(&b->pool, &o, err, sizeof(err));
+	if (ret)
+		return ctx_fail(b->ctx, ret, ret < 0 ? -ret : 0, python,
+				"cannot compile bytecode: %s", err);
+	if (strcmp(pyc_pool_cache_tag(b->pool), b->tag))
+		return ctx_fail(b->ctx, SPOKE_E_USAGE, 0, python, "cannot "
+				"compile bytecode: '%s' changed its cache tag",
+				python);
+	return 0;
+}
+
+/* Queue every source of a cold wheel into a fresh tmp/ directory. */
+static int submit_cold(struct bc_run *b, struct bc_wheel *bw,
+		       const char *cache, const char *python)
+{
+	char src[PATH_MAX], out[PATH_MAX];
+	const char *key = path_basename(bw->wp->w.dir);
+	int err;
+
+	if (asprintf(&bw->stage, "%s/tmp/%.64s.%ld.%08lx%08lx", cache, key,
+		     (long)getpid(), (unsigned long)random(),
+		     (unsigned long)random()) < 0) {
+		bw->stage = NULL;
+		return nomem(b->ctx);
+	}
+	if (mkdir(bw->stage, 0755) < 0) {
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "no bytecode for '%s': cannot "
+			"create '%s': %s", bw->wp->w.label, bw->stage,
+			strerror(errno));
+		free(bw->stage);
+		bw->stage = NULL;
+		return 0;
+	}
+	err = start_pool(b, python);
+	for (size_t i = 0; i < bw->n && !err; i++) {
+		struct pyc_request rq = { 0 };
+		const char *lib = lib_of(b->s, bw->src[i].dest);
+
+		snprintf(src, sizeof(src), "%s/%s", bw->wp->w.dir,
+			 bw->src[i].rel);
+		if (pyc_path(b, out, sizeof(out), bw->stage, bw->src[i].rel)) {
+			bw->src[i].status = PYC_ERROR;
+			continue;
+		}
+		rq.src = src;
+		rq.out = out;
+		/* The path below site-packages: the same in every venv, and
+		 * the import system puts the real one in co_filename. */
+		rq.dfile = bw->src[i].dest + strlen(lib) + 1;
+		rq.optimize = b->p->compile_optimize;
+		rq.mode = PYC_TIMESTAMP;
+		rq.user = &bw->src[i];
+		err = pyc_pool_submit(b->pool, &rq);
+		if (err == SPOKE_E_CANCELED)
+			err = ctx_fail(b->ctx, err, 0, NULL, "canceled");
+		else if (err)
+			err = nomem(b->ctx);
+	}
+	return err;
+}
+
+/* Write the manifest, sync, and publish the staging directory with one
+ * rename; another process publishing first is success (theirs is used). */
+static int publish(struct bc_run *b, struct bc_wheel *bw)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = strlen(MANIFEST_HEAD), cap = len + 1;
+	int fd, err = 0, sync_ok, lost = 0, why = 0;
+
+	for (size_t i = 0; i < bw->n; i++)
+		cap += strlen(bw->src[i].rel) + 12;
+	if (!(text = xmalloc(cap)))
+		return nomem(b->ctx);
+	memcpy(text, MANIFEST_HEAD, len);
+	for (size_t i = 0; i < bw->n; i++) {
+		if (bw->src[i].status == PYC_ERROR)
+			err = 1;
+		len += (size_t)sprintf(text + len, "%s %s\n",
+				       bw->src[i].status == PYC_OK ? "ok" :
+				       "nocompile", bw->src[i].rel);
+	}
+	snprintf(path, sizeof(path), "%s/" MANIFEST, bw->stage);
+	fd = err ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			     0644);
+	sync_ok = fd >= 0 && write(fd, text, len) == (ssize_t)len &&
+		  syncfs(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	snprintf(path, sizeof(path), "%s", bw->dir);
+	path_dirname(path);
+	if (!sync_ok)
+		why = errno;
+	else if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		why = errno;
+	else if (renameat2(AT_FDCWD, bw->stage, AT_FDCWD, bw->dir,
+			   RENAME_NOREPLACE) < 0) {
+		lost = errno == EEXIST || errno == ENOTEMPTY;
+		why = lost ? 0 : errno;
+	}
+	if (err || why) {
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "no bytecode for '%s': %s",
+			bw->wp->w.label, err ? "a file could not be compiled" :
+			strerror(why));
+		drop_dir(bw->stage);
+		return 0;
+	}
+	if (!lost) {
+		bw->usable = 1;
+		return 0;
+	}
+	drop_dir(bw->stage); /* another process published first */
+	err = load_warm(b, bw);
+	bw->usable = err == 1;
+	return err < 0 ? err : 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct record_row *)a)->path,
+		      ((const struct record_row *)b)->path);
+}
+
+static int claim(struct bc_run *b, struct strmap *dests, const char *path,
+		 int kind)
+{
+	struct strmap_ent *e;
+	int r = strmap_put(dests, path, &e);
+
+	if (r < 0)
+		return nomem(b->ctx);
+	if (r == 1) {
+		e->kind = kind;
+		e->owner = -1;
+	}
+	return e->kind == kind ? 0 : 1;
+}
+
+/* Claim, record and root the .pyc of a usable wheel. */
+static int add_to_layout(struct bc_run *b, struct bc_wheel *bw,
+			 struct strmap *dests)
+{
+	struct wplan *wp = bw->wp;
+	size_t el = strlen(wp->w.dir), nroots = wp->nroots;
+	char pyc[PATH_MAX], cached[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < bw->n && !err; i++) {
+		char *dir, *rel;
+		struct stat st;
+
+		if (bw->src[i].status != PYC_OK) {
+			if (!bw->stage)
+				ctx_log(b->ctx, SPOKE_LOG_WARN, "not compiling "
+					"'%s' of '%s': it did not compile when "
+					"its bytecode was cached",
+					bw->src[i].rel, wp->w.label);
+			continue;
+		}
+		if (pyc_path(b, cached, sizeof(cached), bw->dir,
+			     bw->src[i].rel) || lstat(cached, &st) < 0)
+			continue;
+		if (pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest) ||
+		    !(rel = path_relative(wp->lib, pyc)))
+			return nomem(b->ctx);
+		dir = xstrdup(pyc);
+		if (dir)
+			path_dirname(dir);
+		err = dir ? claim(b, dests, dir, DEST_DIR) : nomem(b->ctx);
+		if (!err)
+			err = claim(b, dests, pyc, DEST_FILE);
+		if (err > 0)
+			err = ctx_fail(b->ctx, SPOKE_E_CONFLICT, 0, pyc,
+				       "'%s' is both a file and a directory "
+				       "of this install", pyc);
+		if (!err && record_add(&wp->out, rel, NULL, NULL, 0, -1))
+			err = nomem(b->ctx);
+		free(dir);
+		free(rel);
+		wp->files++;
+		wp->bytes += (uint64_t)st.st_size;
+	}
+	for (size_t k = 0; k < nroots && !err; k++) {
+		const struct link_root *r = &wp->roots[k];
+		struct link_root *grown;
+		char *src = NULL, **skip;
+		size_t ns = 0;
+		struct stat st;
+
+		if (!in_lib(b->s, r->dst) || strncmp(r->src, wp->w.dir, el) ||
+		    (r->src[el] && r->src[el] != '/'))
+			continue;
+		if (asprintf(&src, "%s%s", bw->dir, r->src + el) < 0)
+			return nomem(b->ctx);
+		if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(src);
+			continue;
+		}
+		while (r->skip && r->skip[ns])
+			ns++;
+		skip = xcalloc(ns + 2, sizeof(*skip));
+		grown = skip ? xrealloc(wp->roots, (wp->nroots + 1) *
+					sizeof(*grown)) : NULL;
+		if (!grown) {
+			free(skip);
+			free(src);
+			return nomem(b->ctx);
+		}
+		wp->roots = grown;
+		r = &wp->roots[k];
+		grown += wp->nroots++;
+		grown->src = src;
+		grown->dst = xstrdup(r->dst);
+		grown->skip = skip;
+		for (size_t j = 0; j < ns && !err; j++)
+			if (!(skip[j] = xstrdup(r->skip[j])))
+				err = nomem(b->ctx);
+		if (!err && !(skip[ns] = xstrdup(MANIFEST)))
+			err = nomem(b->ctx);
+		if (!err && !grown->dst)
+			err = nomem(b->ctx);
+	}
+	qsort(wp->out.rows, wp->out.n, sizeof(*wp->out.rows), cmp_row);
+	return err;
+}
+
+int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
+		     struct scheme *s, struct wplan *wp, size_t n,
+		     struct strmap *dests, struct spoke_report *rep)
+{
+	struct bc_run b = { .ctx = ctx, .p = p, .s = s, .rep = rep };
+	struct bc_wheel *bw;
+	const char *python = NULL;
+	int err = 0, any = 0;
+
+	if (!p->compile_bytecode || p->dry_run)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		any |= !wp[i].skip;
+	if (!any)
+		return 0;
+	err = scheme_python(ctx, s, "compiling bytecode", &python);
+	if (!err)
+		err = probe_tag(&b, python);
+	if (err)
+		return err;
+	if (!(bw = xcalloc(n, sizeof(*bw))))
+		return nomem(ctx);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct stat st;
+		char *entries;
+
+		bw[i].wp = &wp[i];
+		if (wp[i].skip)
+			continue;
+		/* A tree given as a directory is not the cache's: it may
+		 * change under us and there is no place to keep its .pyc. */
+		if (stat(p->wheels[i].path, &st) < 0 || S_ISDIR(st.st_mode)) {
+			ctx_log(ctx, SPOKE_LOG_WARN, "not compiling bytecode "
+				"for '%s': only wheels installed from a .whl "
+				"are compiled", wp[i].w.label);
+			continue;
+		}
+		entries = xstrdup(wp[i].w.dir);
+		if (!entries) {
+			err = nomem(ctx);
+			break;
+		}
+		path_dirname(entries); /* archive-v2 */
+		path_dirname(entries); /* the cache */
+		if (asprintf(&bw[i].dir, "%s/bytecode-v1/%s.%s.opt-%d", entries,
+			     path_basename(wp[i].w.dir), b.tag,
+			     p->compile_optimize) < 0) {
+			bw[i].dir = NULL;
+			err = nomem(ctx);
+		}
+		if (!err)
+			err = collect_wheel(&b, &bw[i]);
+		if (!err && bw[i].n) {
+			int w = load_warm(&b, &bw[i]);
+
+			if (w < 0)
+				err = w;
+			else if (w)
+				bw[i].usable = 1;
+			else
+				err = submit_cold(&b, &bw[i], entries, python);
+		}
+		free(entries);
+	}
+	if (b.pool) {
+		pyc_pool_wait(b.pool);
+		if (!err && ctx_canceled(ctx))
+			err = ctx_fail(ctx, SPOKE_E_CANCELED, 0, NULL,
+				       "canceled");
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < bw[i].n; k++) {
+			if (bw[i].stage && bw[i].src[k].status == PYC_OK)
+				b.compiled++;
+			else if (bw[i].src[k].status == PYC_NOCOMPILE ||
+				 bw[i].src[k].status == PYC_ERROR)
+				b.failed++;
+			else if (bw[i].src[k].status == PYC_CANCELED && !err)
+				err = ctx_fail(ctx, SPOKE_E_CANCELED, 0, NULL,
+					       "canceled");
+		}
+		if (!err && bw[i].stage)
+			err = publish(&b, &bw[i]);
+		else if (bw[i].stage)
+			drop_dir(bw[i].stage);
+		if (!err && bw[i].usable)
+			err = add_to_layout(&b, &bw[i], dests);
+		if (!bw[i].stage && bw[i].usable)
+			for (size_t k = 0; k < bw[i].n; k++)
+				b.cached += bw[i].src[k].status == PYC_OK;
+		for (size_t k = 0; k < bw[i].n; k++) {
+			free(bw[i].src[k].rel);
+			free(bw[i].src[k].dest);
+		}
+		free(bw[i].src);
+		free(bw[i].dir);
+		free(bw[i].stage);
+	}
+	pyc_pool_free(b.pool);
+	free(bw);
+	rep->count[SPOKE_COUNT_PYC_COMPILED] += b.compiled;
+	rep->count[SPOKE_COUNT_PYC_CACHED] += b.cached;
+	rep->count[SPOKE_COUNT_PYC_FAILED] += b.failed;
+	return err;
+}
