@@ -43,8 +43,26 @@ static void print_size(FILE *f, uint64_t bytes)
 static int changed(const char *action)
 {
 	return !strcmp(action, "installed") || !strcmp(action, "upgraded") ||
+	       !strcmp(action, "downgraded") ||
 	       !strcmp(action, "reinstalled") ||
 	       !strcmp(action, "uninstalled");
+}
+
+/* The version an upgrade or downgrade of name replaced, from the per-wheel
+ * results, or NULL. */
+static const char *previous(const spoke_report *rep, const char *name,
+			    const char *version)
+{
+	for (size_t i = 0; i < spoke_report_wheel_count(rep); i++) {
+		struct spoke_wheel_result w = { .size = sizeof(w) };
+
+		if (spoke_report_wheel(rep, i, &w) == 0 && w.name &&
+		    !strcmp(w.name, name) && w.version &&
+		    !strcmp(w.version, version) && w.previous_version &&
+		    *w.previous_version)
+			return w.previous_version;
+	}
+	return NULL;
 }
 
 int cli_print_dists(const spoke_report *rep, const struct cli_run_opts *o,
@@ -57,14 +75,22 @@ int cli_print_dists(const spoke_report *rep, const struct cli_run_opts *o,
 	if (!rep || o->json || o->quiet)
 		return EXIT_OK;
 	for (size_t i = 0; i < spoke_report_dist_count(rep); i++) {
-		const char *name, *version, *action;
+		const char *name, *version, *action, *prev;
 		uint64_t f = 0, b = 0;
 
 		spoke_report_dist(rep, i, &name, &version, &action);
 		if (strcmp(action, "failed") == 0)
 			continue;
 		spoke_report_dist_counts(rep, i, &f, &b);
-		printf("%s %s %s", action, cli_esc(name), cli_esc(version));
+		prev = (!strcmp(action, "upgraded") ||
+			!strcmp(action, "downgraded")) ?
+			       previous(rep, name, version) : NULL;
+		if (prev)
+			printf("%s %s %s -> %s", action, cli_esc(name),
+			       cli_esc(prev), cli_esc(version));
+		else
+			printf("%s %s %s", action, cli_esc(name),
+			       cli_esc(version));
 		if (o->verbose && strcmp(action, "unchanged") &&
 		    strcmp(action, "uninstalled")) {
 			printf(" (%s files, ", grouped(f, b1));

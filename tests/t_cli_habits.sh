@@ -102,7 +102,7 @@ head -1 "$TMP/t2/bin/hab" | grep -qx "#!$PY" || fail "--target --python shebang"
 
 # -- summary, -v, downgrade -----------------------------------------------
 ok install --venv "$V" "$H2"
-grep -q "^upgraded hab 2.0" "$TMP/out" || fail "no upgrade line"
+grep -Eq "^upgraded hab [0-9.]+ -> 2.0$" "$TMP/out" || fail "no upgrade line: $(cat "$TMP/out")"
 [ -s "$TMP/err" ] && fail "stderr is a pipe and not -v, yet it got: $(cat "$TMP/err")"
 ok uninstall --venv "$V" hab
 ok install --venv "$V" -v "$H2"
@@ -116,7 +116,11 @@ ok install --venv "$V" -v --reinstall "$H2"
 grep -q "unpacked into the cache: 1,*2[0-9]* files" "$TMP/err" || fail "-v: no unpack line: $(cat "$TMP/err")"
 ok install --venv "$V" -q "$H1"
 [ -s "$TMP/err" ] && fail "-q printed: $(cat "$TMP/err")"
-grep -q "downgraded hab 2.0 -> 1.0" "$TMP/out" || note "downgrade line not implemented: $(cat "$TMP/out")"
+[ -s "$TMP/out" ] && fail "-q printed: $(cat "$TMP/out")"
+ok install --venv "$V" "$H2"
+grep -q "^upgraded hab 1.0 -> 2.0$" "$TMP/out" || fail "no upgrade line: $(cat "$TMP/out")"
+ok install --venv "$V" "$H1"
+grep -q "^downgraded hab 2.0 -> 1.0$" "$TMP/out" || fail "no downgrade line: $(cat "$TMP/out")"
 
 # -- uninstall -y, install -y ----------------------------------------------
 run install --venv "$V" -y "$H1"
