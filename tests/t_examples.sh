@@ -142,6 +142,46 @@ echo '{"wheels": [], "options": {"jobs": "two"}}' | "$P/bin/spoke" install --pla
 expect_eq "$?" 2 "exit code of a bad plan"
 grep -q "options.jobs" "$TMP/bad.err" || { cat "$TMP/bad.err" >&2; fail "a bad plan's message does not name the key"; }
 
+# -- pip resolves, spoke installs: pip's --report as a plan -------------------
+# A venv with pip (Debian's python3-pip-whl), resolving offline against the
+# wheels as a --find-links directory; only what was asked for is REQUESTED.
+if $PY -m venv "$TMP/pipvenv" >/dev/null 2>&1 && "$TMP/pipvenv/bin/pip" --version >/dev/null 2>&1; then
+	mkdir -p "$TMP/links" && cp "${WHEELS[@]}" "$TMP/links/"
+	first=${NAMES%% *}
+	"$TMP/pipvenv/bin/pip" install -q --dry-run --ignore-installed --no-index \
+		--find-links "$TMP/links" --report "$TMP/report.json" $NAMES >/dev/null 2>"$TMP/pip.err" ||
+		{ cat "$TMP/pip.err" >&2; fail "pip --report failed"; }
+	$PY -m venv --without-pip "$TMP/venv-report" || fail "cannot create a venv"
+	$PY "$ROOT/examples/pip_report_plan.py" "$TMP/report.json" --venv "$TMP/venv-report" \
+		>"$TMP/report-plan.json" || fail "pip_report_plan.py failed"
+	"$P/bin/spoke" install --plan "$TMP/report-plan.json" --json >"$TMP/rp.out" 2>"$TMP/rp.err" ||
+		{ cat "$TMP/rp.err" >&2; fail "spoke install of pip's report failed"; }
+	check_report "$TMP/rp.out" "$TMP/venv-report" "pip --report plan"
+	$PY -c 'import json,sys; w=json.load(open(sys.argv[1]))["wheels"]; assert w and all(len(x.get("sha256", "")) == 64 for x in w), w' \
+		"$TMP/report-plan.json" || fail "the plan from pip's report lacks a sha256"
+	for d in "$TMP"/venv-report/lib/python3*/site-packages/*.dist-info; do
+		expect_eq "$(cat "$d/INSTALLER")" "pip+spoke" "INSTALLER from the report's plan"
+	done
+	# A wheel whose bytes are not what pip saw is refused (sha256 from the report).
+	$PY - "$TMP/report-plan.json" "$TMP/links" <<'PY' || fail "cannot make the tampered plan"
+import json, os, shutil, sys
+p = json.load(open(sys.argv[1]))
+w = p["wheels"][0]
+os.makedirs(sys.argv[2] + "/tampered")
+bad = sys.argv[2] + "/tampered/" + os.path.basename(w["path"])
+shutil.copy(w["path"], bad)
+open(bad, "ab").write(b"\0")
+w["path"] = bad
+json.dump(p, open(sys.argv[1], "w"))
+PY
+	"$P/bin/spoke" install --plan "$TMP/report-plan.json" >/dev/null 2>"$TMP/rp.err" &&
+		fail "a wheel that does not match pip's sha256 was installed"
+	grep -qi "sha256\|hash" "$TMP/rp.err" || fail "the mismatch message names no hash: $(cat "$TMP/rp.err")"
+	note "pip --report -> examples/pip_report_plan.py -> spoke install --plan ($first ...)"
+else
+	note "no pip in a fresh venv (python3-pip-whl): pip --report not checked"
+fi
+
 # -- the progress line: on a terminal only -------------------------------------
 if command -v script >/dev/null; then
 	$PY -m venv --without-pip "$TMP/venv-tty" || fail "cannot create a venv"
