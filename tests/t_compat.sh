@@ -119,6 +119,11 @@ run install --plan "$TMP/plan.json" --no-compat-check
 expect_eq $? 0 "--no-compat-check after --plan"
 
 # the library's default is off: an embedder's plan without the setting
+# (through the shared library, which sanitizer builds do not make)
+if [ ! -e "$BUILD/libspoke.so" ]; then
+	note "no $BUILD/libspoke.so (a sanitizer build): the library's default not checked"
+	exit 0
+fi
 $PY - "$BUILD/libspoke.so" "$V" "$W/glibc_future-1.0-$CP-$CP-manylinux_2_99_x86_64.whl" <<'PYEOF' || fail "library default"
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
