@@ -494,7 +494,7 @@ static int read_hello(struct pyc_pool *p, struct driver *d, char *err,
 		      size_t errlen)
 {
 	char *line, *tag, *sp, why[128] = "";
-	int e = read_line(d, HELLO_TIMEOUT_MS, &line);
+	int e = read_line(d, HELLO_TIMEOUT_MS, &line), other = 0;
 
 	if (e == -EPIPE) {
 		worker_stop(d, 0, why, sizeof(why));
@@ -516,10 +516,18 @@ static int read_hello(struct pyc_pool *p, struct driver *d, char *err,
 	if (strcmp(tag, "-") == 0 || (size_t)(sp - tag) >= sizeof(p->tag))
 		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "the interpreter"
 				   " '%s' has no usable cache tag", p->python);
-	if (p->tag[0] && strcmp(p->tag, tag) != 0)
+	/* Drivers restart their workers on their own threads: the first
+	 * hello sets the tag, later ones only compare, under the lock, so a
+	 * reader of pyc_pool_cache_tag() never sees it change. */
+	pthread_mutex_lock(&p->lock);
+	if (!p->tag[0])
+		memcpy(p->tag, tag, (size_t)(sp - tag) + 1);
+	else if (strcmp(p->tag, tag) != 0)
+		other = 1;
+	pthread_mutex_unlock(&p->lock);
+	if (other)
 		return errmsg_fail(-EPROTO, err, errlen, "compile workers of "
 				   "'%s' disagree on the cache tag", p->python);
-	memcpy(p->tag, tag, (size_t)(sp - tag) + 1);
 	consume_line(d);
 	return 0;
 }
@@ -658,9 +666,15 @@ void pyc_pool_free(struct pyc_pool *p)
 	free(p);
 }
 
-const char *pyc_pool_cache_tag(const struct pyc_pool *p)
+const char *pyc_pool_cache_tag(struct pyc_pool *p)
 {
-	return p->tag;
+	const char *tag;
+
+	/* The lock orders this read after the first hello's write. */
+	pthread_mutex_lock(&p->lock);
+	tag = p->tag;
+	pthread_mutex_unlock(&p->lock);
+	return tag;
 }
 
 void pyc_pool_stats(struct pyc_pool *p, struct pyc_pool_stats *st)

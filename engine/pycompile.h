@@ -103,7 +103,7 @@ void pyc_pool_free(struct pyc_pool *p);
 
 /* sys.implementation.cache_tag of the workers ("cpython-311"), the
  * __pycache__ name part and the cache key part. Valid until free. */
-const char *pyc_pool_cache_tag(const struct pyc_pool *p);
+const char *pyc_pool_cache_tag(struct pyc_pool *p);
 
 struct pyc_pool_stats {
 	unsigned long compiled, nocompile, errors, canceled;
