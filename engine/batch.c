@@ -214,8 +214,11 @@ int batch_run(const struct batch_env *e, struct attempt_pair *pair,
 		if (attempt_probe_held(&probe))
 			swap_ops(&ops[start], &ops[i]);
 		m = attempt_probe_held(&probe) ? 1 : n - start;
-		for (i = start; i < start + m; i++)
+		for (i = start; i < start + m; i++) {
 			ops[i].copy &= IO_COPY_NO_CFR | IO_COPY_PROBE;
+			if (e->times)
+				ops[i].copy |= IO_COPY_TIMES;
+		}
 		ret = io_backend_submit(e->io, ops + start, m);
 		if (ret) {
 			ret = fail(e, NULL, ret, "io backend failed in");

@@ -45,6 +45,7 @@ struct batch_env {
 	 * Unset (copy-tree): an existing file is replaced atomically. */
 	void (*taken)(void *arg, const char *path);
 	void *taken_arg;
+	int times; /* clones and copies get the source's times (bytecode) */
 };
 
 /* Run ops[0..n) to the end. 0, or the first error (recorded in e->ctx and

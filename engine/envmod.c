@@ -187,6 +187,11 @@ void envmod_allow_replace(struct envmod *m)
 	linker_allow_replace(m->linker);
 }
 
+void envmod_carry_times(struct envmod *m)
+{
+	linker_carry_times(m->linker);
+}
+
 static void disown(void *txn, const char *path)
 {
 	txn_disown(txn, path);

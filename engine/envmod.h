@@ -77,6 +77,9 @@ int envmod_link_run(struct envmod *m);
  * later wheels of --allow-overwrite replace the earlier ones' files);
  * until then a taken destination is another writer's and fails the run. */
 void envmod_allow_replace(struct envmod *m);
+/* Clones and copies of this modification keep their source's times (the
+ * .py files that cached timestamp .pyc describe). */
+void envmod_carry_times(struct envmod *m);
 
 /* Write a generated file at path (parents created): a new inode renamed
  * into place, never a write into an existing file, which may be a hardlink

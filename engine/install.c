@@ -773,6 +773,8 @@ int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		blame(&r, r.cur);
 	if (!ret && !plan->dry_run) {
 		ret = envmod_begin(&m, ctx, r.rep, &r.s);
+		if (!ret && plan->compile_bytecode)
+			envmod_carry_times(m);
 		if (!ret && (ret = execute(&r, m)))
 			blame(&r, blame_path(&r, spoke_ctx_error_path(ctx)));
 		if (m && ret)

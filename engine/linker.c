@@ -160,6 +160,11 @@ void linker_allow_replace(struct linker *l)
 	l->replace_ok = 1;
 }
 
+void linker_carry_times(struct linker *l)
+{
+	l->carry_times = 1;
+}
+
 void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
 		       void *arg)
 {

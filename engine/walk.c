@@ -83,6 +83,7 @@ static int flush(struct wworker *w, struct wdir *d)
 		.where = d,
 		.taken = w->l->replace_ok ? NULL : w->l->disown,
 		.taken_arg = w->l->disown_arg,
+		.times = w->l->carry_times,
 	};
 	unsigned n = w->nops;
 	int ret;

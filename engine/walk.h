@@ -42,6 +42,9 @@ void linker_set_totals(struct linker *l, uint64_t files, uint64_t bytes);
  * linker could not create because something is there (EEXIST): another
  * writer's object, which a rollback must leave alone. */
 void linker_allow_replace(struct linker *l);
+/* Clones and copies get their source's atime and mtime (io/linkops.h
+ * IO_COPY_TIMES): an install that links cached bytecode asks for it. */
+void linker_carry_times(struct linker *l);
 void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
 		       void *arg);
 /* Run every queued tree. 0, or the first error (recorded in ctx). Trees are

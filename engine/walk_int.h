@@ -73,6 +73,7 @@ struct linker {
 	void (*disown)(void *arg, const char *path);
 	void *disown_arg;
 	int replace_ok; /* linker_allow_replace: taken destinations replaced */
+	int carry_times; /* linker_carry_times */
 };
 
 /* walk.c: the task of a root or any directory below it. */

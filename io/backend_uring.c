@@ -450,7 +450,8 @@ static int round_close(struct uring_backend *b, unsigned n)
 		struct uop *u = &b->u[i];
 
 		/* After every write of the data round, which would move it. */
-		if (!u->err && u->in >= 0 && u->out >= 0 && is_fd_kind(u->op))
+		if (!u->err && u->in >= 0 && u->out >= 0 &&
+		    is_fd_kind(u->op) && (u->op->copy & IO_COPY_TIMES))
 			u->err = io_carry_times(u->in, u->out);
 		for (int k = 0; k < 2; k++) {
 			int *fd = k ? &u->out : &u->in;

@@ -107,7 +107,7 @@ int io_carry_times(int in, int out)
 }
 
 int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
-		mode_t mode)
+		mode_t mode, int times)
 {
 	int in, out, err;
 
@@ -122,7 +122,7 @@ int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 	err = io_fault_hit(IO_OP_CLONE);
 	if (!err && ioctl(out, FICLONE, in) < 0)
 		err = -errno;
-	if (!err)
+	if (!err && times)
 		err = io_carry_times(in, out);
 	close(in);
 	if (err) {
@@ -233,7 +233,7 @@ int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
 		return out;
 	}
 	err = size ? io_copy_fd_range(in, out, 0, size, copy) : 0;
-	if (!err)
+	if (!err && copy && (*copy & IO_COPY_TIMES))
 		err = io_carry_times(in, out);
 	close(in);
 	if (err) {
@@ -262,7 +262,8 @@ int io_link_at(enum io_kind kind, int sfd, const char *sname, int dfd,
 {
 	switch (kind) {
 	case IOK_CLONE:
-		return io_clone_at(sfd, sname, dfd, dname, mode);
+		return io_clone_at(sfd, sname, dfd, dname, mode,
+				   copy && (*copy & IO_COPY_TIMES));
 	case IOK_HARDLINK:
 		return io_hardlink_at(sfd, sname, dfd, dname);
 	case IOK_COPY:

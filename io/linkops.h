@@ -39,13 +39,17 @@ enum {
 	IO_COPY_PROBE = 1 << 1,
 	IO_COPY_CFR_OK = 1 << 2,
 	IO_COPY_CFR_REFUSED = 1 << 3,
+	/* In, for clone and copy: give the new file the source's atime and
+	 * mtime, so the timestamp .pyc of cached bytecode stay valid where
+	 * they are linked. Asked for only then: it costs two syscalls. */
+	IO_COPY_TIMES = 1 << 4,
 };
 
 /* Must run before any primitive (reads the umask once; thread-safe). */
 void io_init(void);
 
 int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
-		mode_t mode);
+		mode_t mode, int times);
 int io_hardlink_at(int sfd, const char *sname, int dfd, const char *dname);
 int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
 	       mode_t mode, uint64_t size, uint8_t *copy);
