@@ -14,6 +14,7 @@
  * short; the next split would be the cache half into cache/store_pyc.c.
  */
 #include "engine/bytecode.h"
+#include "base/spawn.h"
 #include "engine/pycompile.h"
 #include "base/alloc.h"
 #include "base/pool.h"
@@ -23,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +32,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define MANIFEST "BYTECODE"
 #define MANIFEST_HEAD "spoke-bytecode-v1\n"
@@ -74,42 +73,25 @@ static int probe_tag(struct bc_run *b, const char *python)
 	char *argv[] = { (char *)python, "-I", "-S", "-c",
 			 "import sys;print(sys.implementation.cache_tag or '')",
 			 NULL };
-	posix_spawn_file_actions_t fa;
-	int fds[2], err, status = 0;
-	size_t got = 0;
-	pid_t pid;
+	char *out = NULL;
+	int status = 0, more, err;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return ctx_fail(b->ctx, -errno, errno, NULL, "pipe: %s",
-				strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-					 O_WRONLY, 0);
-	err = posix_spawn(&pid, python, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	while (!err && got < sizeof(b->tag) - 1) {
-		ssize_t r = read(fds[0], b->tag + got, sizeof(b->tag) - 1 - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+	err = spawn_capture(argv, 1, sizeof(b->tag) - 1, &out, &more,
+			    &status);
+	if (err == -ENOMEM)
+		return nomem(b->ctx);
+	b->tag[0] = '\0';
+	if (!err) {
+		memcpy(b->tag, out, strlen(out) + 1);
+		free(out);
 	}
-	close(fds[0]);
-	if (!err)
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	b->tag[got] = '\0';
 	b->tag[strcspn(b->tag, "\n")] = '\0';
 	if (err || !WIFEXITED(status) || WEXITSTATUS(status) || !*b->tag ||
 	    strspn(b->tag, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
 	    strlen(b->tag))
-		return ctx_fail(b->ctx, SPOKE_E_USAGE, err, python, "cannot "
+		return ctx_fail(b->ctx, SPOKE_E_USAGE, -err, python, "cannot "
 				"compile bytecode: '%s' %s", python, err ?
-				strerror(err) : "has no bytecode cache tag "
+				strerror(-err) : "has no bytecode cache tag "
 				"(not Python 3?)");
 	return 0;
 }

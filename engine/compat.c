@@ -9,6 +9,7 @@
  * again. The cache is best effort: a failure to write it is not an error.
  */
 #include "engine/compat.h"
+#include "base/spawn.h"
 #include "cache/record.h"
 #include "cache/store.h"
 #include "engine/wheelname.h"
@@ -18,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 #define TAGS_HEADER "spoke-tags 1\n"
 #define TAGS_MAX (1u << 20)
@@ -109,71 +108,23 @@ static int run_script(spoke_ctx *ctx, const char *python, char **out)
 {
 	char *const argv[] = { (char *)python, "-I", "-c",
 			       (char *)TAG_SCRIPT, NULL };
-	posix_spawn_file_actions_t fa;
-	size_t got = 0, cap = 65536;
-	char *buf = xmalloc(cap), sink[4096];
-	int pipefd[2], status, err, too_big = 0;
-	pid_t pid;
+	int status = 0, too_big, err;
 
-	if (!buf)
+	err = spawn_capture(argv, 1, TAGS_MAX - 1, out, &too_big, &status);
+	if (err == -ENOMEM)
 		return nomem(ctx);
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		err = errno;
-		free(buf);
-		return ctx_fail(ctx, -err, err, python, "cannot run '%s': "
-				"pipe: %s", python, strerror(err));
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null",
-					 O_WRONLY, 0);
-	err = posix_spawn(&pid, python, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (err) {
-		close(pipefd[0]);
-		free(buf);
-		return ctx_fail(ctx, SPOKE_E_USAGE, err, python, "cannot run "
+	if (err)
+		return ctx_fail(ctx, SPOKE_E_USAGE, -err, python, "cannot run "
 				"the interpreter '%s' to learn the wheel tags "
-				"it supports: %s", python, strerror(err));
-	}
-	/* Read to the end even past what is kept, so the child never
-	 * blocks on a full pipe while we wait for it. */
-	for (;;) {
-		ssize_t n = too_big ? read(pipefd[0], sink, sizeof(sink)) :
-			    read(pipefd[0], buf + got, cap - 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (too_big)
-			continue;
-		got += (size_t)n;
-		if (got == cap - 1) {
-			char *grown = cap < TAGS_MAX ? xrealloc(buf, cap * 2) :
-				      NULL;
-
-			if (grown) {
-				buf = grown;
-				cap *= 2;
-			} else {
-				too_big = 1;
-			}
-		}
-	}
-	buf[got] = '\0';
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+				"it supports: %s", python, strerror(-err));
 	if (too_big || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    strncmp(buf, TAGS_HEADER, strlen(TAGS_HEADER)) != 0) {
-		free(buf);
+	    strncmp(*out, TAGS_HEADER, strlen(TAGS_HEADER)) != 0) {
+		free(*out);
+		*out = NULL;
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, python, "cannot learn "
 				"the wheel tags '%s' supports: it failed or "
 				"printed no tags", python);
 	}
-	*out = buf;
 	return 0;
 }
 

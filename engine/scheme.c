@@ -7,12 +7,12 @@
  * scheme into the directory. docs/INSTALL.md has the table.
  */
 #include "engine/scheme.h"
+#include "base/spawn.h"
 #include "base/alloc.h"
 #include "base/name.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 static const char *const key_names[SPOKE_SCHEME__MAX] = {
 	[SPOKE_SCHEME_PURELIB] = "purelib",
@@ -95,44 +94,20 @@ static int run_python_version(spoke_ctx *ctx, const char *python,
 {
 	char *const argv[] = { (char *)python, "-I", "-c",
 		"import sys; print('%d.%d' % sys.version_info[:2])", NULL };
-	posix_spawn_file_actions_t fa;
-	char buf[64];
-	size_t got = 0;
-	int pipefd[2], status, err;
-	pid_t pid;
+	char *buf;
+	int status = 0, more, err, bad;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return ctx_fail(ctx, -errno, errno, python,
-				"cannot run '%s': pipe: %s", python,
-				strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	err = posix_spawn(&pid, python, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	if (err) {
-		close(pipefd[0]);
-		return ctx_fail(ctx, -err, err, python,
+	err = spawn_capture(argv, 0, 63, &buf, &more, &status);
+	if (err == -ENOMEM)
+		return nomem(ctx);
+	if (err)
+		return ctx_fail(ctx, err, -err, python,
 				"cannot run the interpreter '%s' to learn its "
-				"version: %s", python, strerror(err));
-	}
-	for (;;) {
-		ssize_t n = read(pipefd[0], buf + got, sizeof(buf) - 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof(buf) - 1)
-			break;
-	}
-	buf[got] = '\0';
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    parse_xy(buf, out))
+				"version: %s", python, strerror(-err));
+	bad = !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	      parse_xy(buf, out);
+	free(buf);
+	if (bad)
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, python,
 				"cannot learn the Python version of '%s': it "
 				"did not run or printed no version", python);
