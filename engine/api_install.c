@@ -26,7 +26,7 @@ int spoke_uninstall(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 
 int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
 {
-	struct scheme_opts o = { NULL, NULL, NULL, { NULL }, NULL };
+	struct scheme_opts o;
 	struct spoke_report *rep;
 	struct env_lock *l = NULL;
 	struct scheme s;
@@ -42,11 +42,7 @@ int spoke_recover(spoke_ctx *ctx, spoke_plan *p, spoke_report **report)
 	if (!(rep = report_create()))
 		return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
 				"out of memory");
-	o.venv = p->venv;
-	o.target = p->target;
-	o.python = p->python;
-	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
-		o.path[k] = p->path[k];
+	plan_scheme_opts(p, &o);
 	memset(&s, 0, sizeof(s));
 	ret = scheme_resolve(ctx, &o, &s);
 	if (!ret)

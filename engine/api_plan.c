@@ -36,6 +36,8 @@ void spoke_plan_free(spoke_plan *p)
 	free(p->installer);
 	free(p->venv);
 	free(p->target);
+	free(p->prefix);
+	free(p->root);
 	free(p->python);
 	free(p->shebang_python);
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
@@ -103,6 +105,16 @@ int spoke_plan_set_venv(spoke_plan *p, const char *venv)
 int spoke_plan_set_target(spoke_plan *p, const char *dir)
 {
 	return p ? set_str(&p->target, dir) : SPOKE_E_USAGE;
+}
+
+int spoke_plan_set_prefix(spoke_plan *p, const char *dir)
+{
+	return p ? set_str(&p->prefix, dir) : SPOKE_E_USAGE;
+}
+
+int spoke_plan_set_root(spoke_plan *p, const char *dir)
+{
+	return p ? set_str(&p->root, dir) : SPOKE_E_USAGE;
 }
 
 int spoke_plan_set_scheme_path(spoke_plan *p, enum spoke_scheme_key key,

@@ -56,6 +56,7 @@ struct staged {
 	size_t nremoves;
 	const char *installer;
 	const char *venv, *target, *python, *cache_dir;
+	const char *prefix, *root;
 	const char *path[SPOKE_SCHEME__MAX];
 	int link_mode, jobs, io, no_verify, no_fallback;
 	int reinstall, requested, allow_overwrite, dry_run, no_wait;
@@ -308,7 +309,7 @@ static int stage_options(struct loader *ld, const cJSON *o)
 static int stage_environment(struct loader *ld, const cJSON *e)
 {
 	static const char *const keys[] = { "venv", "target", "python",
-					    "scheme", NULL };
+					    "prefix", "root", "scheme", NULL };
 	struct staged *st = &ld->st;
 	const cJSON *scheme;
 	int err;
@@ -323,9 +324,13 @@ static int stage_environment(struct loader *ld, const cJSON *e)
 		err = get_str(ld, e, "target", "environment", &st->target);
 	if (!err)
 		err = get_str(ld, e, "python", "environment", &st->python);
-	if (!err && st->venv && st->target)
-		return bad(ld, "environment", "'venv' and 'target' exclude "
-			   "each other: give one");
+	if (!err)
+		err = get_str(ld, e, "prefix", "environment", &st->prefix);
+	if (!err)
+		err = get_str(ld, e, "root", "environment", &st->root);
+	if (!err && !!st->venv + !!st->target + !!st->prefix > 1)
+		return bad(ld, "environment", "'venv', 'target' and 'prefix' "
+			   "exclude each other: give one");
 	scheme = cJSON_GetObjectItemCaseSensitive(e, "scheme");
 	if (err || !scheme)
 		return err;
@@ -587,6 +592,10 @@ static int apply(struct loader *ld, spoke_plan *plan)
 		err = spoke_plan_set_venv(plan, st->venv);
 	if (!err && st->target)
 		err = spoke_plan_set_target(plan, st->target);
+	if (!err && st->prefix)
+		err = spoke_plan_set_prefix(plan, st->prefix);
+	if (!err && st->root)
+		err = spoke_plan_set_root(plan, st->root);
 	if (!err && st->python)
 		err = spoke_plan_set_python(plan, st->python);
 	for (int k = 0; k < SPOKE_SCHEME__MAX && !err; k++)

@@ -72,15 +72,13 @@ static void run_free(struct run *r)
 
 static int run_begin(struct run *r, spoke_ctx *ctx, const struct spoke_plan *p)
 {
-	struct scheme_opts o = { p->venv, p->target, p->python, { NULL }, NULL };
+	struct scheme_opts o;
 
 	memset(r, 0, sizeof(*r));
 	r->cur = -1;
 	r->ctx = ctx;
 	r->p = p;
-	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
-		o.path[k] = p->path[k];
-	o.shebang = p->shebang_python;
+	plan_scheme_opts(p, &o);
 	return scheme_resolve(ctx, &o, &r->s);
 }
 

@@ -126,3 +126,16 @@ void wplan_free(struct wplan *wp)
 	strmap_free(&wp->nfc_alias);
 	memset(wp, 0, sizeof(*wp));
 }
+
+void plan_scheme_opts(const struct spoke_plan *p, struct scheme_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->venv = p->venv;
+	o->target = p->target;
+	o->python = p->python;
+	o->prefix = p->prefix;
+	o->root = p->root;
+	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
+		o->path[k] = p->path[k];
+	o->shebang = p->shebang_python;
+}

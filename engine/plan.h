@@ -38,6 +38,7 @@ struct spoke_plan {
 	size_t nremoves;
 	char *installer; /* INSTALLER text, or NULL for "spoke" */
 	char *venv, *target, *python;
+	char *prefix, *root; /* pip's --prefix and --root */
 	char *shebang_python; /* scripts name it instead of python */
 	char *path[SPOKE_SCHEME__MAX];
 	int reinstall, dry_run, requested, allow_overwrite;
@@ -52,6 +53,8 @@ struct spoke_plan {
 int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
 /* Whether wheel i gets a REQUESTED file. */
 int plan_wheel_requested(const struct spoke_plan *p, size_t i);
+/* What scheme_resolve needs of the plan (strings stay the plan's). */
+void plan_scheme_opts(const struct spoke_plan *p, struct scheme_opts *o);
 
 enum { DEST_FILE = 1, DEST_DIR = 2 }; /* strmap_ent.kind of the layout's map */
 

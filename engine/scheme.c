@@ -43,7 +43,7 @@ static int nomem(spoke_ctx *ctx)
 
 /* A --python without a '/' is looked up in $PATH, as a shell would: the
  * shebang must name a file, not a command. */
-static char *find_python(const char *python)
+char *scheme_find_python(const char *python)
 {
 	const char *path = getenv("PATH");
 
@@ -186,7 +186,7 @@ static int resolve_venv(spoke_ctx *ctx, const struct scheme_opts *o,
 	if (err)
 		return err;
 	if (o->python)
-		s->python = find_python(o->python);
+		s->python = scheme_find_python(o->python);
 	else
 		s->python = path_join(s->env, "bin/python");
 	if (!s->python && !o->python)
@@ -232,11 +232,11 @@ int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 	memset(s, 0, sizeof(*s));
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)
 		explicit |= o->path[k] != NULL;
-	if (o->venv && o->target)
+	if (!!o->venv + !!o->target + !!o->prefix > 1)
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
-				"a venv and a target directory exclude each "
-				"other: give one");
-	if (!venv && !o->target && !explicit) {
+				"a venv, a target directory and a prefix "
+				"exclude each other: give one");
+	if (!venv && !o->target && !o->prefix && !o->root && !explicit) {
 		venv = getenv("VIRTUAL_ENV");
 		if (!venv || !*venv)
 			return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL,
@@ -244,7 +244,9 @@ int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 					"a venv or a target directory, or "
 					"activate a virtual environment");
 	}
-	if (venv)
+	if (o->prefix || o->root)
+		err = scheme_resolve_prefix(ctx, o, s);
+	else if (venv)
 		err = resolve_venv(ctx, o, s, venv);
 	else if (o->target)
 		err = resolve_target(ctx, s, o->target);
@@ -253,13 +255,13 @@ int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 	if (err)
 		return err;
 	if (!s->python && o->python) {
-		s->python = find_python(o->python);
+		s->python = scheme_find_python(o->python);
 		if (!s->python)
 			return ctx_fail(ctx, SPOKE_E_USAGE, 0, o->python,
 					"cannot find the interpreter '%s'",
 					o->python);
 	}
-	if (o->shebang && !(s->shebang = find_python(o->shebang)))
+	if (o->shebang && !(s->shebang = scheme_find_python(o->shebang)))
 		return ctx_fail(ctx, SPOKE_E_USAGE, 0, o->shebang,
 				"cannot find the interpreter '%s'", o->shebang);
 	for (int k = 0; k < SPOKE_SCHEME__MAX; k++)

@@ -20,6 +20,7 @@ enum scheme_kind { SCHEME_VENV = 0, SCHEME_TARGET, SCHEME_EXPLICIT };
 
 struct scheme_opts {
 	const char *venv, *target, *python;   /* NULL: not given */
+	const char *prefix, *root;            /* pip's --prefix, --root */
 	const char *path[SPOKE_SCHEME__MAX];  /* explicit overrides */
 	const char *shebang;                  /* scripts' interpreter */
 };
@@ -41,6 +42,14 @@ struct scheme {
 int scheme_resolve(spoke_ctx *ctx, const struct scheme_opts *o,
 		   struct scheme *s);
 void scheme_free(struct scheme *s);
+/* The prefix and root half of scheme_resolve (engine/scheme_prefix.c):
+ * pip's posix_prefix layout of o->prefix, learned from the interpreter,
+ * or the venv's or target's layout, each path under o->root if given. */
+int scheme_resolve_prefix(spoke_ctx *ctx, const struct scheme_opts *o,
+			  struct scheme *s);
+/* A python with a '/' made absolute, else looked up in $PATH; heap, or
+ * NULL when not found (or out of memory). */
+char *scheme_find_python(const char *python);
 
 /* The directory for key, or SPOKE_E_USAGE (recorded, naming `why`) when
  * the scheme has none. */

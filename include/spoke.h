@@ -263,6 +263,15 @@ SPOKE_API int spoke_plan_add_wheel(spoke_plan *plan, const char *path);
 SPOKE_API int spoke_plan_add_name(spoke_plan *plan, const char *name);
 SPOKE_API int spoke_plan_set_venv(spoke_plan *plan, const char *venv);
 SPOKE_API int spoke_plan_set_target(spoke_plan *plan, const char *dir);
+/* pip's --prefix: its posix_prefix layout under dir (lib/pythonX.Y/
+ * site-packages, <platlibdir>/pythonX.Y/site-packages, bin, include,
+ * dir), learned by running the plan's python (else python3 on $PATH).
+ * Excludes set_venv and set_target. */
+SPOKE_API int spoke_plan_set_prefix(spoke_plan *plan, const char *dir);
+/* pip's --root: every scheme path of the venv, target or prefix is
+ * placed under dir (a staged install); scripts still name the unrooted
+ * interpreter. */
+SPOKE_API int spoke_plan_set_root(spoke_plan *plan, const char *dir);
 SPOKE_API int spoke_plan_set_scheme_path(spoke_plan *plan,
 					 enum spoke_scheme_key key,
 					 const char *path);

@@ -164,4 +164,22 @@ layout "$TMP/spoke-root" >"$TMP/l-spoke"
 diff "$TMP/l-pip" "$TMP/l-spoke" >&2 || fail "--root differs from pip's"
 [ -f "$TMP/spoke-root$PV/lib/python$XY/site-packages/hab/__init__.py" ] || fail "--root: not below the root"
 cmp -s "$TMP/pip-root$PV/bin/hab" "$TMP/spoke-root$PV/bin/hab" || fail "--root launcher differs from pip's"
+# The same layouts from a JSON plan: prefix and root are the library's, not
+# the CLI's, so an embedder gets pip's layout too.
+printf '{"wheels": ["%s"], "environment": {"prefix": "%s", "python": "%s"}}\n' \
+	"$H1" "$TMP/plan-prefix" "$PV/bin/python" >"$TMP/plan-prefix.json"
+ok install --plan "$TMP/plan-prefix.json"
+layout "$TMP/plan-prefix" >"$TMP/l-plan"
+layout "$TMP/pip-prefix" >"$TMP/l-pip"
+diff "$TMP/l-pip" "$TMP/l-plan" >&2 || fail "a plan's prefix differs from pip's --prefix"
+printf '{"wheels": ["%s"], "environment": {"venv": "%s", "root": "%s"}}\n' \
+	"$H1" "$PV" "$TMP/plan-root" >"$TMP/plan-root.json"
+ok install --plan "$TMP/plan-root.json"
+layout "$TMP/plan-root" >"$TMP/l-plan"
+layout "$TMP/pip-root" >"$TMP/l-pip"
+diff "$TMP/l-pip" "$TMP/l-plan" >&2 || fail "a plan's root differs from pip's --root"
+printf '{"wheels": ["%s"], "environment": {"venv": "%s", "prefix": "%s"}}\n' \
+	"$H1" "$PV" "$TMP/plan-both" >"$TMP/plan-both.json"
+"$SPOKE" install --plan "$TMP/plan-both.json" >/dev/null 2>"$TMP/err" && fail "venv and prefix together accepted"
+grep -q "exclude each other" "$TMP/err" || fail "venv and prefix together: unclear error: $(cat "$TMP/err")"
 exit 0
