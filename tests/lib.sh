@@ -43,6 +43,15 @@ need_tool() {
 	done
 }
 
+# need_spoke_venv: the binary under test must exist (fail), and the
+# system python3 with venv (skip without); sets PY to it.
+need_spoke_venv() {
+	PY=/usr/bin/python3
+	[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
+	[ -x "$PY" ] || skip "no $PY (make deps-test)"
+	"$PY" -c 'import venv' 2>/dev/null || skip "python3-venv is not installed (make deps-test)"
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for loop mounts ($1)"
 }

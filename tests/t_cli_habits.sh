@@ -7,10 +7,7 @@
 # -V, SPOKE_LINK_MODE, help that lists only a command's own options,
 # uninstall -y, -v detail and the summary line.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 export SPOKE_CACHE_DIR=$TMP/cache
 unset VIRTUAL_ENV
 

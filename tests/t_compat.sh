@@ -9,10 +9,7 @@
 # tags are cached by interpreter; the library's default is off (a plan
 # without the CLI's setting installs a foreign wheel).
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 export SPOKE_CACHE_DIR=$TMP/cache
 
 V=$TMP/venv

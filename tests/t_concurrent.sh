@@ -8,10 +8,7 @@
 # must all succeed, publish each wheel once, leave a cache that `spoke
 # cache verify` finds clean and nothing in its tmp/, and a working venv.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 
 G=$TMP/gen
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$G" || fail "mkwheels.py good failed"

@@ -17,10 +17,7 @@
 #   tests/t_crash.sh --full     200 random points and 40 outside kills
 #   SPOKE_CRASH_SEED=N          replay a run's points
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 FULL=0
 [ "${1:-}" = --full ] && FULL=1
 

@@ -9,10 +9,7 @@
 # phases (the journal, the links, the generated files); then the same with
 # inodes instead of blocks. Afterwards, with room made, the install works.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 need_root "ext4 loop mount"
 
 G=$TMP/gen

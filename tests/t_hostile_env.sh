@@ -18,10 +18,7 @@
 #   - files another installer wrote after a killed run are left in place
 #     and reported by recover.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 
 G=$TMP/gen
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$G" >/dev/null || fail "mkwheels.py good failed"

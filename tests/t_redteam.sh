@@ -6,10 +6,7 @@
 # refusal, a non-zero exit with a message naming the path and the cause).
 # SPOKE_REDTEAM="case ..." runs only the named cases.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 
 G=$TMP/gen
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$G" >/dev/null || fail "mkwheels.py good failed"

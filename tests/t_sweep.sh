@@ -18,10 +18,7 @@
 #
 # The last lines print the totals that docs/RELIABILITY.md quotes.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 FULL=0
 [ "${1:-}" = --full ] && FULL=1
 

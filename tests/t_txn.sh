@@ -10,10 +10,7 @@
 # that lacks its first complete batch (tests/t_hostile_env.sh has the rest). Every check compares the whole environment (path, type, mode,
 # size, content) with its state before, and looks for leftovers.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-[ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
-[ -x "$PY" ] || skip "no $PY"
-$PY -c 'import venv' 2>/dev/null || skip "python3-venv is not installed"
+need_spoke_venv
 command -v flock >/dev/null || skip "no flock(1) (util-linux)"
 
 G=$TMP/gen
