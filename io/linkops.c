@@ -106,6 +106,21 @@ int io_carry_times(int in, int out)
 	return futimens(out, ts) < 0 ? -errno : 0;
 }
 
+/* Close both files of a clone or copy; when it failed (err) or the close
+ * reports a late write error, remove the new file, so no empty or partial
+ * file is left for the fallback or the rollback to find. */
+static int finish_dst(int in, int out, int dfd, const char *dname, int err)
+{
+	close(in);
+	if (!err)
+		err = close_checked(out);
+	else
+		close(out);
+	if (err)
+		unlinkat(dfd, dname, 0);
+	return err;
+}
+
 int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 		mode_t mode, int times)
 {
@@ -124,17 +139,7 @@ int io_clone_at(int sfd, const char *sname, int dfd, const char *dname,
 		err = -errno;
 	if (!err && times)
 		err = io_carry_times(in, out);
-	close(in);
-	if (err) {
-		close(out);
-		/* Leave no empty file behind: the fallback creates it anew. */
-		unlinkat(dfd, dname, 0);
-		return err;
-	}
-	err = close_checked(out);
-	if (err)
-		unlinkat(dfd, dname, 0);
-	return err;
+	return finish_dst(in, out, dfd, dname, err);
 }
 
 int io_hardlink_at(int sfd, const char *sname, int dfd, const char *dname)
@@ -235,16 +240,7 @@ int io_copy_at(int sfd, const char *sname, int dfd, const char *dname,
 	err = size ? io_copy_fd_range(in, out, 0, size, copy) : 0;
 	if (!err && copy && (*copy & IO_COPY_TIMES))
 		err = io_carry_times(in, out);
-	close(in);
-	if (err) {
-		close(out);
-		unlinkat(dfd, dname, 0);
-		return err;
-	}
-	err = close_checked(out);
-	if (err)
-		unlinkat(dfd, dname, 0);
-	return err;
+	return finish_dst(in, out, dfd, dname, err);
 }
 
 int io_symlink_at(const char *target, int dfd, const char *dname)
