@@ -42,7 +42,7 @@ cp "$DATA"/*.whl "$M/w/"
 $PY -m venv --without-pip "$M/tpl"
 "$M/spoke" cache add -q --cache-dir "$M/c" "$M"/w/*.whl
 fresh() { rm -rf "$M/v"; cp -a "$M/tpl" "$M/v"; sync; }
-inst() { "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$@" "$M"/w/*.whl; }
+inst() { "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl; }
 fresh; inst                                    # primes the hash records
 files=$(find "$DATA" -name '*.whl' -exec unzip -Z1 {} \; | grep -vc '/$')
 echo "files in the wheels: $files"
@@ -50,8 +50,39 @@ fresh; /usr/bin/time -f "plain warm install: %e s wall, %U user, %S sys, %M KiB 
 	"$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl
 fresh; strace -f -c -o "$OUT/strace.txt" "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl
 echo "== strace -f -c (top 20 by calls; per file = calls / $files)"
-awk -v n="$files" 'NR>2 && $1 ~ /^[0-9.]+$/ { c = (NF==6) ? $4 : $4; printf "%-20s %9d calls %6.2f per file  %s s\n", $NF, c, c/n, $2 }' \
+awk -v n="$files" 'NR>2 && $1 ~ /^[0-9.]+$/ { c = $4; printf "%-20s %9d calls %6.2f per file  %s s\n", $NF, c, c/n, $2 }' \
 	"$OUT/strace.txt" | sort -k2 -n -r | head -20
+# Which side the stats and readdirs hit: strace -y names each dirfd's path.
+fresh; strace -f -y -e trace=newfstatat,getdents64,openat,mkdirat -o "$OUT/strace-y.txt" \
+	"$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl
+echo "== by directory side (strace -y): calls, syscall, side, flag/error"
+$PY - "$OUT/strace-y.txt" "$M/c" "$M/v" <<'PY' | head -14
+import collections, re, sys
+cache, venv = sys.argv[2], sys.argv[3]
+pend, n = {}, collections.Counter()
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d+)\s+(.*)", line.rstrip("\n"))
+    if not m:
+        continue
+    pid, rest = m.groups()
+    if rest.endswith("<unfinished ...>"):
+        pend[pid] = rest[:-len("<unfinished ...>")]
+        continue
+    r = re.match(r"<\.\.\. \w+ resumed>(.*)", rest)
+    if r:
+        rest = pend.pop(pid, "") + r.group(1)
+    m = re.match(r"(\w+)\((\d+|AT_FDCWD)(<([^>]*)>)?", rest)
+    if not m:
+        continue
+    p = m.group(4) or ""
+    under = lambda top: p == top or p.startswith(top + "/")
+    side = "cache" if under(cache) else "venv" if under(venv) else "other"
+    flag = "fstat" if "AT_EMPTY_PATH" in rest else ""
+    err = re.search(r"= -1 (E\w+)", rest)
+    n[(m.group(1), side, (flag + " " + (err.group(1) if err else "")).strip())] += 1
+for (call, side, f), c in n.most_common():
+    print("%8d %-11s %-6s %s" % (c, call, side, f))
+PY
 fresh; perf record -q -g -o "$OUT/perf.data" "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl 2>/dev/null
 echo "== perf report --no-children (self time, top 25)"
 perf report -i "$OUT/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |

@@ -177,28 +177,48 @@ def targets(s):
     return "\n".join(out) + "\n"
 
 
+def as_dict(p):
+    """The phases as {name: value}: an object as it is, or a list of
+    objects with a "name" (the value: their first number)."""
+    if isinstance(p, dict):
+        return p
+    if isinstance(p, list):
+        out = {}
+        for e in p:
+            if isinstance(e, dict) and "name" in e:
+                nums = [v for k, v in e.items() if k != "name" and isinstance(v, (int, float))]
+                out[str(e["name"])] = nums[0] if nums else json.dumps(e)
+        return out
+    return {}
+
+
 def phases(s):
     out = []
     for fs in FSES:
         st = stat(fs, s, "warm")
         if not st or "reps" not in st:
             continue
-        ph = [r.get("phases") for r in st["reps"]]
-        ph = [p for p in ph if isinstance(p, dict) and p]
+        ph = [as_dict(r.get("phases")) for r in st["reps"]]
+        ph = [p for p in ph if p]
         if not ph:
             out.append("- %s: n/a (this spoke's `install --json` has no \"phases\" object)" % fs)
             continue
         keys = list(ph[0].keys())
         want = ["lookup", "plan", "link", "finalize"]
         keys.sort(key=lambda k: next((i for i, w in enumerate(want) if k.startswith(w)), 9))
-        parts = []
+        parts, med = [], {}
         for k in keys:
             vals = [p.get(k) for p in ph]
             if all(isinstance(v, (int, float)) for v in vals):
-                parts.append("%s %s" % (k, "%g" % statistics.median(vals)))
+                med[k] = statistics.median(vals)
+        total = sum(v for k, v in med.items() if not k.startswith(("total", "wall")))
+        for k in keys:
+            if k in med:
+                share = " (%.0f%%)" % (100.0 * med[k] / total) if total > 0 else ""
+                parts.append("%s %g%s" % (k, med[k], share))
             else:
                 parts.append("%s %s" % (k, json.dumps(ph[0].get(k))))
-        out.append("- %s (median of %d warm runs, keys and units as spoke reports them): %s"
+        out.append("- %s (median of %d warm runs, keys and units as spoke reports them; share of their sum): %s"
                    % (fs, len(ph), ", ".join(parts)))
     return "\n".join(out) + "\n"
 
