@@ -6,12 +6,12 @@
 # file counts, median 150), 100,000 files in all. File sizes are log-normal
 # per kind (.py median 4.5 KB, p90 ~20 KB, like pip's and setuptools' own
 # wheels; headers smaller; a few shared libraries of 0.1-8 MB), directories
-# hold ~7 files on average (pip's wheel: 8.5), depth mostly 2-5 below
-# site-packages, max ~8, as in torch. Contents come from two fixed pools
-# (Python-like text, which deflates ~4x, and half-random "binary", ~2x), so
+# hold ~7 files on average (pip's wheel: 8.5), most files 3-4 directories
+# below site-packages, at most 6. Contents come from two fixed pools
+# (Python-like text, which deflates 2.5x, and half-random "binary", 2x), so
 # inflating costs what it costs for real wheels. Everything follows from the
-# seed: the same bytes on every run and machine with the same Python (the
-# zip entries carry a fixed date), hence the same cache keys. With --stats
+# seed: the same bytes on every run and machine with the same Python and
+# zlib (the zip entries carry a fixed date), hence the same cache keys. With --stats
 # it prints the shape (files, dirs, bytes, size percentiles, depth and
 # files-per-directory histograms) so the distribution can be checked.
 # Needs only the standard library; runs with Debian's /usr/bin/python3.

@@ -39,7 +39,7 @@
 #
 # Usage: bench/install.sh [--quick] [--sets LIST] [--fs LIST]
 #                         [--runs N] [--runs-100k N] [--pip-runs-100k N]
-#   --quick          the small set only, 3 runs (about a minute)
+#   --quick          the small set only, 3 runs (5 min at load 12)
 #   --sets L         small,100k (default both)
 #   --fs L           ext4,xfs (default both)
 #   --runs N         runs per row, small set (default 5)
@@ -51,7 +51,8 @@
 # (quick: install-quick-latest.md); raw rows in build/bench/install-*.tsv.
 # Environment: SPOKE_BIN (default build/spoke), BUILD (default build),
 # SPOKE_IBENCH_DIR (work dir, default /var/tmp/spoke-ibench; the generated
-# data is kept there between runs, keyed by the generator's hash), CC.
+# data is kept there between runs, keyed by a hash of the generator code,
+# comment lines excluded), CC.
 # Needs root (loop mounts); xfsprogs, e2fsprogs, python3-venv,
 # python3-pip-whl (make deps-bench).
 set -euo pipefail
@@ -116,7 +117,7 @@ trap cleanup EXIT
 trap 'echo "install.sh: interrupted" >&2; exit 130' INT TERM
 
 # ---- data (generated once, kept in WORK) --------------------------------------
-GENID=$(sha256sum "$ROOT/bench/gen100k.py" | cut -c1-12)
+GENID=$(grep -v '^#' "$ROOT/bench/gen100k.py" | sha256sum | cut -c1-12)
 declare -A SRC
 SRC[small]=$RUN/small-src
 mkdir -p "${SRC[small]}"
@@ -228,7 +229,7 @@ run_one() { # FS SET ROW ROUND
 		echo "install.sh: FAILED: $fs $s $row (round $r):" >&2
 		head -c 2000 "$RUN/err" >&2
 	elif [ "$r" = 1 ]; then
-		files=$(find "$(row_out "$fs" "$s" "$row")" -type f | wc -l) || files=?
+		files=$(find "$(row_out "$fs" "$s" "$row")" -type f | wc -l) || files='?'
 	fi
 	# one line: fs set row round rc files rss-json report-json
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$fs" "$s" "$row" "$r" "$rc" "$files" \

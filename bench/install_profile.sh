@@ -21,7 +21,7 @@ die() { echo "install_profile.sh: $*" >&2; exit 1; }
 for t in strace perf; do command -v $t >/dev/null || die "$t missing"; done
 DATA=${1:-}
 if [ -z "$DATA" ]; then
-	DATA=$WORK/gen100k-$(sha256sum "$ROOT/bench/gen100k.py" | cut -c1-12)
+	DATA=$WORK/gen100k-$(grep -v '^#' "$ROOT/bench/gen100k.py" | sha256sum | cut -c1-12)
 	if [ ! -e "$DATA/.done" ]; then
 		$PY "$ROOT/bench/gen100k.py" "$DATA" --stats >"$DATA.stats" && mv "$DATA.stats" "$DATA/.stats"
 		touch "$DATA/.done"
@@ -51,12 +51,12 @@ fresh; /usr/bin/time -f "plain warm install: %e s wall, %U user, %S sys, %M KiB 
 fresh; strace -f -c -o "$OUT/strace.txt" "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl
 echo "== strace -f -c (top 20 by calls; per file = calls / $files)"
 awk -v n="$files" 'NR>2 && $1 ~ /^[0-9.]+$/ { c = $4; printf "%-20s %9d calls %6.2f per file  %s s\n", $NF, c, c/n, $2 }' \
-	"$OUT/strace.txt" | sort -k2 -n -r | head -20
+	"$OUT/strace.txt" | sort -k2 -n -r | head -20 || true
 # Which side the stats and readdirs hit: strace -y names each dirfd's path.
 fresh; strace -f -y -e trace=newfstatat,getdents64,openat,mkdirat -o "$OUT/strace-y.txt" \
 	"$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl
 echo "== by directory side (strace -y): calls, syscall, side, flag/error"
-$PY - "$OUT/strace-y.txt" "$M/c" "$M/v" <<'PY' | head -14
+$PY - "$OUT/strace-y.txt" "$M/c" "$M/v" <<'PY' | head -14 || true
 import collections, re, sys
 cache, venv = sys.argv[2], sys.argv[3]
 pend, n = {}, collections.Counter()
@@ -84,10 +84,14 @@ for (call, side, f), c in n.most_common():
     print("%8d %-11s %-6s %s" % (c, call, side, f))
 PY
 fresh; perf record -q -g -o "$OUT/perf.data" "$M/spoke" install -q --cache-dir "$M/c" --venv "$M/v" "$M"/w/*.whl 2>/dev/null
-echo "== perf report --no-children (self time, top 25)"
-perf report -i "$OUT/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
-	grep -E '^ +[0-9]' | head -25
-echo "== perf report --children (inclusive, top 25)"
-perf report -i "$OUT/perf.data" --children --stdio --sort symbol -g none 2>/dev/null |
-	grep -E '^ +[0-9]' | head -25
+# spoke is built without frame pointers, so user-space call chains are
+# shallow: self time per symbol, per object and per thread say more.
+rep() { perf report -i "$OUT/perf.data" --no-children --stdio -g none "$@" 2>/dev/null |
+	grep -E '^ +[0-9]' | head -25 || true; }
+echo "== perf: self time by symbol (top 25)"
+rep --sort symbol
+echo "== perf: by object"
+rep --sort dso
+echo "== perf: by thread"
+rep --sort pid
 echo "raw: $OUT"
