@@ -6,7 +6,8 @@
 #                   else print the command; deps-build, deps-test, deps-bench
 #   make test       the test suite (tests/run.sh); test-asan, test-tsan: sanitizers
 #   make demo       install a generated demo set into a fresh venv
-#   make bench      the benchmark (bench-quick: a subset in under two minutes)
+#   make bench      the benchmark (bench-quick: a subset in under two minutes;
+#                   bench-install: the install benchmark alone)
 #   make install PREFIX=/usr/local
 #   make clean      remove $(BUILD) and its sanitizer and fuzz siblings
 #
@@ -61,10 +62,11 @@ DEPS_TEST := clang xfsprogs btrfs-progs e2fsprogs strace python3 python3-venv \
 	python3-pip-whl python3-setuptools-whl python3-wheel-whl python3-pytest \
 	zip unzip zstd util-linux python3-pdm
 DEPS_BENCH := gnuplot-nox python3 python3-venv python3-pip-whl \
-	python3-setuptools-whl python3-wheel-whl unzip util-linux
+	python3-setuptools-whl python3-wheel-whl unzip util-linux xfsprogs \
+	e2fsprogs
 
 .PHONY: all deps deps-build deps-test deps-bench test test-asan test-tsan \
-	demo bench bench-quick install clean tests fuzz fuzz-build stress
+	demo bench bench-quick bench-install install clean tests fuzz fuzz-build stress
 
 all: $(STATIC) $(SHARED) $(BIN)
 
@@ -183,6 +185,12 @@ demo: deps-build deps-test all
 
 bench: deps-build deps-bench all
 	bench/run.sh
+	bench/install.sh
+
+# The install benchmark alone (issue 13: spoke install against pip, cp -al
+# and copy-tree on ext4 and XFS; ~15 min on 2 cores).
+bench-install: deps-build deps-bench all
+	bench/install.sh
 
 bench-quick: deps-build deps-bench all
 	bench/run.sh --quick

@@ -1,113 +1,307 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# install.sh [--runs N] - wheel installs side by side on the same wheels, one
-# run: spoke with a cold cache (unpack + verify + link) and a warm cache (link
-# only) against pip install --no-deps --no-index --no-compile, and the unpack
-# step alone against unzip and python3 -m zipfile. Wheels: the real pip,
-# setuptools and wheel wheels Debian ships, plus generated wheels shaped like
-# a large pure-Python package (tests/demo.sh's 2,000-module spokedemo, and a
-# 10,000-file one). Every timed command runs under bench/rss (whole-process
-# wall clock and peak RSS); destinations are made and removed outside the
-# timed region; median and min of N runs (default 5). Prints a Markdown
-# table; results/install-latest.md keeps it.
+#
+# bench/install.sh - the install benchmark of issue 13: `spoke install`
+# against pip and against the floor set by plain linking, on a loop-mounted
+# ext4 (mkfs defaults, journal) and a loop-mounted XFS (mkfs.xfs -m
+# reflink=1) side by side in one run, on two data sets:
+#   small  the real wheels `make deps` brings (/usr/share/python-wheels:
+#          pip, setuptools, wheel; Debian's, not pyenv's or any bundle)
+#   100k   bench/gen100k.py: 100,000 files in ~200 real .whl files shaped
+#          like an ML environment (one torch-like wheel of 30,000 files,
+#          four of 5,000, many small ones)
+# Rows (docs/bench-install-draft.md says what each measures):
+#   pip        pip install --no-deps --no-index --no-compile into a fresh
+#              venv like spoke's, run from another venv that has pip
+#              (Debian's bundled pip, `pip --python V/bin/python`): a venv
+#              with pip in it would already hold the pip and setuptools of
+#              the small set, and pip would skip them
+#   cold       spoke install, empty cache (unpack, verify, publish, link)
+#   warm       spoke install, every wheel already cached
+#   warm -j 1  the same with one worker
+#   cp -al     one `cp -al -t DST E1/. E2/. ...` of the cache entries the
+#              warm install links from (one process, entries one after
+#              another, merged into one tree as an install merges them)
+#   cp reflink (XFS only) the same with `cp -a --reflink=always`: on XFS
+#              spoke's default link mode clones, so this is the fair peer
+#   copy-tree  one `spoke copy-tree` of those entries merged beforehand
+#              (untimed, by hardlinks) into one tree
+# spoke runs with its default link mode (auto: clone where the filesystem
+# can, else hardlink); the JSON report of each install says which it used.
+# Method: every install goes into a fresh copy of a venv made with
+# `python3 -m venv --without-pip`; every
+# destination is made and removed outside the timed region, then `sync`;
+# the command runs under bench/rss (wall time fork..wait4, peak RSS). The
+# rows take turns round-robin, the order rotating each round, and the two
+# filesystems take turns within a round. Page cache warm (no drop_caches).
+# The phase split of a warm install is read from `spoke install --json`
+# ("phases", when this spoke reports it; else n/a).
+#
+# Usage: bench/install.sh [--quick] [--sets LIST] [--fs LIST]
+#                         [--runs N] [--runs-100k N] [--pip-runs-100k N]
+#   --quick          the small set only, 3 runs (5 min at load 12)
+#   --sets L         small,100k (default both)
+#   --fs L           ext4,xfs (default both)
+#   --runs N         runs per row, small set (default 5)
+#   --runs-100k N    runs per row, 100k set (default 3)
+#   --pip-runs-100k N  pip's runs on the 100k set (default 2: one pip run
+#                    there takes ~40-60 s on 2 cores, and the total should
+#                    stay under 15 min; see the draft doc)
+# Output: a Markdown table on stdout and in bench/results/install-latest.md
+# (quick: install-quick-latest.md); raw rows in build/bench/install-*.tsv.
+# Environment: SPOKE_BIN (default build/spoke), BUILD (default build),
+# SPOKE_IBENCH_DIR (work dir, default /var/tmp/spoke-ibench; the generated
+# data is kept there between runs, keyed by a hash of the generator code,
+# comment lines excluded), CC.
+# Needs root (loop mounts); xfsprogs, e2fsprogs, python3-venv,
+# python3-pip-whl (make deps-bench).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=5
-[ "${1:-}" = --runs ] && RUNS=$2
-SPOKE=$ROOT/build/spoke
-PY=/usr/bin/python3
-BB=$ROOT/build/bench
-mkdir -p "$BB" "$ROOT/bench/results"
-cc -O2 -Wall -Wextra -Werror -o "$BB/rss" "$ROOT/bench/rss.c"
-# As root the work happens on a fresh loop-mounted ext4 with a journal, for
-# the reason docs/BENCHMARKS.md gives (this host's root ext4 has no journal
-# and makes file creation after deletes erratically slow); otherwise in
-# /var/tmp, said in the output.
-BASE=$(mktemp -d /var/tmp/spoke-ibench.XXXXXX)
-FS="host $(findmnt -n -o FSTYPE --target /var/tmp) (/var/tmp)"
-trap 'umount "$BASE/mnt" 2>/dev/null; rm -rf "$BASE"' EXIT
-if [ "$(id -u)" = 0 ] && truncate -s 8G "$BASE/img" && mkfs.ext4 -q -F "$BASE/img" &&
-	mkdir "$BASE/mnt" && mount -o loop,discard "$BASE/img" "$BASE/mnt"; then
-	W=$BASE/mnt
-	FS="loop-mounted ext4 (journal, discard)"
-else
-	W=$BASE
-fi
-mkdir -p "$W/wheels"
-cp /usr/share/python-wheels/{pip,setuptools,wheel}-*.whl "$W/wheels/"
-# Generated wheels: many small modules, like a big pure-Python package.
-$PY - "$W/wheels" <<'PY'
-import base64, hashlib, os, random, sys, zipfile
-random.seed(7)
-def wheel(name, nsub, nmod):
-    files = {"%s/__init__.py" % name: b"VALUE = 1\n"}
-    for s in range(nsub):
-        files["%s/sub%d/__init__.py" % (name, s)] = b""
-        for m in range(nmod):
-            n = int(random.lognormvariate(8.3, 0.9)) % 60000 + 200
-            files["%s/sub%d/m%d.py" % (name, s, m)] = (("x%d = %d\n" % (m, s)) * (n // 10)).encode()
-    di = "%s-1.0.dist-info" % name
-    files[di + "/METADATA"] = ("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name).encode()
-    files[di + "/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    rec = ["%s,sha256=%s,%d" % (p, base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode(), len(d)) for p, d in files.items()]
-    files[di + "/RECORD"] = ("\n".join(rec + [di + "/RECORD,,"]) + "\n").encode()
-    with zipfile.ZipFile(os.path.join(sys.argv[1], "%s-1.0-py3-none-any.whl" % name), "w", zipfile.ZIP_DEFLATED) as z:
-        for p, d in files.items():
-            z.writestr(p, d)
-wheel("spokedemo", 40, 50)
-wheel("bigpure", 100, 100)
-PY
-nfiles=$($PY -c 'import sys,zipfile; print(sum(len(zipfile.ZipFile(w).namelist()) for w in sys.argv[1:]))' "$W"/wheels/*.whl)
-ubytes=$($PY -c 'import sys,zipfile; print(sum(i.file_size for w in sys.argv[1:] for i in zipfile.ZipFile(w).infolist()))' "$W"/wheels/*.whl)
-zbytes=$(cat "$W"/wheels/*.whl | wc -c)
-"$PY" -m venv "$W/pipvenv-template"   # with pip (Debian's python3-pip-whl)
 
-timeit() { # timeit LABEL PREP_CMD -- CMD...: N runs, prep untimed
-	local label=$1 prep=$2 i walls=() rss=0 j
-	shift 3
-	for i in $(seq 1 "$RUNS"); do
-		eval "$prep"
-		sync
-		"$BB/rss" -o "$W/rss.json" -- "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; echo "FAILED: $label" >&2; exit 1; }
-		walls+=("$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall"])' "$W/rss.json")")
-		j=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["maxrss_kb"])' "$W/rss.json")
-		[ "$j" -gt "$rss" ] && rss=$j
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BB=$BUILD/bench
+SPOKE_SRC=${SPOKE_BIN:-$BUILD/spoke}
+WORK=${SPOKE_IBENCH_DIR:-/var/tmp/spoke-ibench}
+PY=/usr/bin/python3     # Debian's: CI has no pyenv
+TIMEOUT=900
+
+SETS="small 100k"
+FSLIST="ext4 xfs"
+RUNS_SMALL=5
+RUNS_BIG=3
+PIP_RUNS_BIG=2
+OUTNAME=install-latest.md
+die() { echo "install.sh: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) SETS=small; RUNS_SMALL=3; OUTNAME=install-quick-latest.md ;;
+	--sets) SETS=${2//,/ }; shift ;;
+	--fs) FSLIST=${2//,/ }; shift ;;
+	--runs) RUNS_SMALL=$2; shift ;;
+	--runs-100k) RUNS_BIG=$2; shift ;;
+	--pip-runs-100k) PIP_RUNS_BIG=$2; shift ;;
+	-h|--help) sed -n '/^# Usage:/,/^# python3-pip-whl/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (see --help)" ;;
+	esac
+	shift
+done
+for n in "$RUNS_SMALL" "$RUNS_BIG" "$PIP_RUNS_BIG"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "not a positive number of runs: $n"
+done
+for s in $SETS; do [[ $s =~ ^(small|100k)$ ]] || die "unknown set $s (small, 100k)"; done
+for f in $FSLIST; do [[ $f =~ ^(ext4|xfs)$ ]] || die "unknown filesystem $f (ext4, xfs)"; done
+[ "$(id -u)" = 0 ] || die "needs root: the runs are on loop-mounted ext4 and XFS"
+[ -x "$SPOKE_SRC" ] || die "$SPOKE_SRC not found (run make)"
+for t in mkfs.ext4 mkfs.xfs losetup; do
+	command -v $t >/dev/null || die "$t missing (make deps-bench)"
+done
+$PY -c 'import venv, ensurepip' 2>/dev/null || die "$PY lacks venv/ensurepip (make deps-bench)"
+
+T0=$(date +%s)
+mkdir -p "$BB" "$WORK" "$ROOT/bench/results"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -o "$BB/rss" "$ROOT/bench/rss.c"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN=$WORK/run-$STAMP
+mkdir -p "$RUN"
+SPOKE=$RUN/spoke        # a snapshot: a rebuild during the run changes nothing
+cp "$SPOKE_SRC" "$SPOKE"
+
+MOUNTS=()
+cleanup() {
+	set +e
+	for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'echo "install.sh: interrupted" >&2; exit 130' INT TERM
+
+# ---- data (generated once, kept in WORK) --------------------------------------
+GENID=$(grep -v '^#' "$ROOT/bench/gen100k.py" | sha256sum | cut -c1-12)
+declare -A SRC
+SRC[small]=$RUN/small-src
+mkdir -p "${SRC[small]}"
+cp /usr/share/python-wheels/{pip,setuptools,wheel}-*.whl "${SRC[small]}/" ||
+	die "the real wheels are missing from /usr/share/python-wheels (make deps-bench)"
+if [[ " $SETS " == *" 100k "* ]]; then
+	SRC[100k]=$WORK/gen100k-$GENID
+	if [ ! -e "${SRC[100k]}/.done" ]; then
+		rm -rf "$WORK"/gen100k-*
+		echo "install.sh: generating the 100k set (once; ~1-2 min)" >&2
+		$PY "$ROOT/bench/gen100k.py" "${SRC[100k]}" --stats >"$RUN/genstats.txt"
+		cp "$RUN/genstats.txt" "${SRC[100k]}/.stats"
+		touch "${SRC[100k]}/.done"
+	fi
+fi
+
+# ---- filesystems ----------------------------------------------------------------
+declare -A MNT
+for fs in $FSLIST; do
+	img=$RUN/$fs.img
+	m=$RUN/$fs
+	mkdir -p "$m"
+	truncate -s 12G "$img"
+	case $fs in
+	ext4) mkfs.ext4 -q -F "$img" ;;
+	xfs) mkfs.xfs -q -f -m reflink=1 "$img" ;;
+	esac
+	mount -o loop "$img" "$m"
+	MOUNTS+=("$m")
+	MNT[$fs]=$m
+	$PY -m venv --without-pip "$m/tpl-spoke"
+	$PY -m venv "$m/tpl-pip"
+done
+T1=${MNT[${FSLIST%% *}]}/tpl-spoke
+SITE_REL=$("$T1/bin/python" -c 'import sys, sysconfig; print(sysconfig.get_path("purelib")[len(sys.prefix) + 1:])')
+[ -d "$T1/$SITE_REL" ] || die "cannot find the venv's site-packages ($T1/$SITE_REL)"
+
+# Per fs and set: the wheels, a warm cache, and the merged tree for
+# copy-tree, all made untimed.
+for fs in $FSLIST; do
+	for s in $SETS; do
+		d=${MNT[$fs]}/$s
+		mkdir -p "$d/wheels"
+		cp "${SRC[$s]}"/*.whl "$d/wheels/"
+		"$SPOKE" cache add -q --cache-dir "$d/warm" "$d"/wheels/*.whl
+		# Prime the warm cache's per-wheel hash records as a real warm
+		# install finds them (one install, discarded).
+		rm -rf "$d/v" && cp -a "${MNT[$fs]}/tpl-spoke" "$d/v"
+		"$SPOKE" install -q --cache-dir "$d/warm" --venv "$d/v" "$d"/wheels/*.whl
+		rm -rf "$d/v"
+		mapfile -t ents < <(find "$d/warm/archive-v2" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{64}' | sort)
+		printf '%s\n' "${ents[@]}" >"$d/entries"
+		mkdir "$d/merged"
+		cp -al -t "$d/merged" "${ents[@]/%//.}"
 	done
-	$PY - "$label" "$rss" "${walls[@]}" <<'PY' >>"$W/rows"
-import statistics, sys
-label, rss, walls = sys.argv[1], int(sys.argv[2]), [float(x) for x in sys.argv[3:]]
-print("%s\t%.4f\t%.4f\t%.1f" % (label, min(walls), statistics.median(walls), rss / 1024))
-PY
+done
+
+# ---- the rows ------------------------------------------------------------------
+# row_prep FS SET ROW: untimed; row_cmd FS SET ROW: sets CMD (array)
+row_prep() {
+	local d=${MNT[$1]}/$2
+	rm -rf "$d/v" "$d/dst" "$d/cold"
+	case $3 in
+	pip|cold|warm|warm-j1) cp -a "${MNT[$1]}/tpl-spoke" "$d/v" ;;
+	cp-al|cp-reflink) mkdir "$d/dst" ;;
+	copy-tree) ;;
+	esac
+	sync
+}
+row_cmd() {
+	local d=${MNT[$1]}/$2
+	local -a ents
+	mapfile -t ents <"$d/entries"
+	case $3 in
+	pip) CMD=("${MNT[$1]}/tpl-pip/bin/python" -m pip --python "$d/v/bin/python"
+		install -q --disable-pip-version-check
+		--no-deps --no-index --no-compile "$d"/wheels/*.whl) ;;
+	cold) CMD=("$SPOKE" install -q --json --cache-dir "$d/cold" --venv "$d/v" "$d"/wheels/*.whl) ;;
+	warm) CMD=("$SPOKE" install -q --json --cache-dir "$d/warm" --venv "$d/v" "$d"/wheels/*.whl) ;;
+	warm-j1) CMD=("$SPOKE" install -q --json -j 1 --cache-dir "$d/warm" --venv "$d/v" "$d"/wheels/*.whl) ;;
+	cp-al) CMD=(cp -al -t "$d/dst" "${ents[@]/%//.}") ;;
+	cp-reflink) CMD=(cp -a --reflink=always -t "$d/dst" "${ents[@]/%//.}") ;;
+	copy-tree) CMD=("$SPOKE" copy-tree -q --json "$d/merged" "$d/dst") ;;
+	esac
+}
+row_out() { # where the row's files land (for the count check)
+	local d=${MNT[$1]}/$2
+	case $3 in
+	pip|cold|warm|warm-j1) echo "$d/v/$SITE_REL" ;;
+	*) echo "$d/dst" ;;
+	esac
+}
+rows_for() {
+	case $1 in
+	ext4) echo "pip cold warm warm-j1 cp-al copy-tree" ;;
+	xfs) echo "pip cold warm warm-j1 cp-al cp-reflink copy-tree" ;;
+	esac
 }
 
-: >"$W/rows"
-V=$W/v
-timeit "pip install --no-deps --no-index --no-compile" \
-	'rm -rf $V; cp -a $W/pipvenv-template $V' -- "$V/bin/python" -m pip install -q --no-deps --no-index --no-compile "$W"/wheels/*.whl
-timeit "spoke install, cold cache" \
-	'rm -rf $V $W/cache; $PY -m venv --without-pip $V' -- "$SPOKE" install -q --cache-dir "$W/cache" --venv "$V" "$W"/wheels/*.whl
-timeit "spoke install, warm cache" \
-	'rm -rf $V; $PY -m venv --without-pip $V' -- "$SPOKE" install -q --cache-dir "$W/cache" --venv "$V" "$W"/wheels/*.whl
-timeit "spoke cache add (unpack + verify only)" \
-	'rm -rf $W/cache' -- "$SPOKE" cache add -q --cache-dir "$W/cache" "$W"/wheels/*.whl
-timeit "spoke cache add --jobs 1" \
-	'rm -rf $W/cache' -- "$SPOKE" cache add -q --jobs 1 --cache-dir "$W/cache" "$W"/wheels/*.whl
-timeit "unzip (unpack only, no verify)" \
-	'rm -rf $W/u; mkdir $W/u' -- sh -c 'for w in "$0"/wheels/*.whl; do unzip -q -o -d "$0/u" "$w"; done' "$W"
-timeit "python3 -m zipfile -e (unpack only)" \
-	'rm -rf $W/u; mkdir $W/u' -- sh -c 'for w in "$0"/wheels/*.whl; do /usr/bin/python3 -m zipfile -e "$w" "$0/u"; done' "$W"
+TSV=$BB/install-$STAMP.tsv
+: >"$TSV"
+run_one() { # FS SET ROW ROUND
+	local fs=$1 s=$2 row=$3 r=$4 d=${MNT[$1]}/$2 files=- rc=0 out
+	row_prep "$fs" "$s" "$row"
+	row_cmd "$fs" "$s" "$row"
+	out=$RUN/out.json
+	"$BB/rss" -o "$RUN/rss.json" -t "$TIMEOUT" -- "${CMD[@]}" >"$out" 2>"$RUN/err" || rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "install.sh: FAILED: $fs $s $row (round $r):" >&2
+		head -c 2000 "$RUN/err" >&2
+	elif [ "$r" = 1 ]; then
+		files=$(find "$(row_out "$fs" "$s" "$row")" -type f | wc -l) || files='?'
+	fi
+	# one line: fs set row round rc files rss-json report-json
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$fs" "$s" "$row" "$r" "$rc" "$files" \
+		"$(tr -d '\n' <"$RUN/rss.json")" \
+		"$( (head -c 1 "$out" | grep -q '{') && tr -d '\n' <"$out" || echo '{}')" >>"$TSV"
+}
 
-out=$ROOT/bench/results/install-latest.md
-$PY - "$W/rows" "$nfiles" "$ubytes" "$zbytes" "$RUNS" "$FS" <<'PY' | tee "$out"
-import sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-nfiles, ubytes, zbytes, runs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-med = {r[0]: float(r[2]) for r in rows}
-pip = med["pip install --no-deps --no-index --no-compile"]
-print("Wheels: %d files, %.1f MB uncompressed, %.1f MB of .whl; %s runs each, warm page cache; on %s.\n" % (nfiles, ubytes / 1e6, zbytes / 1e6, runs, sys.argv[6]))
-print("| command | min s | median s | peak RSS MiB | vs pip (median) | MB/s out |")
-print("|---|---:|---:|---:|---:|---:|")
-for label, mn, md, rss in rows:
-    md = float(md)
-    print("| %s | %.3f | %.3f | %s | %.1fx | %.0f |" % (label, float(mn), md, rss, pip / md, ubytes / 1e6 / md))
+for s in $SETS; do
+	if [ "$s" = small ]; then n=$RUNS_SMALL; pipn=$RUNS_SMALL; else n=$RUNS_BIG; pipn=$PIP_RUNS_BIG; fi
+	echo "install.sh: set $s, $n rounds (pip $pipn) on $FSLIST" >&2
+	for r in $(seq 1 "$n"); do
+		for fs in $FSLIST; do
+			read -r -a rows <<<"$(rows_for "$fs")"
+			k=$(( (r - 1) % ${#rows[@]} ))   # rotate the order each round
+			for i in $(seq 0 $(( ${#rows[@]} - 1 ))); do
+				row=${rows[$(( (i + k) % ${#rows[@]} ))]}
+				[ "$row" = pip ] && [ "$r" -gt "$pipn" ] && continue
+				run_one "$fs" "$s" "$row" "$r"
+			done
+		done
+		echo "install.sh:   round $r done ($(( $(date +%s) - T0 )) s)" >&2
+	done
+	for fs in $FSLIST; do rm -rf "${MNT[$fs]}/$s/v" "${MNT[$fs]}/$s/dst" "${MNT[$fs]}/$s/cold"; done
+done
+
+# ---- the report -----------------------------------------------------------------
+META=$RUN/meta.json
+{
+	echo "{"
+	echo "\"cpu\": \"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\","
+	echo "\"nproc\": $(nproc),"
+	echo "\"kernel\": \"$(uname -r)\","
+	echo "\"mem_gb\": $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo),"
+	echo "\"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
+	echo "\"spoke\": \"$("$SPOKE" --version 2>&1 | head -1)\","
+	echo "\"commit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo +dirty)\","
+	echo "\"python\": \"$($PY --version 2>&1)\","
+	echo "\"pip\": \"$("${MNT[${FSLIST%% *}]}/tpl-pip/bin/python" -m pip --version | cut -d' ' -f1-2)\","
+	echo "\"site\": \"$SITE_REL\","
+	echo "\"elapsed\": $(( $(date +%s) - T0 )),"
+	echo "\"date\": \"$(date -u '+%Y-%m-%d %H:%M UTC')\","
+	echo "\"sets\": {"
+	sep=
+	for s in $SETS; do
+		w=${SRC[$s]}
+		echo "$sep\"$s\": $($PY - "$w" <<'PY'
+import json, os, sys, zipfile
+ws = sorted(f for f in os.listdir(sys.argv[1]) if f.endswith(".whl"))
+files = dirs = ubytes = zbytes = 0
+for f in ws:
+    p = os.path.join(sys.argv[1], f)
+    zbytes += os.path.getsize(p)
+    z = zipfile.ZipFile(p)
+    ds = set()
+    for i in z.infolist():
+        if i.is_dir():
+            continue
+        files += 1
+        ubytes += i.file_size
+        parts = i.filename.split("/")
+        for k in range(1, len(parts)):
+            ds.add("/".join(parts[:k]))
+    dirs += len(ds)
+print(json.dumps({"wheels": len(ws), "files": files, "dirs": dirs,
+                  "ubytes": ubytes, "zbytes": zbytes}))
 PY
+)"
+		sep=,
+	done
+	echo "}}"
+} >"$META"
+OUT=$ROOT/bench/results/$OUTNAME
+$PY "$ROOT/bench/install_report.py" "$META" "$TSV" | tee "$OUT"
+if [ -n "${SRC[100k]:-}" ]; then { echo; echo "Shape of the 100k set (gen100k.py --stats):"; echo; sed "s/^/    /" "${SRC[100k]}/.stats"; } | tee -a "$OUT"; fi
+echo "install.sh: total $(( $(date +%s) - T0 )) s; table in $OUT" >&2
