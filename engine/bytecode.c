@@ -10,8 +10,10 @@
  * pool, so the workers stay busy across wheels.
  *
  * Longer than 600 lines: listing, the cache directory (check, compile,
- * publish) and the layout additions are one flow per wheel, each step
- * short; the next split would be the cache half into cache/store_pyc.c.
+ * publish), the layout additions and the two halves of the run (prepare
+ * in validation, finish in the transaction) are one flow per wheel, each
+ * step short; the next split would be the cache half (load_warm, publish)
+ * beside cache/store_pyc.c.
  */
 #include "engine/bytecode.h"
 #include "engine/envmod.h"
@@ -798,4 +800,42 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 	envmod_allow_replace(m);
 	envmod_link_totals(m, b->link_files, b->link_bytes);
 	return envmod_link_run(m);
+}
+
+int bytecode_missing(const struct spoke_plan *p, const struct installed *d)
+{
+	char rel[PATH_MAX], opt[16] = "", *buf = NULL, *line, *save = NULL;
+	int sfd, py = 0, pyc = 0;
+	size_t len;
+
+	if (!p->compile_bytecode)
+		return 0;
+	if (p->compile_optimize)
+		snprintf(opt, sizeof(opt), ".opt-%d", p->compile_optimize);
+	snprintf(rel, sizeof(rel), "%s/RECORD", d->distinfo);
+	sfd = open(d->site, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return 0;
+	if (read_small_file(sfd, rel, 64u << 20, &buf, &len)) {
+		close(sfd);
+		return 0;
+	}
+	close(sfd);
+	for (line = strtok_r(buf, "\n", &save); line && !pyc;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *comma = strchr(line, ',');
+		size_t n = comma ? (size_t)(comma - line) : strlen(line);
+
+		if (n > 3 && !strncmp(line + n - 3, ".py", 3) &&
+		    strncmp(line, "../", 3))
+			py = 1;
+		else if (n > 4 + strlen(opt) && !strncmp(line + n - 4, ".pyc", 4)
+			 && strstr(line, "__pycache__/") &&
+			 (*opt ? !strncmp(line + n - 4 - strlen(opt), opt,
+					  strlen(opt)) :
+			  !memmem(line, n, ".opt-", 5)))
+			pyc = 1;
+	}
+	free(buf);
+	return py && !pyc;
 }

@@ -20,6 +20,15 @@
 
 struct envmod;
 struct bytecode;
+struct installed;
+
+/* 1 when p compiles bytecode and the installed distribution d (the same
+ * version as the wheel) lists .py files but no .pyc at p's optimization
+ * level in its RECORD (installed without bytecode): the install then
+ * reinstalls it, so it gets its bytecode and a RECORD naming it in one
+ * transaction (docs/INSTALL.md). 0 otherwise, also when RECORD is
+ * unreadable (the install's own checks report that). */
+int bytecode_missing(const struct spoke_plan *p, const struct installed *d);
 
 /* Validation half: give the n wheels of wp (laid out, skip honoured) their
  * bytecode, when p asks for it. A wheel whose bytecode is cached gets its

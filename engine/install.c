@@ -473,7 +473,8 @@ static int decide(struct run *r, struct wplan *wp)
 		wp->action = dry ? "would install" : "installed";
 		wp->act = SPOKE_ACTION_INSTALLED;
 	} else if (same && wp->nold == 1 && !r->p->reinstall &&
-		   has_record(&wp->old[0])) {
+		   has_record(&wp->old[0]) &&
+		   !bytecode_missing(r->p, &wp->old[0])) {
 		wp->action = "unchanged";
 		wp->act = SPOKE_ACTION_UNCHANGED;
 		wp->skip = 1;
