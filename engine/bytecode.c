@@ -17,9 +17,6 @@
  */
 #include "engine/bytecode.h"
 #include "engine/envmod.h"
-#include "base/spawn.h"
-#include "cache/record.h"
-#include "cache/store.h"
 #include "engine/pycompile.h"
 #include "base/alloc.h"
 #include "base/pool.h"
@@ -34,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -76,109 +72,6 @@ struct bc_run {
 static int nomem(spoke_ctx *ctx)
 {
 	return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
-}
-
-/* <cache>/pytag-v1/<sha256 of the interpreter's real path, mtime and
- * size> (heap), where its cache tag is kept: asking the interpreter costs
- * a start of Python on every install (15 ms idle, 0.2 s on a loaded
- * machine), more than a warm install of a few wheels. NULL when there is
- * no cache directory or python cannot be stat'ed. */
-static char *tag_file(spoke_ctx *ctx, const char *python)
-{
-	char real[PATH_MAX], key[PATH_MAX + 128], hex[65], *dir = NULL, *p;
-	unsigned char md[32];
-	struct stat st;
-	int len;
-
-	if (!realpath(python, real) || stat(real, &st) < 0)
-		return NULL;
-	len = snprintf(key, sizeof(key), "%s\n%lld.%09ld\n%lld\npytag-v1",
-		       real, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		       (long long)st.st_size);
-	if (len < 0 || (size_t)len >= sizeof(key) ||
-	    sha256_buf(key, (size_t)len, md) ||
-	    store_resolve_dir(ctx->cache_dir, &dir))
-		return NULL;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	p = xmalloc(strlen(dir) + sizeof("/pytag-v1/") + 64);
-	if (p)
-		sprintf(p, "%s/pytag-v1/%s", dir, hex);
-	free(dir);
-	return p;
-}
-
-static int tag_ok(const char *tag)
-{
-	return *tag && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
-		       strlen(tag);
-}
-
-/* Best effort: a new file renamed into place, read whole or not at all. */
-static void tag_save(const char *file, const char *tag)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX + 64];
-	size_t len = strlen(tag);
-	int fd, ok;
-
-	snprintf(dir, sizeof(dir), "%s", file);
-	path_dirname(dir);
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return;
-	ok = write(fd, tag, len) == (ssize_t)len;
-	ok &= close(fd) == 0;
-	if (!ok || rename(tmp, file) < 0)
-		unlink(tmp);
-}
-
-/* sys.implementation.cache_tag of python, without starting the pool: a
- * warm install compiles nothing and should not pay for the workers. */
-static int probe_tag(struct bc_run *b, const char *python)
-{
-	char *argv[] = { (char *)python, "-I", "-S", "-c",
-			 "import sys;print(sys.implementation.cache_tag or '')",
-			 NULL };
-	char *out = NULL, *file = tag_file(b->ctx, python);
-	int status = 0, more, err, fd;
-	ssize_t n;
-
-	fd = file ? open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	n = fd >= 0 ? read(fd, b->tag, sizeof(b->tag) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	b->tag[n > 0 ? n : 0] = '\0';
-	if (tag_ok(b->tag)) {
-		free(file);
-		return 0;
-	}
-	err = spawn_capture(argv, 1, sizeof(b->tag) - 1, &out, &more,
-			    &status);
-	if (err == -ENOMEM) {
-		free(file);
-		return nomem(b->ctx);
-	}
-	b->tag[0] = '\0';
-	if (!err) {
-		memcpy(b->tag, out, strlen(out) + 1);
-		free(out);
-	}
-	b->tag[strcspn(b->tag, "\n")] = '\0';
-	if (err || !WIFEXITED(status) || WEXITSTATUS(status) ||
-	    !tag_ok(b->tag)) {
-		free(file);
-		return ctx_fail(b->ctx, SPOKE_E_USAGE, -err, python, "cannot "
-				"compile bytecode: '%s' %s", python, err ?
-				strerror(-err) : "has no bytecode cache tag "
-				"(not Python 3?)");
-	}
-	if (file)
-		tag_save(file, b->tag);
-	free(file);
-	return 0;
 }
 
 static int in_lib(const struct scheme *s, const char *dest)
@@ -434,11 +327,7 @@ static int start_pool(struct bc_run *b, const char *python)
 				"cannot compile bytecode: %s", err);
 	if (strcmp(pyc_pool_cache_tag(b->pool), b->tag)) {
 		/* A damaged pytag-v1 file, or python replaced in place. */
-		char *file = tag_file(b->ctx, python);
-
-		if (file)
-			unlink(file);
-		free(file);
+		bytecode_tag_forget(b->ctx, python);
 		return ctx_fail(b->ctx, SPOKE_E_USAGE, 0, python, "cannot "
 				"compile bytecode: '%s' has cache tag '%s', not "
 				"'%s' as recorded (record removed; run again)",
@@ -823,7 +712,7 @@ int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
 	*out = b;
 	err = scheme_python(ctx, s, "compiling bytecode", &python);
 	if (!err)
-		err = probe_tag(b, python);
+		err = bytecode_tag(ctx, python, b->tag);
 	if (!err && !(b->bw = xcalloc(n, sizeof(*b->bw)))) {
 		b->n = 0;
 		err = nomem(ctx);
@@ -885,40 +774,3 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 	return envmod_link_run(m);
 }
 
-int bytecode_missing(const struct spoke_plan *p, const struct installed *d)
-{
-	char rel[PATH_MAX], opt[16] = "", *buf = NULL, *line, *save = NULL;
-	int sfd, py = 0, pyc = 0;
-	size_t len;
-
-	if (!p->compile_bytecode)
-		return 0;
-	if (p->compile_optimize)
-		snprintf(opt, sizeof(opt), ".opt-%d", p->compile_optimize);
-	snprintf(rel, sizeof(rel), "%s/RECORD", d->distinfo);
-	sfd = open(d->site, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0)
-		return 0;
-	if (read_small_file(sfd, rel, 64u << 20, &buf, &len)) {
-		close(sfd);
-		return 0;
-	}
-	close(sfd);
-	for (line = strtok_r(buf, "\n", &save); line && !pyc;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *comma = strchr(line, ',');
-		size_t n = comma ? (size_t)(comma - line) : strlen(line);
-
-		if (n > 3 && !strncmp(line + n - 3, ".py", 3) &&
-		    strncmp(line, "../", 3))
-			py = 1;
-		else if (n > 4 + strlen(opt) && !strncmp(line + n - 4, ".pyc", 4)
-			 && strstr(line, "__pycache__/") &&
-			 (*opt ? !strncmp(line + n - 4 - strlen(opt), opt,
-					  strlen(opt)) :
-			  !memmem(line, n, ".opt-", 5)))
-			pyc = 1;
-	}
-	free(buf);
-	return py && !pyc;
-}

@@ -30,6 +30,14 @@ struct installed;
  * unreadable (the install's own checks report that). */
 int bytecode_missing(const struct spoke_plan *p, const struct installed *d);
 
+/* sys.implementation.cache_tag of python into tag (bytecode_tag.c): from
+ * <cache>/pytag-v1/<sha256 of its real path, mtime, size> when recorded,
+ * else asked (one python -I -S) and recorded, best effort. 0, or an error
+ * recorded in ctx (SPOKE_E_USAGE: no cache tag, not Python 3). */
+int bytecode_tag(spoke_ctx *ctx, const char *python, char tag[64]);
+/* Remove the record (it proved wrong: the workers said otherwise). */
+void bytecode_tag_forget(spoke_ctx *ctx, const char *python);
+
 /* Validation half: give the n wheels of wp (laid out, skip honoured) their
  * bytecode, when p asks for it. A wheel whose bytecode is cached gets its
  * .pyc added to its layout (linked with its files); the other wheels' sources
