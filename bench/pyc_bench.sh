@@ -21,10 +21,23 @@
 #       measures the share of CPU the scheduler gives, CPU time the work;
 #       "engine CPU" is the pool's own cost per file: submission, driver
 #       threads, protocol).
+#   (d) installs side by side on the same wheels: the real ones
+#       (/usr/share/python-wheels) and a generated pure-Python set
+#       (bench/pyc_bench_gen.py: PYC_BENCH_GEN_WHEELS wheels of
+#       PYC_BENCH_GEN_MODULES modules, default 8 x 1000), each into a fresh
+#       venv (--without-pip): pip's default install (compiles), pip
+#       --no-compile then `python -m compileall -j N` of site-packages,
+#       spoke --compile-bytecode cold (empty cache), warm (bytecode cached,
+#       new venv), spoke warm without bytecode; wall seconds, best of
+#       PYC_BENCH_INSTALL_RUNS (default 1), with the ratios issue 14's
+#       targets name. Then the first import of the largest packages in
+#       pip's venv and in spoke's warm venv, min and median of RUNS fresh
+#       interpreters (wall ms of the import statement).
 #
 # Usage: bench/pyc_bench.sh [RUNS [ROUNDS]]   (defaults 5 and 5)
-# PYC_BENCH_PARTS="a b c" picks parts.
-# Env: PYTHON (default python3), BUILD (default build; needs libspoke.a).
+# PYC_BENCH_PARTS="a b c d" picks parts (default all).
+# Env: PYTHON (default python3), BUILD (default build; needs libspoke.a and
+# spoke), PIP_PYTHON (the interpreter that runs pip, default /usr/bin/python3).
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -117,7 +130,7 @@ count_written() { # dir: .pyc created or replaced by one import of everything
 
 echo "pyc_bench: $NFILES sources, $NBYTES (pip, setuptools, wheel), $("$PYTHON" -V 2>&1), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-PARTS=" ${PYC_BENCH_PARTS:-a b c} "
+PARTS=" ${PYC_BENCH_PARTS:-a b c d} "
 [[ $PARTS == *" a "* || $PARTS == *" b "* ]] &&
 for m in timestamp:0 checked-hash:1 unchecked-hash:2; do
 	cp -r "$W/src" "$W/${m%%:*}"
@@ -165,4 +178,82 @@ done | sort -n -k1,1 -k7,7 | awk -v R="$ROUNDS" '
 		printf "speed-up 2 vs 1 workers: %.2fx (min), %.2fx (median)\n",
 		       cmin[1] / cmin[2], c[1] / c[2]
 	}'
+fi
+if [[ $PARTS == *" d "* ]]; then
+SPOKE=$BUILD/spoke
+PIP_PYTHON=${PIP_PYTHON:-/usr/bin/python3}
+IRUNS=${PYC_BENCH_INSTALL_RUNS:-1}
+JOBS=$(nproc)
+[ -x "$SPOKE" ] || { echo "pyc_bench: no $SPOKE (make)" >&2; exit 1; }
+"$PIP_PYTHON" -m pip --version > /dev/null 2>&1 ||
+	{ echo "pyc_bench: no pip for $PIP_PYTHON (part d)" >&2; exit 1; }
+mkdir -p "$W/gen"
+"$PYTHON" bench/pyc_bench_gen.py "$W/gen" "${PYC_BENCH_GEN_WHEELS:-8}" \
+	"${PYC_BENCH_GEN_MODULES:-1000}"
+
+now() { date +%s.%N; }
+newvenv() { rm -rf "$1"; "$PYTHON" -m venv --without-pip "$1"; }
+sitep() { echo "$1"/lib/python3*/site-packages; }
+# One timed install of the wheels $1 by method $2 into the fresh venv $3;
+# prints wall seconds. cold empties the cache the warm methods then use.
+one() {
+	local t0 c=$W/cache
+	newvenv "$3"
+	[ "$2" = cold ] && rm -rf "$c"
+	sync
+	t0=$(now)
+	case $2 in
+	pip) "$PIP_PYTHON" -m pip --python "$3/bin/python" install -q --no-deps \
+		--no-index --disable-pip-version-check --no-cache-dir $1 > /dev/null ;;
+	pip-nc) "$PIP_PYTHON" -m pip --python "$3/bin/python" install -q --no-deps \
+		--no-index --disable-pip-version-check --no-cache-dir --no-compile $1 > /dev/null
+		"$3/bin/python" -m compileall -q -j "$JOBS" "$(sitep "$3")" > /dev/null ;;
+	cold|warm) SPOKE_CACHE_DIR=$c "$SPOKE" install -q --venv "$3" --compile-bytecode $1 ;;
+	warm-nc) SPOKE_CACHE_DIR=$c "$SPOKE" install -q --venv "$3" $1 ;;
+	esac
+	echo "$(now) - $t0" | bc
+}
+# First import of module $2 in venv $1: "min median" ms over RUNS processes.
+first_import() {
+	for _ in $(seq "$RUNS"); do
+		"$1/bin/python" -c 'import time, sys, importlib
+t = time.perf_counter(); importlib.import_module(sys.argv[1])
+print("%.1f" % (1000 * (time.perf_counter() - t)))' "$2"
+	done | sort -n | awk '{ t[NR] = $1 } END { printf "%s %s\n", t[1], t[int((NR + 1) / 2)] }'
+}
+echo "(d) installs on the same wheels, wall s (best of $IRUNS), $JOBS jobs/workers; first import ms (min / median of $RUNS)"
+for set in real gen; do
+	if [ $set = real ]; then
+		WH=$(ls /usr/share/python-wheels/*.whl | tr '\n' ' '); MODS="setuptools pip"
+	else
+		WH=$(ls "$W"/gen/*.whl | tr '\n' ' '); MODS="gen0"
+	fi
+	declare -A T=()
+	for m in pip pip-nc cold warm warm-nc; do
+		T[$m]=$(for _ in $(seq "$IRUNS"); do
+			one "$WH" $m "$W/v-$set-$m"
+		done | sort -n | head -1)
+	done
+	echo
+	echo "  $set: $(echo $WH | wc -w) wheels, $(find "$(sitep "$W/v-$set-pip")" -name '*.py' | wc -l) .py files"
+	printf '  %-38s %8s %9s\n' "" "wall s" "pip / it"
+	for m in pip pip-nc cold warm warm-nc; do
+		case $m in
+		pip) l="pip install (compiles)" ;;
+		pip-nc) l="pip --no-compile + compileall -j$JOBS" ;;
+		cold) l="spoke --compile-bytecode, cold" ;;
+		warm) l="spoke --compile-bytecode, warm" ;;
+		warm-nc) l="spoke, warm, without bytecode" ;;
+		esac
+		printf '  %-38s %8.2f %8.1fx\n' "$l" "${T[$m]}" "$(echo "${T[pip]} / ${T[$m]}" | bc -l)"
+	done
+	printf '  warm with / without bytecode: %.2fx\n' "$(echo "${T[warm]} / ${T[warm-nc]}" | bc -l)"
+	for mod in $MODS; do
+		read -r pmin pmed < <(first_import "$W/v-$set-pip" "$mod")
+		read -r smin smed < <(first_import "$W/v-$set-warm" "$mod")
+		printf '  first import %-11s pip venv %7s / %7s   spoke venv %7s / %7s   (+%.0f%% min)\n' \
+			"$mod" "$pmin" "$pmed" "$smin" "$smed" "$(echo "100 * ($smin - $pmin) / $pmin" | bc -l)"
+	done
+	unset T
+done
 fi

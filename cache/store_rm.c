@@ -8,6 +8,7 @@
  * one pass is scanned again before it is called undeletable.
  */
 #include "cache/store_int.h"
+#include "cache/store_pyc.h"
 #include "io/linkops.h"
 #include "base/rmtree.h"
 
@@ -77,6 +78,8 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 		ret = store_remove_tree(s->tmpfd, tmp);
 	if (!ret)
 		ret = remove_index_for(s, key);
+	if (!ret)
+		ret = store_pyc_remove(s, key);
 	if (ret)
 		errmsg_fail(ret, err, errlen, "%s/" STORE_ARCHIVE "/%s: remove: %s",
 			   s->root, key, errmsg_str(ret, eb, sizeof(eb)));
@@ -104,6 +107,10 @@ int store_clean(struct store *s, char *err, size_t errlen)
 				   s->root, store_subdirs[i],
 				   errmsg_str(r, eb, sizeof(eb)));
 	}
+	r = store_pyc_trash(s);
+	if (r && !ret)
+		errmsg_fail(ret = r, err, errlen, "%s/%s: rename: %s", s->root,
+			   STORE_BYTECODE, errmsg_str(r, eb, sizeof(eb)));
 	/* Ours and those of interrupted cleans alike. */
 	d = store_opendir(s->rootfd);
 	if (!d) {
@@ -219,6 +226,8 @@ int store_prune(struct store *s, time_t max_age, char *err, size_t errlen)
 		ret = prune_dir(s->indexfd, io_is_temp_name, max_age, &count);
 	if (!ret)
 		ret = prune_dir(s->rootfd, trash_name, max_age, &count);
+	if (!ret)
+		ret = store_pyc_prune(s, &count);
 	if (ret)
 		return errmsg_fail(ret, err, errlen, "%s: prune: %s", s->root,
 				  errmsg_str(ret, eb, sizeof(eb)));

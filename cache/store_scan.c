@@ -8,6 +8,7 @@
  */
 #include "cache/record.h"
 #include "cache/store_int.h"
+#include "cache/store_pyc.h"
 #include "base/alloc.h"
 #include "base/fault.h"
 #include "base/name.h"
@@ -342,6 +343,8 @@ int store_verify_state(const struct store *s, const char *key, int verified,
 		snprintf(v.path, sizeof(v.path), "%s", v.rec.rows[i].path);
 		ret = corrupt(&v, "missing");
 	}
+	if (!ret)
+		ret = store_pyc_verify(s, name, err, errlen);
 	/* Failures that are not findings (I/O, memory) still need a text. */
 	if (ret && ret != SPOKE_E_HASH && ret != SPOKE_E_CORRUPT)
 		errmsg_fail(ret, err, errlen, "cache entry %s: %s%s%s", name,

@@ -10,11 +10,13 @@
  * pool, so the workers stay busy across wheels.
  *
  * Longer than 600 lines: listing, the cache directory (check, compile,
- * publish) and the layout additions are one flow per wheel, each step
- * short; the next split would be the cache half into cache/store_pyc.c.
+ * publish), the layout additions and the two halves of the run (prepare
+ * in validation, finish in the transaction) are one flow per wheel, each
+ * step short; the next split would be the cache half (load_warm, publish)
+ * beside cache/store_pyc.c.
  */
 #include "engine/bytecode.h"
-#include "base/spawn.h"
+#include "engine/envmod.h"
 #include "engine/pycompile.h"
 #include "base/alloc.h"
 #include "base/pool.h"
@@ -29,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -49,8 +50,12 @@ struct bc_wheel {
 	char *dir;   /* bytecode-v1/<entry>.<tag>.opt-<N> */
 	char *stage; /* tmp/... while compiling */
 	int usable;
+	int published; /* publish() ran: stage is gone either way */
 };
 
+/* struct bytecode of bytecode.h: one install's bytecode, from prepare
+ * (validation) to finish (inside the transaction). */
+#define bc_run bytecode
 struct bc_run {
 	spoke_ctx *ctx;
 	const struct spoke_plan *p;
@@ -58,42 +63,15 @@ struct bc_run {
 	struct spoke_report *rep;
 	char tag[64];
 	struct pyc_pool *pool;
-	unsigned long compiled, failed, cached;
+	struct bc_wheel *bw;
+	size_t n;
+	unsigned long compiled, failed, cached; /* not yet reported */
+	uint64_t link_files, link_bytes;        /* of the finish pass */
 };
 
 static int nomem(spoke_ctx *ctx)
 {
 	return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
-}
-
-/* sys.implementation.cache_tag of python, without starting the pool: a
- * warm install compiles nothing and should not pay for the workers. */
-static int probe_tag(struct bc_run *b, const char *python)
-{
-	char *argv[] = { (char *)python, "-I", "-S", "-c",
-			 "import sys;print(sys.implementation.cache_tag or '')",
-			 NULL };
-	char *out = NULL;
-	int status = 0, more, err;
-
-	err = spawn_capture(argv, 1, sizeof(b->tag) - 1, &out, &more,
-			    &status);
-	if (err == -ENOMEM)
-		return nomem(b->ctx);
-	b->tag[0] = '\0';
-	if (!err) {
-		memcpy(b->tag, out, strlen(out) + 1);
-		free(out);
-	}
-	b->tag[strcspn(b->tag, "\n")] = '\0';
-	if (err || !WIFEXITED(status) || WEXITSTATUS(status) || !*b->tag ||
-	    strspn(b->tag, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-	    strlen(b->tag))
-		return ctx_fail(b->ctx, SPOKE_E_USAGE, -err, python, "cannot "
-				"compile bytecode: '%s' %s", python, err ?
-				strerror(-err) : "has no bytecode cache tag "
-				"(not Python 3?)");
-	return 0;
 }
 
 static int in_lib(const struct scheme *s, const char *dest)
@@ -347,10 +325,14 @@ static int start_pool(struct bc_run *b, const char *python)
 	if (ret)
 		return ctx_fail(b->ctx, ret, ret < 0 ? -ret : 0, python,
 				"cannot compile bytecode: %s", err);
-	if (strcmp(pyc_pool_cache_tag(b->pool), b->tag))
+	if (strcmp(pyc_pool_cache_tag(b->pool), b->tag)) {
+		/* A damaged pytag-v1 file, or python replaced in place. */
+		bytecode_tag_forget(b->ctx, python);
 		return ctx_fail(b->ctx, SPOKE_E_USAGE, 0, python, "cannot "
-				"compile bytecode: '%s' changed its cache tag",
-				python);
+				"compile bytecode: '%s' has cache tag '%s', not "
+				"'%s' as recorded (record removed; run again)",
+				python, pyc_pool_cache_tag(b->pool), b->tag);
+	}
 	return 0;
 }
 
@@ -481,18 +463,59 @@ static int claim(struct bc_run *b, struct strmap *dests, const char *path,
 	return e->kind == kind ? 0 : 1;
 }
 
-/* Claim, record and root the .pyc of a usable wheel. */
+/* Claim the .pyc destinations of bw's sources and their __pycache__
+ * directories in the run's map, so the journal names them before the first
+ * change (and an old .pyc there is moved aside): every source of a cold
+ * wheel (its compile is not over yet; a destination that stays unused
+ * costs nothing), the cached .pyc of a warm one. */
+static int claim_all(struct bc_run *b, struct bc_wheel *bw,
+		     struct strmap *dests, int cold)
+{
+	char pyc[PATH_MAX], cached[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < bw->n && !err; i++) {
+		struct stat st;
+		char *dir;
+
+		if (!cold && (bw->src[i].status != PYC_OK ||
+			      pyc_path(b, cached, sizeof(cached), bw->dir,
+				       bw->src[i].rel) ||
+			      lstat(cached, &st) < 0))
+			continue;
+		if (pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
+			continue;
+		if (!(dir = xstrdup(pyc)))
+			return nomem(b->ctx);
+		path_dirname(dir);
+		err = claim(b, dests, dir, DEST_DIR);
+		if (!err)
+			err = claim(b, dests, pyc, DEST_FILE);
+		if (err > 0)
+			err = ctx_fail(b->ctx, SPOKE_E_CONFLICT, 0, pyc,
+				       "'%s' is both a file and a directory "
+				       "of this install", pyc);
+		free(dir);
+	}
+	return err;
+}
+
+/* The RECORD rows (path,, as pip writes them) and the link roots of a
+ * usable wheel's cached .pyc: one root per root of the wheel, the same
+ * subpath below bw->dir, skipping what the root skips plus the manifest.
+ * The roots are appended to wp->roots from index *first on. */
 static int add_to_layout(struct bc_run *b, struct bc_wheel *bw,
-			 struct strmap *dests)
+			 size_t *first)
 {
 	struct wplan *wp = bw->wp;
 	size_t el = strlen(wp->w.dir), nroots = wp->nroots;
 	char pyc[PATH_MAX], cached[PATH_MAX];
 	int err = 0;
 
+	*first = nroots;
 	for (size_t i = 0; i < bw->n && !err; i++) {
-		char *dir, *rel;
 		struct stat st;
+		char *rel;
 
 		if (bw->src[i].status != PYC_OK) {
 			if (!bw->stage)
@@ -503,27 +526,18 @@ static int add_to_layout(struct bc_run *b, struct bc_wheel *bw,
 			continue;
 		}
 		if (pyc_path(b, cached, sizeof(cached), bw->dir,
-			     bw->src[i].rel) || lstat(cached, &st) < 0)
+			     bw->src[i].rel) || lstat(cached, &st) < 0 ||
+		    pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
 			continue;
-		if (pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest) ||
-		    !(rel = path_relative(wp->lib, pyc)))
+		if (!(rel = path_relative(wp->lib, pyc)))
 			return nomem(b->ctx);
-		dir = xstrdup(pyc);
-		if (dir)
-			path_dirname(dir);
-		err = dir ? claim(b, dests, dir, DEST_DIR) : nomem(b->ctx);
-		if (!err)
-			err = claim(b, dests, pyc, DEST_FILE);
-		if (err > 0)
-			err = ctx_fail(b->ctx, SPOKE_E_CONFLICT, 0, pyc,
-				       "'%s' is both a file and a directory "
-				       "of this install", pyc);
-		if (!err && record_add(&wp->out, rel, NULL, NULL, 0, -1))
+		if (record_add(&wp->out, rel, NULL, NULL, 0, -1))
 			err = nomem(b->ctx);
-		free(dir);
 		free(rel);
 		wp->files++;
 		wp->bytes += (uint64_t)st.st_size;
+		b->link_files++;
+		b->link_bytes += (uint64_t)st.st_size;
 	}
 	for (size_t k = 0; k < nroots && !err; k++) {
 		const struct link_root *r = &wp->roots[k];
@@ -569,108 +583,194 @@ static int add_to_layout(struct bc_run *b, struct bc_wheel *bw,
 	return err;
 }
 
+/* The counts so far into the report (files compiled, from the cache,
+ * failed), for the report and for whoever shows progress. */
+static void report_bytecode(struct bc_run *b)
+{
+	b->rep->count[SPOKE_COUNT_PYC_COMPILED] += b->compiled;
+	b->rep->count[SPOKE_COUNT_PYC_CACHED] += b->cached;
+	b->rep->count[SPOKE_COUNT_PYC_FAILED] += b->failed;
+	b->compiled = b->cached = b->failed = 0;
+}
+
+/* Count a finished wheel's sources into the run's totals. */
+static void tally(struct bc_run *b, const struct bc_wheel *bw)
+{
+	for (size_t k = 0; k < bw->n; k++) {
+		int st = bw->src[k].status;
+
+		if (st == PYC_OK && bw->stage)
+			b->compiled++;
+		else if (st == PYC_OK && bw->usable)
+			b->cached++;
+		else if (st == PYC_NOCOMPILE || st == PYC_ERROR)
+			b->failed++;
+	}
+}
+
+static void wheel_free(struct bc_wheel *bw)
+{
+	for (size_t k = 0; k < bw->n; k++) {
+		free(bw->src[k].rel);
+		free(bw->src[k].dest);
+	}
+	free(bw->src);
+	free(bw->dir);
+	free(bw->stage);
+}
+
+void bytecode_free(struct bytecode *b)
+{
+	if (!b)
+		return;
+	if (b->pool) {
+		/* execute failed before bytecode_finish: stop compiling */
+		pyc_pool_cancel(b->pool);
+		pyc_pool_wait(b->pool);
+		pyc_pool_free(b->pool);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->bw[i].stage && !b->bw[i].published)
+			drop_dir(b->bw[i].stage);
+		wheel_free(&b->bw[i]);
+	}
+	free(b->bw);
+	free(b);
+}
+
+/* One wheel of prepare: its directory name, its sources, and either its
+ * cached bytecode (added to the layout now) or its compile (queued). */
+static int prepare_wheel(struct bc_run *b, struct bc_wheel *bw,
+			 const char *path, const char *python,
+			 struct strmap *dests)
+{
+	struct wplan *wp = bw->wp;
+	struct stat st;
+	char *entries;
+	size_t first;
+	int err = 0, w;
+
+	/* A tree given as a directory is not the cache's: it may change
+	 * under us and there is no place to keep its .pyc. */
+	if (stat(path, &st) < 0 || S_ISDIR(st.st_mode)) {
+		ctx_log(b->ctx, SPOKE_LOG_WARN, "not compiling bytecode for "
+			"'%s': only wheels installed from a .whl are "
+			"compiled", wp->w.label);
+		return 0;
+	}
+	if (!(entries = xstrdup(wp->w.dir)))
+		return nomem(b->ctx);
+	path_dirname(entries); /* archive-v2 */
+	path_dirname(entries); /* the cache */
+	if (asprintf(&bw->dir, "%s/bytecode-v1/%s.%s.opt-%d", entries,
+		     path_basename(wp->w.dir), b->tag,
+		     b->p->compile_optimize) < 0) {
+		bw->dir = NULL;
+		err = nomem(b->ctx);
+	}
+	if (!err)
+		err = collect_wheel(b, bw);
+	if (!err && bw->n) {
+		w = load_warm(b, bw);
+		if (w < 0) {
+			err = w;
+		} else if (w) {
+			bw->usable = 1;
+			err = claim_all(b, bw, dests, 0);
+			if (!err)
+				err = add_to_layout(b, bw, &first);
+			tally(b, bw);
+		} else {
+			err = submit_cold(b, bw, entries, python);
+			if (!err && bw->stage)
+				err = claim_all(b, bw, dests, 1);
+		}
+	}
+	free(entries);
+	return err;
+}
+
 int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
 		     struct scheme *s, struct wplan *wp, size_t n,
-		     struct strmap *dests, struct spoke_report *rep)
+		     struct strmap *dests, struct spoke_report *rep,
+		     struct bytecode **out)
 {
-	struct bc_run b = { .ctx = ctx, .p = p, .s = s, .rep = rep };
-	struct bc_wheel *bw;
+	struct bc_run *b;
 	const char *python = NULL;
 	int err = 0, any = 0;
 
+	*out = NULL;
 	if (!p->compile_bytecode || p->dry_run)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		any |= !wp[i].skip;
 	if (!any)
 		return 0;
+	if (!(b = xcalloc(1, sizeof(*b))))
+		return nomem(ctx);
+	*b = (struct bc_run){ .ctx = ctx, .p = p, .s = s, .rep = rep, .n = n };
+	*out = b;
 	err = scheme_python(ctx, s, "compiling bytecode", &python);
 	if (!err)
-		err = probe_tag(&b, python);
-	if (err)
-		return err;
-	if (!(bw = xcalloc(n, sizeof(*bw))))
-		return nomem(ctx);
+		err = bytecode_tag(ctx, python, b->tag);
+	if (!err && !(b->bw = xcalloc(n, sizeof(*b->bw)))) {
+		b->n = 0;
+		err = nomem(ctx);
+	}
 	for (size_t i = 0; i < n && !err; i++) {
-		struct stat st;
-		char *entries;
-
-		bw[i].wp = &wp[i];
-		if (wp[i].skip)
-			continue;
-		/* A tree given as a directory is not the cache's: it may
-		 * change under us and there is no place to keep its .pyc. */
-		if (stat(p->wheels[i].path, &st) < 0 || S_ISDIR(st.st_mode)) {
-			ctx_log(ctx, SPOKE_LOG_WARN, "not compiling bytecode "
-				"for '%s': only wheels installed from a .whl "
-				"are compiled", wp[i].w.label);
-			continue;
-		}
-		entries = xstrdup(wp[i].w.dir);
-		if (!entries) {
-			err = nomem(ctx);
-			break;
-		}
-		path_dirname(entries); /* archive-v2 */
-		path_dirname(entries); /* the cache */
-		if (asprintf(&bw[i].dir, "%s/bytecode-v1/%s.%s.opt-%d", entries,
-			     path_basename(wp[i].w.dir), b.tag,
-			     p->compile_optimize) < 0) {
-			bw[i].dir = NULL;
-			err = nomem(ctx);
-		}
-		if (!err)
-			err = collect_wheel(&b, &bw[i]);
-		if (!err && bw[i].n) {
-			int w = load_warm(&b, &bw[i]);
-
-			if (w < 0)
-				err = w;
-			else if (w)
-				bw[i].usable = 1;
-			else
-				err = submit_cold(&b, &bw[i], entries, python);
-		}
-		free(entries);
+		b->bw[i].wp = &wp[i];
+		if (!wp[i].skip)
+			err = prepare_wheel(b, &b->bw[i], p->wheels[i].path,
+					    python, dests);
 	}
-	if (b.pool) {
-		pyc_pool_wait(b.pool);
-		if (!err && ctx_canceled(ctx))
-			err = ctx_fail(ctx, SPOKE_E_CANCELED, 0, NULL,
-				       "canceled");
-	}
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < bw[i].n; k++) {
-			if (bw[i].stage && bw[i].src[k].status == PYC_OK)
-				b.compiled++;
-			else if (bw[i].src[k].status == PYC_NOCOMPILE ||
-				 bw[i].src[k].status == PYC_ERROR)
-				b.failed++;
-			else if (bw[i].src[k].status == PYC_CANCELED && !err)
-				err = ctx_fail(ctx, SPOKE_E_CANCELED, 0, NULL,
-					       "canceled");
-		}
-		if (!err && bw[i].stage)
-			err = publish(&b, &bw[i]);
-		else if (bw[i].stage)
-			drop_dir(bw[i].stage);
-		if (!err && bw[i].usable)
-			err = add_to_layout(&b, &bw[i], dests);
-		if (!bw[i].stage && bw[i].usable)
-			for (size_t k = 0; k < bw[i].n; k++)
-				b.cached += bw[i].src[k].status == PYC_OK;
-		for (size_t k = 0; k < bw[i].n; k++) {
-			free(bw[i].src[k].rel);
-			free(bw[i].src[k].dest);
-		}
-		free(bw[i].src);
-		free(bw[i].dir);
-		free(bw[i].stage);
-	}
-	pyc_pool_free(b.pool);
-	free(bw);
-	rep->count[SPOKE_COUNT_PYC_COMPILED] += b.compiled;
-	rep->count[SPOKE_COUNT_PYC_CACHED] += b.cached;
-	rep->count[SPOKE_COUNT_PYC_FAILED] += b.failed;
+	report_bytecode(b);
 	return err;
 }
+
+int bytecode_finish(struct bytecode *b, struct envmod *m)
+{
+	int err = 0, any = 0;
+
+	if (!b || !b->pool)
+		return 0;
+	pyc_pool_wait(b->pool);
+	pyc_pool_free(b->pool);
+	b->pool = NULL;
+	if (ctx_canceled(b->ctx))
+		return ctx_fail(b->ctx, SPOKE_E_CANCELED, 0, NULL, "canceled");
+	b->link_files = b->link_bytes = 0;
+	for (size_t i = 0; i < b->n && !err; i++) {
+		struct bc_wheel *bw = &b->bw[i];
+		size_t first;
+
+		if (!bw->stage)
+			continue;
+		for (size_t k = 0; k < bw->n && !err; k++)
+			if (bw->src[k].status == PYC_CANCELED)
+				err = ctx_fail(b->ctx, SPOKE_E_CANCELED, 0,
+					       NULL, "canceled");
+		if (!err)
+			err = publish(b, bw);
+		bw->published = 1;
+		tally(b, bw);
+		if (err || !bw->usable)
+			continue;
+		err = add_to_layout(b, bw, &first);
+		for (size_t k = first; k < bw->wp->nroots && !err; k++)
+			err = envmod_link_tree(m, bw->wp->roots[k].src,
+					       bw->wp->roots[k].dst,
+					       (const char *const *)
+					       bw->wp->roots[k].skip,
+					       bw->wp->w.label);
+		any |= bw->wp->nroots > first;
+	}
+	report_bytecode(b);
+	if (err || !any)
+		return err;
+	/* Every destination was announced and what was there moved aside;
+	 * one taken now is this run's own (a .pyc the wheel shipped). */
+	envmod_allow_replace(m);
+	envmod_link_totals(m, b->link_files, b->link_bytes);
+	return envmod_link_run(m);
+}
+

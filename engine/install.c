@@ -50,6 +50,7 @@ struct run {
 	struct installed *rm;   /* removals of an install plan */
 	size_t nrm;
 	long cur;               /* wheel being validated, for the error */
+	struct bytecode *bc;    /* compiling while linking (bytecode.h) */
 };
 
 static int nomem(spoke_ctx *ctx)
@@ -59,6 +60,7 @@ static int nomem(spoke_ctx *ctx)
 
 static void run_free(struct run *r)
 {
+	bytecode_free(r->bc);
 	for (size_t i = 0; i < r->n; i++)
 		wplan_free(&r->wp[i]);
 	free(r->wp);
@@ -469,7 +471,8 @@ static int decide(struct run *r, struct wplan *wp)
 		wp->action = dry ? "would install" : "installed";
 		wp->act = SPOKE_ACTION_INSTALLED;
 	} else if (same && wp->nold == 1 && !r->p->reinstall &&
-		   has_record(&wp->old[0])) {
+		   has_record(&wp->old[0]) &&
+		   !bytecode_missing(r->p, &wp->old[0])) {
 		wp->action = "unchanged";
 		wp->act = SPOKE_ACTION_UNCHANGED;
 		wp->skip = 1;
@@ -545,10 +548,10 @@ static int validate(struct run *r)
 	}
 	if (!err)
 		r->cur = -1;
-	/* Before the first change: compiling may fail or be canceled. */
+	/* Starts the compile; execute() links its result. */
 	if (!err)
 		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
-				       &r->dests, r->rep);
+				       &r->dests, r->rep, &r->bc);
 	return err;
 }
 
@@ -648,6 +651,8 @@ static int execute(struct run *r, struct envmod *m)
 		err = link_group(r, m, start, i);
 		start = i;
 	}
+	if (!err)
+		err = bytecode_finish(r->bc, m);
 	for (size_t i = 0; i < r->n && !err; i++) {
 		char *text;
 		size_t len;

@@ -7,7 +7,8 @@
 # the loader's set_data watched), byte equality with py_compile, the warm
 # install compiling nothing and linking the cached .pyc, copy mode, worker
 # death (retried; twice: no bytecode, install still fine), SIGKILL and
-# SIGINT while compiling (environment unchanged), upgrade and uninstall.
+# SIGINT while compiling (rolled back), upgrade and uninstall, and an
+# unchanged distribution installed without bytecode getting it.
 . "$(dirname "$0")/lib.sh"
 [ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
 PY=/usr/bin/python3
@@ -201,6 +202,26 @@ SPOKE_TEST_PYC_DIE_DIR=$TMP/die "$SPOKE" install --cache-dir "$TMP/c5" \
 grep -q "no bytecode for" "$TMP/e5" || fail "no warning after two deaths"
 [ -d "$(site "$TMP/v5")/demo/__pycache__" ] && fail "bytecode after two deaths"
 ls "$TMP/c5/bytecode-v1" 2>/dev/null | grep -q . && fail "published a failed compile"
+
+# 6b. installed without bytecode, then --compile-bytecode: reinstalled with
+# its .pyc in RECORD; once it has them, unchanged
+mkvenv "$TMP/v7"
+"$SPOKE" install --cache-dir "$C" --venv "$TMP/v7" $WHEELS "$D1" >/dev/null 2>&1 ||
+	fail "install without bytecode"
+S7=$(site "$TMP/v7")
+"$SPOKE" install --cache-dir "$C" --venv "$TMP/v7" --compile-bytecode \
+	--json $WHEELS "$D1" >"$TMP/r7.json" 2>"$TMP/e7" ||
+	{ cat "$TMP/e7" >&2; fail "bytecode for an unchanged wheel"; }
+grep -q '"action":"reinstalled"' "$TMP/r7.json" ||
+	fail "not reinstalled: $(cat "$TMP/r7.json")"
+expect_eq "$(json_get "$TMP/r7.json" pyc_cached)" "$NSRC" "unchanged: cached"
+grep -qxF "demo/__pycache__/mod.$TAG.pyc,," "$S7/demo-1.0.dist-info/RECORD" ||
+	fail "unchanged: RECORD lacks the .pyc"
+uses_pyc "$TMP/v7"
+"$SPOKE" install --cache-dir "$C" --venv "$TMP/v7" --compile-bytecode \
+	--json $WHEELS "$D1" >"$TMP/r7.json" 2>/dev/null || fail "second install"
+grep -q '"action":"reinstalled"' "$TMP/r7.json" && fail "not unchanged after"
+grep -q '"action":"unchanged"' "$TMP/r7.json" || fail "no unchanged after"
 
 # 7. SIGKILL and SIGINT while compiling (cold cache, pip's 500 modules):
 # the environment is as it was
