@@ -8,6 +8,7 @@
  * one pass is scanned again before it is called undeletable.
  */
 #include "cache/store_int.h"
+#include "cache/manifest.h"
 #include "io/linkops.h"
 #include "base/rmtree.h"
 
@@ -77,6 +78,8 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 		ret = store_remove_tree(s->tmpfd, tmp);
 	if (!ret)
 		ret = remove_index_for(s, key);
+	if (!ret)
+		ret = manifest_remove(s->rootfd, key);
 	if (ret)
 		errmsg_fail(ret, err, errlen, "%s/" STORE_ARCHIVE "/%s: remove: %s",
 			   s->root, key, errmsg_str(ret, eb, sizeof(eb)));
@@ -85,23 +88,25 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 
 int store_clean(struct store *s, char *err, size_t errlen)
 {
-	char trash[3][64], eb[128];
+	const char *const dirs[4] = { store_subdirs[0], store_subdirs[1],
+				      store_subdirs[2], MANIFEST_DIR };
+	char trash[4][64], eb[128];
 	struct dirent *de;
 	int ret = 0, r;
 	DIR *d;
 
 	if (s->rootfd < 0)
 		return 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		char stem[32];
 
-		snprintf(stem, sizeof(stem), ".trash-%s", store_subdirs[i]);
+		snprintf(stem, sizeof(stem), ".trash-%s", dirs[i]);
 		store_temp_name(trash[i], sizeof(trash[i]), stem);
-		r = store_rename_noreplace(s->rootfd, store_subdirs[i],
-					   s->rootfd, trash[i]);
+		r = store_rename_noreplace(s->rootfd, dirs[i], s->rootfd,
+					   trash[i]);
 		if (r && r != -ENOENT && !ret)
 			errmsg_fail(ret = r, err, errlen, "%s/%s: rename: %s",
-				   s->root, store_subdirs[i],
+				   s->root, dirs[i],
 				   errmsg_str(r, eb, sizeof(eb)));
 	}
 	/* Ours and those of interrupted cleans alike. */

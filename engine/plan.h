@@ -50,6 +50,9 @@ struct spoke_plan {
  * itself; a .whl path will map to its unpacked cache entry here. Heap
  * (absolute) in *out, or a recorded error. */
 int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
+/* The same; *cached: 1 when the directory is a cache entry. */
+int plan_source_dir2(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
+		     int *cached);
 /* Whether wheel i gets a REQUESTED file. */
 int plan_wheel_requested(const struct spoke_plan *p, size_t i);
 
@@ -85,13 +88,20 @@ struct wplan {
 	struct record out;  /* the installed RECORD, sorted */
 	char *record_path;
 	uint64_t files, bytes; /* what the linker will materialise */
+	struct manifest *src; /* the tree's manifest (plan_wheel_source) */
+	int cached;         /* the tree is a cache entry (its manifest kept) */
 	/* Wheel 0 only: the destinations of the run whose name is not in
 	 * Unicode NFC, by their NFC form (layout_dest.c). It lives here
 	 * because plan_layout() has no run-wide state of its own. */
 	struct strmap nfc_alias;
 };
 
-/* Lay out wheel i of wp: fill roots, gen, out, record_path, and claim its
+/* Read (or, when missing or stale, rebuild by a walk) the manifest of
+ * wp's tree into wp->src. Thread-safe for distinct wp: it records no error
+ * in ctx; on failure the message is in err. 0 or an error code. */
+int plan_wheel_source(struct wplan *wp, char *err, size_t errlen);
+
+/* Lay out wheel i of wp (its manifest loaded first if not yet): fill roots, gen, out, record_path, and claim its
  * destinations in dests (conflicts with earlier wheels are errors, or with
  * allow_overwrite make this wheel a barrier). removing: files the upgrade
  * removes first, which may stand where this wheel puts a directory. */
