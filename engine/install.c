@@ -540,6 +540,8 @@ static int validate(struct run *r)
 		r->cur = -1;
 		err = plan_removals(r);
 	}
+	if (!err)
+		err = plan_load_sources(r->ctx, r->wp, r->n);
 	for (size_t i = 0; i < r->n && !err; i++) {
 		r->cur = (long)i;
 		if (!r->wp[i].skip)
