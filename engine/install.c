@@ -685,12 +685,10 @@ static void report_dists(struct run *r, int failed)
 
 	for (size_t i = 0; r->wp && i < r->p->nwheels; i++) {
 		const struct wplan *wp = &r->wp[i];
-		const struct record *rec = &wp->w.rec;
 		char *di = wp->w.distinfo && wp->lib ?
 			   path_join(wp->lib, wp->w.distinfo) : wp->nold ?
 			   path_join(wp->old[0].site, wp->old[0].distinfo) :
 			   NULL;
-		uint64_t bytes = 0;
 
 		if (report_add_dist(r->rep, wp->w.name, wp->w.version,
 				    failed ? "failed" : wp->action)) {
@@ -702,10 +700,7 @@ static void report_dists(struct run *r, int failed)
 				   failed || dry ? SPOKE_ACTION_NONE : wp->act,
 				   wp->act, culprit == (int)i ? code : 0);
 		free(di);
-		for (size_t k = 0; k < rec->n; k++)
-			if (rec->rows[k].size > 0)
-				bytes += (uint64_t)rec->rows[k].size;
-		report_dist_counts(r->rep, rec->n, bytes);
+		report_dist_counts(r->rep, wp->w.rec_rows, wp->w.rec_bytes);
 	}
 	report_removals(r, r->rm, r->nrm, failed, "removed", "would remove");
 	/* A run that failed before it looked the removals up: by name. */

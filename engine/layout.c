@@ -609,7 +609,10 @@ int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
 	scripts_free_eps(wk->launchers, wk->nlaunchers);
 	free(wk->seen);
 	free(wk);
-	/* Laid out: the names are in the map and the roots now. */
+	/* Laid out: the names are in the map and the roots now, the rows
+	 * in wp->out; the wheel's RECORD is not needed again. */
+	record_index_free(&wp[i].w.idx);
+	record_free(&wp[i].w.rec);
 	manifest_free(wp[i].src);
 	free(wp[i].src);
 	wp[i].src = NULL;
