@@ -90,6 +90,7 @@ struct builder {
 	struct mbuf b;
 	uint32_t count;
 	char path[PATH_MAX];
+	char target[PATH_MAX]; /* here, not on the stack of each level */
 	const char *shown;
 	char *err;
 	size_t errlen;
@@ -152,7 +153,6 @@ static int build_dir(struct builder *bd, int fd, int depth)
 		const char *nm = names[i];
 		size_t nl = strlen(nm);
 		struct stat st;
-		char target[PATH_MAX];
 		int cfd = -1;
 
 		if (err)
@@ -191,13 +191,13 @@ static int build_dir(struct builder *bd, int fd, int depth)
 			if (cfd >= 0)
 				err = build_dir(bd, cfd, depth + 1);
 		} else if (S_ISLNK(st.st_mode)) {
-			ssize_t tl = readlinkat(fd, nm, target,
-						sizeof(target) - 1);
+			ssize_t tl = readlinkat(fd, nm, bd->target,
+						sizeof(bd->target) - 1);
 
 			if (tl < 0)
 				err = fail(bd, -errno, "cannot read link");
 			else
-				put_str(&bd->b, target, (size_t)tl);
+				put_str(&bd->b, bd->target, (size_t)tl);
 		}
 next:
 		if (cfd >= 0)

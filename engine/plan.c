@@ -133,6 +133,7 @@ void wplan_free(struct wplan *wp)
 	}
 	free(wp->gen);
 	record_free(&wp->out);
+	free(wp->record_text);
 	free(wp->record_path);
 	strmap_free(&wp->nfc_alias);
 	if (wp->src)

@@ -86,6 +86,9 @@ struct wplan {
 	struct gen_file *gen;
 	size_t ngen;
 	struct record out;  /* the installed RECORD, sorted */
+	char *record_text;  /* out formatted at the end of the validation
+			     * (then out is freed), until written */
+	size_t record_len;
 	char *record_path;
 	uint64_t files, bytes; /* what the linker will materialise */
 	struct manifest *src; /* the tree's manifest (plan_wheel_source) */
