@@ -224,6 +224,16 @@ int store_prune(struct store *s, time_t max_age, char *err, size_t errlen)
 		ret = prune_dir(s->indexfd, io_is_temp_name, max_age, &count);
 	if (!ret)
 		ret = prune_dir(s->rootfd, trash_name, max_age, &count);
+	if (!ret && s->rootfd >= 0) {
+		/* Manifest temporaries of killed runs, by the index's rule. */
+		int mfd = openat(s->rootfd, MANIFEST_DIR, O_RDONLY |
+				 O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (mfd >= 0) {
+			ret = prune_dir(mfd, io_is_temp_name, max_age, &count);
+			close(mfd);
+		}
+	}
 	if (ret)
 		return errmsg_fail(ret, err, errlen, "%s: prune: %s", s->root,
 				  errmsg_str(ret, eb, sizeof(eb)));
