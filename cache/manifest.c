@@ -13,13 +13,13 @@
  *         MF_LINK: u16 len, target, NUL
  *
  * Names and targets end in NUL in the file itself, so the parsed entries
- * point into the buffer read and nothing is copied per name.
+ * point into the buffer read and nothing is copied per name. Keeping
+ * manifests beside the entries is manifest_keep.c.
  */
-#include "cache/manifest.h"
+#include "cache/manifest_int.h"
 #include "cache/record.h"
 #include "base/alloc.h"
 #include "base/errmsg.h"
-#include "io/linkops.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,8 +32,7 @@
 #include <unistd.h>
 
 #define MAGIC "SPOKEMF1"
-#define HDR_LEN (8 + 4 + 4 + 8 + 32)
-#define FILE_MAX ((size_t)1 << 30)
+#define HDR_LEN MANIFEST_HDR_LEN
 
 struct mbuf {
 	unsigned char *p;
@@ -211,10 +210,8 @@ next:
 	return err;
 }
 
-static int parse(struct manifest *m, int entryfd, const char *ename);
-
-static int build(int dirfd, const char *ename, const char *shown,
-		 struct manifest *m, char *err, size_t errlen)
+int manifest_build_named(int dirfd, const char *ename, const char *shown,
+			 struct manifest *m, char *err, size_t errlen)
 {
 	struct builder *bd = xcalloc(1, sizeof(*bd));
 	unsigned char dig[32];
@@ -261,7 +258,7 @@ static int build(int dirfd, const char *ename, const char *shown,
 	m->buf = bd->b.p;
 	m->len = bd->b.len;
 	bd->b.p = NULL;
-	ret = parse(m, -1, ename);
+	ret = manifest_parse(m, -1, ename);
 	if (ret)
 		ret = errmsg_fail(ret, err, errlen, "%s: manifest of the walk "
 				  "does not parse", shown);
@@ -276,7 +273,7 @@ out:
 int manifest_build(int dirfd, const char *shown, struct manifest *m,
 		   char *err, size_t errlen)
 {
-	return build(dirfd, "", shown, m, err, errlen);
+	return manifest_build_named(dirfd, "", shown, m, err, errlen);
 }
 
 int manifest_build_at(const char *dir, struct manifest *m, char *err,
@@ -292,12 +289,12 @@ int manifest_build_at(const char *dir, struct manifest *m, char *err,
 		return errmsg_fail(ret, err, errlen, "cannot open '%s': %s",
 				   dir, errmsg_str(ret, eb, sizeof(eb)));
 	}
-	ret = build(fd, "", dir, m, err, errlen);
+	ret = manifest_build_named(fd, "", dir, m, err, errlen);
 	close(fd);
 	return ret;
 }
 
-/* ---- reading -------------------------------------------------------------- */
+/* ---- reading ---------------------------------------------------------- */
 
 struct rd {
 	const unsigned char *p, *end;
@@ -340,10 +337,7 @@ static int same_ident(const struct stat *st, uint64_t ino, int64_t cs,
 	       (uint32_t)st->st_ctim.tv_nsec == cns;
 }
 
-/* Parse m->buf into m->ents: -EBADMSG when damaged. With entryfd >= 0,
- * also -ESTALE unless the body names ename and the tree at entryfd still
- * has every recorded directory identity. */
-static int parse(struct manifest *m, int entryfd, const char *ename)
+int manifest_parse(struct manifest *m, int entryfd, const char *ename)
 {
 	struct rd r = { m->buf, m->buf + m->len, 0 };
 	const char *last[MANIFEST_DEPTH_MAX + 1];
@@ -487,132 +481,4 @@ long manifest_find(const struct manifest *m, const char *rel, size_t len)
 		len -= cl + 1;
 	}
 	return -1;
-}
-
-/* ---- kept manifests --------------------------------------------------- */
-
-static int read_all(int dfd, const char *name, struct manifest *m)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	size_t got = 0;
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > FILE_MAX || st.st_size < HDR_LEN) {
-		close(fd);
-		return -EBADMSG;
-	}
-	if (!(m->buf = xmalloc((size_t)st.st_size)))
-		ret = -ENOMEM;
-	while (!ret && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, m->buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n < 0 ? -errno : -EBADMSG;
-		else
-			got += (size_t)n;
-	}
-	close(fd);
-	m->len = got;
-	return ret;
-}
-
-static void keep(int rootfd, const char *ename, const struct manifest *m)
-{
-	int mfd;
-
-	if (mkdirat(rootfd, MANIFEST_DIR, 0777) < 0 && errno != EEXIST)
-		return;
-	mfd = openat(rootfd, MANIFEST_DIR, O_RDONLY | O_DIRECTORY |
-		     O_NOFOLLOW | O_CLOEXEC);
-	if (mfd < 0)
-		return;
-	/* Atomic (temporary, rename): a reader sees a whole old or new
-	 * one; a torn one after a crash fails its checksum. */
-	(void)io_write_file_at(mfd, ename, m->buf, m->len, 0666);
-	close(mfd);
-}
-
-int manifest_for_entry(const char *entry_dir, struct manifest *m,
-		       int *rebuilt, char *err, size_t errlen)
-{
-	const char *ename = strrchr(entry_dir, '/');
-	char *root = NULL, *slash;
-	int efd, rootfd = -1, mfd = -1, ret;
-	char eb[128];
-
-	memset(m, 0, sizeof(*m));
-	if (rebuilt)
-		*rebuilt = 1;
-	efd = open(entry_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (efd < 0) {
-		ret = -errno;
-		return errmsg_fail(ret, err, errlen, "cannot open '%s': %s",
-				   entry_dir, errmsg_str(ret, eb, sizeof(eb)));
-	}
-	/* <root>/archive-v2/<ename>: anything else has no kept manifest. */
-	if (ename && ename[1] && (root = xstrndup(entry_dir,
-						  (size_t)(ename - entry_dir))) &&
-	    (slash = strrchr(root, '/')) && !strcmp(slash + 1, "archive-v2")) {
-		*slash = '\0';
-		rootfd = open(*root ? root : "/", O_RDONLY | O_DIRECTORY |
-			      O_CLOEXEC);
-	}
-	ename = ename ? ename + 1 : entry_dir;
-	if (rootfd >= 0)
-		mfd = openat(rootfd, MANIFEST_DIR, O_RDONLY | O_DIRECTORY |
-			     O_NOFOLLOW | O_CLOEXEC);
-	if (mfd >= 0 && read_all(mfd, ename, m) == 0 &&
-	    parse(m, efd, ename) == 0) {
-		if (rebuilt)
-			*rebuilt = 0;
-		ret = 0;
-		goto out;
-	}
-	manifest_free(m);
-	ret = build(efd, rootfd >= 0 ? ename : "", entry_dir, m, err, errlen);
-	if (!ret && rootfd >= 0)
-		keep(rootfd, ename, m);
-out:
-	if (mfd >= 0)
-		close(mfd);
-	if (rootfd >= 0)
-		close(rootfd);
-	close(efd);
-	free(root);
-	return ret;
-}
-
-void manifest_publish(int rootfd, int archfd, const char *ename)
-{
-	struct manifest m;
-	char err[256];
-	int efd = openat(archfd, ename, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			 O_CLOEXEC);
-
-	if (efd < 0)
-		return;
-	if (build(efd, ename, ename, &m, err, sizeof(err)) == 0) {
-		keep(rootfd, ename, &m);
-		manifest_free(&m);
-	}
-	close(efd);
-}
-
-int manifest_remove(int rootfd, const char *ename)
-{
-	int mfd = openat(rootfd, MANIFEST_DIR, O_RDONLY | O_DIRECTORY |
-			 O_NOFOLLOW | O_CLOEXEC), ret = 0;
-
-	if (mfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (unlinkat(mfd, ename, 0) < 0 && errno != ENOENT)
-		ret = -errno;
-	close(mfd);
-	return ret;
 }

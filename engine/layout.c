@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * layout - plan_layout() (plan.h): the validation walk of one wheel. It
- * reads the wheel's tree once, the root and each .data subtree, checks
+ * goes through the wheel's tree as its manifest lists it (layout_src.c,
+ * cache/manifest.h), the root and each .data subtree, checks
  * every file against the wheel's RECORD (listed, same size) and every
  * symlink against its subtree, and decides what the linker materialises:
  * link roots, each with the names it skips (files spoke generates instead,
@@ -13,8 +14,6 @@
 #include "engine/scripts.h"
 #include "engine/treelink.h"
 #include "base/alloc.h"
-#include "base/errmsg.h"
-#include "base/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -510,75 +509,6 @@ static int layout(struct walker *wk)
 	if (!err)
 		err = layout_gen_files(wk);
 	return err;
-}
-
-int plan_wheel_source(struct wplan *wp, char *err, size_t errlen)
-{
-	struct manifest *m;
-	int ret;
-
-	if (wp->src)
-		return 0;
-	if (!(m = xcalloc(1, sizeof(*m))))
-		return errmsg_fail(SPOKE_E_NOMEM, err, errlen, "out of memory");
-	ret = wp->cached ? manifest_for_entry(wp->w.dir, m, NULL, err, errlen) :
-			   manifest_build_at(wp->w.dir, m, err, errlen);
-	if (ret) {
-		free(m);
-		return ret;
-	}
-	wp->src = m;
-	return 0;
-}
-
-struct src_task {
-	struct pool_task t;
-	struct wplan *wp;
-};
-
-static void src_run(struct pool_worker *w, struct pool_task *t)
-{
-	struct src_task *st = (struct src_task *)t;
-	char msg[PATH_MAX + 256];
-
-	(void)w;
-	/* A failure is left for plan_layout() to meet again and report in
-	 * wheel order, so the run's first error is what it was. */
-	(void)plan_wheel_source(st->wp, msg, sizeof(msg));
-}
-
-int plan_load_sources(spoke_ctx *ctx, struct wplan *wp, size_t n)
-{
-	struct src_task *tasks;
-	struct pool *pool = NULL;
-	size_t todo = 0;
-	int err;
-
-	for (size_t i = 0; i < n; i++)
-		todo += !wp[i].skip && !wp[i].src;
-	if (todo < 2 || ctx->jobs == 1)
-		return 0; /* plan_layout() loads it */
-	tasks = xcalloc(n, sizeof(*tasks));
-	if (!tasks)
-		return layout_nomem(ctx);
-	err = pool_create(&pool, ctx->jobs);
-	for (size_t i = 0; i < n && !err; i++) {
-		if (wp[i].skip || wp[i].src)
-			continue;
-		tasks[i].t.fn = src_run;
-		/* The biggest first: one large wheel is the longest task. */
-		tasks[i].t.prio = wp[i].w.rec.n > INT32_MAX ? INT32_MAX :
-				  (int)wp[i].w.rec.n;
-		tasks[i].wp = &wp[i];
-		err = pool_spawn(pool, NULL, &tasks[i].t);
-	}
-	if (!err)
-		err = pool_run(pool);
-	pool_free(pool);
-	free(tasks);
-	/* A pool that could not start only costs the parallelism. */
-	(void)err;
-	return 0;
 }
 
 int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout - the inside of plan_layout() (plan.h), shared by its three files:
- * layout.c walks a wheel's trees (as its manifest lists them) and decides what is linked, layout_dest.c
- * keeps the map of destinations and checks each against the other wheels
- * and the environment, layout_gen.c makes the files spoke writes itself
+ * layout - the inside of plan_layout() (plan.h), shared by its four files:
+ * layout_src.c reads each wheel tree's manifest, layout.c walks the tree as
+ * the manifest lists it and decides what is linked, layout_dest.c keeps
+ * the map of destinations and checks each against the other wheels and
+ * the environment, layout_gen.c makes the files spoke writes itself
  * (rewritten scripts, launchers, INSTALLER, REQUESTED, direct_url.json and
  * the RECORD row of each). Not for use outside plan_layout().
  */
