@@ -428,8 +428,8 @@ static int open_wheels(struct run *r)
 		char *dir;
 
 		r->cur = (long)i;
-		err = plan_source_dir2(r->ctx, &r->p->wheels[i], &dir,
-				       &r->wp[i].cached);
+		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir,
+				      &r->wp[i].cached);
 		if (err)
 			break;
 		r->n = i + 1;

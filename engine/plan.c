@@ -50,15 +50,8 @@ int plan_wheel_requested(const struct spoke_plan *p, size_t i)
 	       p->requested;
 }
 
-int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out)
-{
-	int cached;
-
-	return plan_source_dir2(ctx, pw, out, &cached);
-}
-
-int plan_source_dir2(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
-		     int *cached)
+int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
+		    int *cached)
 {
 	struct stat st;
 

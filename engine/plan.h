@@ -46,13 +46,11 @@ struct spoke_plan {
 	int compile_bytecode, compile_optimize; /* engine/bytecode.c */
 };
 
-/* The directory an entry of the plan is installed from: today the tree
- * itself; a .whl path will map to its unpacked cache entry here. Heap
- * (absolute) in *out, or a recorded error. */
-int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
-/* The same; *cached: 1 when the directory is a cache entry. */
-int plan_source_dir2(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
-		     int *cached);
+/* The directory an entry of the plan is installed from: a tree given as
+ * it is, or the cache entry of a .whl or a key (*cached: 1, so its kept
+ * manifest may be used). Heap (absolute) in *out, or a recorded error. */
+int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
+		    int *cached);
 /* Whether wheel i gets a REQUESTED file. */
 int plan_wheel_requested(const struct spoke_plan *p, size_t i);
 
