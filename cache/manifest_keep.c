@@ -6,6 +6,7 @@
  * that fails, written after a publish, removed with the entry.
  */
 #include "cache/manifest_int.h"
+#include "cache/store.h"
 #include "base/alloc.h"
 #include "base/errmsg.h"
 #include "io/linkops.h"
@@ -86,7 +87,7 @@ int manifest_for_entry(const char *entry_dir, struct manifest *m,
 	/* <root>/archive-v2/<ename>: anything else has no kept manifest. */
 	if (ename && ename[1] && (root = xstrndup(entry_dir,
 						  (size_t)(ename - entry_dir))) &&
-	    (slash = strrchr(root, '/')) && !strcmp(slash + 1, "archive-v2")) {
+	    (slash = strrchr(root, '/')) && !strcmp(slash + 1, STORE_ARCHIVE)) {
 		*slash = '\0';
 		rootfd = open(*root ? root : "/", O_RDONLY | O_DIRECTORY |
 			      O_CLOEXEC);
