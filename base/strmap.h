@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * strmap - a string-keyed open-addressing hash map (FNV-1a, linear probing,
- * power-of-two capacity). Keys are copied; each entry carries an owner
- * index and a kind that its user defines.
+ * power-of-two capacity). Keys are copied (and live until strmap_free);
+ * each entry carries an owner index and a kind that its user defines.
  */
 #ifndef SPOKE_BASE_STRMAP_H
 #define SPOKE_BASE_STRMAP_H
@@ -15,9 +15,13 @@ struct strmap_ent {
 	int kind;  /* the user's: what the key names */
 };
 
+struct strmap_chunk;
+
+/* All zero is an empty map. */
 struct strmap {
 	struct strmap_ent *slots;
 	size_t cap, n;
+	struct strmap_chunk *chunks; /* where the keys are */
 };
 
 /* Insert key (copied) unless present; *ent is the (new or old) entry and

@@ -10,6 +10,7 @@
 #include "cache/store.h"
 #include "cache/record.h"
 #include "cache/store_int.h"
+#include "cache/manifest.h"
 #include "base/alloc.h"
 #include "base/fault.h"
 #include "base/name.h"
@@ -550,6 +551,8 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 		goto out;
 	} else {
 		have_tmp = 0;
+		/* Planning reads this instead of walking the entry. */
+		manifest_publish(s->rootfd, s->archfd, ename);
 	}
 index:
 	ret = write_index(s, name, res->key, err, errlen);

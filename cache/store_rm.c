@@ -8,6 +8,7 @@
  * one pass is scanned again before it is called undeletable.
  */
 #include "cache/store_int.h"
+#include "cache/manifest.h"
 #include "cache/store_pyc.h"
 #include "io/linkops.h"
 #include "base/rmtree.h"
@@ -80,6 +81,8 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 		ret = remove_index_for(s, key);
 	if (!ret)
 		ret = store_pyc_remove(s, key);
+	if (!ret)
+		ret = manifest_remove(s->rootfd, key);
 	if (ret)
 		errmsg_fail(ret, err, errlen, "%s/" STORE_ARCHIVE "/%s: remove: %s",
 			   s->root, key, errmsg_str(ret, eb, sizeof(eb)));
@@ -88,23 +91,25 @@ int store_remove(struct store *s, const char *key, char *err, size_t errlen)
 
 int store_clean(struct store *s, char *err, size_t errlen)
 {
-	char trash[3][64], eb[128];
+	const char *const dirs[4] = { store_subdirs[0], store_subdirs[1],
+				      store_subdirs[2], MANIFEST_DIR };
+	char trash[4][64], eb[128];
 	struct dirent *de;
 	int ret = 0, r;
 	DIR *d;
 
 	if (s->rootfd < 0)
 		return 0;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		char stem[32];
 
-		snprintf(stem, sizeof(stem), ".trash-%s", store_subdirs[i]);
+		snprintf(stem, sizeof(stem), ".trash-%s", dirs[i]);
 		store_temp_name(trash[i], sizeof(trash[i]), stem);
-		r = store_rename_noreplace(s->rootfd, store_subdirs[i],
-					   s->rootfd, trash[i]);
+		r = store_rename_noreplace(s->rootfd, dirs[i], s->rootfd,
+					   trash[i]);
 		if (r && r != -ENOENT && !ret)
 			errmsg_fail(ret = r, err, errlen, "%s/%s: rename: %s",
-				   s->root, store_subdirs[i],
+				   s->root, dirs[i],
 				   errmsg_str(r, eb, sizeof(eb)));
 	}
 	r = store_pyc_trash(s);
@@ -228,6 +233,16 @@ int store_prune(struct store *s, time_t max_age, char *err, size_t errlen)
 		ret = prune_dir(s->rootfd, trash_name, max_age, &count);
 	if (!ret)
 		ret = store_pyc_prune(s, &count);
+	if (!ret && s->rootfd >= 0) {
+		/* Manifest temporaries of killed runs, by the index's rule. */
+		int mfd = openat(s->rootfd, MANIFEST_DIR, O_RDONLY |
+				 O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (mfd >= 0) {
+			ret = prune_dir(mfd, io_is_temp_name, max_age, &count);
+			close(mfd);
+		}
+	}
 	if (ret)
 		return errmsg_fail(ret, err, errlen, "%s: prune: %s", s->root,
 				  errmsg_str(ret, eb, sizeof(eb)));

@@ -428,7 +428,8 @@ static int open_wheels(struct run *r)
 		char *dir;
 
 		r->cur = (long)i;
-		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir);
+		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir,
+				      &r->wp[i].cached);
 		if (err)
 			break;
 		r->n = i + 1;
@@ -540,6 +541,8 @@ static int validate(struct run *r)
 		r->cur = -1;
 		err = plan_removals(r);
 	}
+	if (!err)
+		err = plan_load_sources(r->ctx, r->wp, r->n);
 	for (size_t i = 0; i < r->n && !err; i++) {
 		r->cur = (long)i;
 		if (!r->wp[i].skip)
@@ -552,6 +555,18 @@ static int validate(struct run *r)
 	if (!err)
 		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
 				       &r->dests, r->rep, &r->bc);
+	/* The RECORDs as the text to write: 60% of the memory of their
+	 * rows, which a run would otherwise hold through the links. Not
+	 * while compiling: bytecode_finish() adds the .pyc rows later. */
+	for (size_t i = 0; i < r->n && !err && !r->bc; i++) {
+		struct wplan *wp = &r->wp[i];
+
+		if (wp->skip || r->p->dry_run)
+			continue;
+		if (record_format(&wp->out, &wp->record_text, &wp->record_len))
+			err = nomem(r->ctx);
+		record_free(&wp->out);
+	}
 	return err;
 }
 
@@ -654,17 +669,19 @@ static int execute(struct run *r, struct envmod *m)
 	if (!err)
 		err = bytecode_finish(r->bc, m);
 	for (size_t i = 0; i < r->n && !err; i++) {
-		char *text;
-		size_t len;
-
 		if (r->wp[i].skip)
 			continue;
 		any = 1;
-		if (record_format(&r->wp[i].out, &text, &len))
+		if (!r->wp[i].record_text &&
+		    record_format(&r->wp[i].out, &r->wp[i].record_text,
+				  &r->wp[i].record_len))
 			return nomem(r->ctx);
-		err = envmod_write_file(m, r->wp[i].record_path, text, len,
+		err = envmod_write_file(m, r->wp[i].record_path,
+					r->wp[i].record_text,
+					r->wp[i].record_len,
 					scripts_generated_mode());
-		free(text);
+		free(r->wp[i].record_text); /* written: not needed again */
+		r->wp[i].record_text = NULL;
 	}
 	if (!err && any)
 		err = envmod_touch(m, r->s.path[SPOKE_SCHEME_PURELIB]);
@@ -685,12 +702,10 @@ static void report_dists(struct run *r, int failed)
 
 	for (size_t i = 0; r->wp && i < r->p->nwheels; i++) {
 		const struct wplan *wp = &r->wp[i];
-		const struct record *rec = &wp->w.rec;
 		char *di = wp->w.distinfo && wp->lib ?
 			   path_join(wp->lib, wp->w.distinfo) : wp->nold ?
 			   path_join(wp->old[0].site, wp->old[0].distinfo) :
 			   NULL;
-		uint64_t bytes = 0;
 
 		if (report_add_dist(r->rep, wp->w.name, wp->w.version,
 				    failed ? "failed" : wp->action)) {
@@ -702,10 +717,7 @@ static void report_dists(struct run *r, int failed)
 				   failed || dry ? SPOKE_ACTION_NONE : wp->act,
 				   wp->act, culprit == (int)i ? code : 0);
 		free(di);
-		for (size_t k = 0; k < rec->n; k++)
-			if (rec->rows[k].size > 0)
-				bytes += (uint64_t)rec->rows[k].size;
-		report_dist_counts(r->rep, rec->n, bytes);
+		report_dist_counts(r->rep, wp->w.rec_rows, wp->w.rec_bytes);
 	}
 	report_removals(r, r->rm, r->nrm, failed, "removed", "would remove");
 	/* A run that failed before it looked the removals up: by name. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * layout - plan_layout() (plan.h): the validation walk of one wheel. It
- * reads the wheel's tree once, the root and each .data subtree, checks
+ * goes through the wheel's tree as its manifest lists it (layout_src.c,
+ * cache/manifest.h), the root and each .data subtree, checks
  * every file against the wheel's RECORD (listed, same size) and every
  * symlink against its subtree, and decides what the linker materialises:
  * link roots, each with the names it skips (files spoke generates instead,
@@ -14,7 +15,6 @@
 #include "engine/treelink.h"
 #include "base/alloc.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,14 +56,65 @@ const char *layout_esc(struct walker *wk, int slot, const char *s)
 	return name_escape(wk->esc[slot], sizeof(wk->esc[slot]), s);
 }
 
+/* The tree as the manifest has it, for treelink_inside(): rel is below
+ * the subtree being walked. */
+static int look(void *user, const char *rel, char *link, size_t linklen)
+{
+	struct walker *wk = user;
+	char full[PATH_MAX];
+	const struct mf_ent *e;
+	long i;
+
+	if (wk->is_root)
+		snprintf(full, sizeof(full), "%s", rel);
+	else if ((size_t)snprintf(full, sizeof(full), "%.*s/%s",
+				  (int)(wk->sub_off - 1), wk->wrel, rel) >=
+		 sizeof(full))
+		return TREELINK_NONE;
+	i = manifest_find(wk->mf, full, strlen(full));
+	if (i < 0)
+		return TREELINK_NONE;
+	e = &wk->mf->ents[i];
+	if (e->type == MF_LINK) {
+		snprintf(link, linklen, "%s", e->target);
+		return TREELINK_LINK;
+	}
+	return e->type == MF_DIR ? TREELINK_DIR : TREELINK_OTHER;
+}
+
+/* A .data/scripts file is read to see its "#!python" line: from the
+ * directory the wheel tree has it in. */
+static int fix_script(struct walker *wk, const struct mf_ent *e,
+		      const char *dest)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	const char *slash = strrchr(wk->wrel, '/');
+	int fd, err;
+
+	memset(&st, 0, sizeof(st));
+	st.st_mode = (mode_t)e->mode;
+	st.st_size = (off_t)e->size;
+	snprintf(dir, sizeof(dir), "%s/%.*s", wk->wp->w.dir,
+		 (int)(slash ? slash - wk->wrel : 0), wk->wrel);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
+				"cannot open the directory of '%s': %s",
+				wk->wp->w.label, layout_esc(wk, 0, wk->wrel),
+				strerror(errno));
+	err = layout_fix_script(wk, fd, e->name, dest, &st);
+	close(fd);
+	return err;
+}
+
 /* One file or symlink: 1 installed, 0 not, or an error. */
-static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
-		     const struct stat *st, const char *dest)
+static int walk_file(struct walker *wk, const struct mf_ent *e, int efd,
+		     const char *dest)
 {
 	const struct record_row *row = NULL;
 	long r = record_index_find(&wk->wp->w.idx, wk->wrel,
 				   strlen(wk->wrel));
-	char target[PATH_MAX];
 	const char *why;
 	int err;
 
@@ -78,24 +129,15 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is not listed in its RECORD",
 				wk->wp->w.label, layout_esc(wk, 0, wk->wrel));
-	if (S_ISREG(st->st_mode) && row && row->size >= 0 && wk->ctx->verify &&
-	    row->size != (int64_t)st->st_size)
+	if (e->type == MF_FILE && row && row->size >= 0 && wk->ctx->verify &&
+	    row->size != e->size)
 		return ctx_fail(wk->ctx, SPOKE_E_HASH, 0, wk->wrel,
 				"wheel '%s': '%s' has %lld bytes, RECORD says "
 				"%lld", wk->wp->w.label,
 				layout_esc(wk, 0, wk->wrel),
-				(long long)st->st_size, (long long)row->size);
-	if (S_ISLNK(st->st_mode)) {
-		ssize_t n = readlinkat(sfd, name, target, sizeof(target) - 1);
-
-		if (n < 0)
-			return ctx_fail(wk->ctx, -errno, errno, wk->wrel,
-					"wheel '%s': cannot read link '%s': %s",
-					wk->wp->w.label,
-					layout_esc(wk, 0, wk->wrel),
-					strerror(errno));
-		target[n] = '\0';
-		err = treelink_inside(wk->root_fd, layout_srel(wk), target,
+				(long long)e->size, (long long)row->size);
+	if (e->type == MF_LINK) {
+		err = treelink_inside(look, wk, layout_srel(wk), e->target,
 				      wk->is_root ? wk->wp->w.data : NULL,
 				      &why);
 		if (err < 0)
@@ -112,11 +154,11 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 					"inside its install directory)",
 					wk->wp->w.label,
 					layout_esc(wk, 0, wk->wrel),
-					layout_esc(wk, 1, target), why);
+					layout_esc(wk, 1, e->target), why);
 	}
-	if (wk->scripts && (scripts_is_ep_wrapper(name, wk->wp->w.eps,
+	if (wk->scripts && (scripts_is_ep_wrapper(e->name, wk->wp->w.eps,
 						  wk->wp->w.neps) ||
-			    scripts_is_ep_wrapper(name, wk->launchers,
+			    scripts_is_ep_wrapper(e->name, wk->launchers,
 						  wk->nlaunchers)))
 		return (err = layout_exclude(wk)) ? err : 0; /* as pip does */
 	if (scheme_protected(wk->s, dest))
@@ -124,8 +166,8 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 				"wheel '%s' would replace '%s', which belongs to "
 				"the environment", wk->wp->w.label,
 				layout_esc(wk, 1, dest));
-	if (wk->scripts && S_ISREG(st->st_mode)) {
-		err = layout_fix_script(wk, sfd, name, dest, st);
+	if (wk->scripts && e->type == MF_FILE) {
+		err = fix_script(wk, e, dest);
 		if (err < 0)
 			return err;
 		if (err > 0)
@@ -133,7 +175,7 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 	}
 	err = layout_claim(wk, dest, DEST_FILE);
 	if (!err)
-		err = layout_env_check(wk, efd, name, dest, DEST_FILE, NULL);
+		err = layout_env_check(wk, efd, e->name, dest, DEST_FILE, NULL);
 	if (!err)
 		err = row ? layout_record_row(wk, dest, row->algo,
 					      row->digest, row->digest_len,
@@ -142,79 +184,37 @@ static int walk_file(struct walker *wk, int sfd, int efd, const char *name,
 	if (err)
 		return err;
 	wk->wp->files++;
-	if (S_ISREG(st->st_mode))
-		wk->wp->bytes += (uint64_t)st->st_size;
+	if (e->type == MF_FILE)
+		wk->wp->bytes += (uint64_t)e->size;
 	return 1;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int walk_dir(struct walker *wk, size_t first, size_t end, int efd,
+		    int depth, long *installed);
+
+/* Entry i of the manifest; depth: how deep it is in its subtree. */
+static int walk_entry(struct walker *wk, size_t i, int efd, int depth,
+		      long *installed)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int read_names(spoke_ctx *ctx, int sfd, const char *what,
-		      char ***out, size_t *n)
-{
-	DIR *d = fdopendir(dup(sfd));
-	struct dirent *e;
-	char **v = NULL, **grown;
-
-	*n = 0;
-	if (!d)
-		return ctx_fail(ctx, -errno, errno, what, "cannot read '%s': %s",
-				what, strerror(errno));
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		grown = xrealloc(v, (*n + 1) * sizeof(*v));
-		if (!grown || !(grown[*n] = xstrdup(e->d_name))) {
-			v = grown ? grown : v;
-			for (size_t i = 0; i < *n; i++)
-				free(v[i]);
-			free(v);
-			closedir(d);
-			*n = 0;
-			return layout_nomem(ctx);
-		}
-		v = grown;
-		(*n)++;
-	}
-	closedir(d);
-	if (*n)
-		qsort(v, *n, sizeof(*v), cmp_str);
-	*out = v;
-	return 0;
-}
-
-static int walk_dir(struct walker *wk, int sfd, int efd, int depth,
-		    long *installed);
-
-static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
-		      int depth, long *installed)
-{
+	const struct mf_ent *e = &wk->mf->ents[i];
 	char dest[PATH_MAX];
 	const char *sr = layout_srel(wk);
-	struct stat st;
-	int cs, ce, err;
+	int ce, err;
 	long sub = 0;
 
-	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
-				"cannot stat '%s': %s", wk->wp->w.label,
-				layout_esc(wk, 0, wk->wrel), strerror(errno));
 	if ((size_t)snprintf(dest, sizeof(dest), "%s/%s", wk->dst, sr) >=
 	    sizeof(dest))
 		return ctx_fail(wk->ctx, -ENAMETOOLONG, ENAMETOOLONG, wk->wrel,
 				"wheel '%s': '%s' is too long a path once "
 				"installed", wk->wp->w.label,
 				layout_esc(wk, 0, wk->wrel));
-	if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		err = walk_file(wk, sfd, efd, name, &st, dest);
+	if (e->type == MF_FILE || e->type == MF_LINK) {
+		err = walk_file(wk, e, efd, dest);
 		if (err > 0)
 			(*installed)++;
 		return err < 0 ? err : 0;
 	}
-	if (!S_ISDIR(st.st_mode))
+	if (e->type != MF_DIR)
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is not a regular file, "
 				"directory or symlink", wk->wp->w.label,
@@ -227,19 +227,12 @@ static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
 				WALK_DEPTH_MAX);
 	err = layout_claim(wk, dest, DEST_DIR);
 	if (!err)
-		err = layout_env_check(wk, efd, name, dest, DEST_DIR, &ce);
+		err = layout_env_check(wk, efd, e->name, dest, DEST_DIR, &ce);
 	if (err)
 		return err;
-	cs = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	if (cs < 0)
-		err = ctx_fail(wk->ctx, -errno, errno, wk->wrel, "wheel '%s': "
-			       "cannot open '%s': %s", wk->wp->w.label,
-			       layout_esc(wk, 0, wk->wrel), strerror(errno));
-	else
-		err = walk_dir(wk, cs, ce, depth + 1, &sub);
-	if (cs >= 0)
-		close(cs);
+	/* Below a directory the environment does not have, nothing can
+	 * collide: ce is -1 and no name below is looked at there. */
+	err = walk_dir(wk, i + 1, e->end, ce, depth + 1, &sub);
 	if (ce >= 0)
 		close(ce);
 	if (err)
@@ -252,47 +245,44 @@ static int walk_entry(struct walker *wk, int sfd, int efd, const char *name,
 	return 0;
 }
 
-static int walk_dir(struct walker *wk, int sfd, int efd, int depth,
-		    long *installed)
+/* The names in [first, end) one level below where the walk is (the
+ * manifest lists a directory's subtree right after it). */
+static int walk_dir(struct walker *wk, size_t first, size_t end, int efd,
+		    int depth, long *installed)
 {
-	size_t len = strlen(wk->wrel), n;
-	char **names = NULL;
-	int err = read_names(wk->ctx, sfd, wk->wrel, &names, &n);
+	const struct mf_ent *ents = wk->mf->ents;
+	size_t len = strlen(wk->wrel);
+	int err = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (!err && ctx_canceled(wk->ctx))
-			err = ctx_fail(wk->ctx, SPOKE_E_CANCELED, 0, NULL,
-				       "canceled");
-		if (!err && len + strlen(names[i]) + 2 >= sizeof(wk->wrel))
+	for (size_t i = first; i < end && !err;
+	     i = ents[i].type == MF_DIR ? ents[i].end : i + 1) {
+		const char *name = ents[i].name;
+
+		if (ctx_canceled(wk->ctx))
+			return ctx_fail(wk->ctx, SPOKE_E_CANCELED, 0, NULL,
+					"canceled");
+		if (len + strlen(name) + 2 >= sizeof(wk->wrel))
+			return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
+					"wheel '%s': a path below '%s' is too "
+					"long", wk->wp->w.label,
+					layout_esc(wk, 0, wk->wrel));
+		sprintf(wk->wrel + len, "%s%s", len ? "/" : "", name);
+		/* pip refuses such names in a .whl; the cache does for its
+		 * entries, and a tree gets the same rule. */
+		if (name_has_control(name))
 			err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
-				       "wheel '%s': a path below '%s' is too "
-				       "long", wk->wp->w.label,
+				       "wheel '%s': '%s' has a control "
+				       "character in its name",
+				       wk->wp->w.label,
 				       layout_esc(wk, 0, wk->wrel));
-		if (!err) {
-			sprintf(wk->wrel + len, "%s%s", len ? "/" : "",
-				names[i]);
-			/* pip refuses such names in a .whl; the cache does
-			 * for its entries, and a tree gets the same rule. */
-			if (name_has_control(names[i]))
-				err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0,
-					       wk->wrel, "wheel '%s': '%s' has "
-					       "a control character in its "
-					       "name",
-					       wk->wp->w.label,
-					       layout_esc(wk, 0, wk->wrel));
-			/* The .data directory is not installed as such. */
-			else if (wk->is_root && depth == 0 && wk->wp->w.data &&
-				 !strcmp(names[i], wk->wp->w.data))
-				err = layout_exclude(wk);
-			else
-				err = walk_entry(wk, sfd, efd, names[i], depth,
-						 installed);
-			wk->wrel[len] = '\0';
-		}
-		free(names[i]);
+		/* The .data directory is not installed as such. */
+		else if (wk->is_root && depth == 0 && wk->wp->w.data &&
+			 !strcmp(name, wk->wp->w.data))
+			err = layout_exclude(wk);
+		else
+			err = walk_entry(wk, i, efd, depth, installed);
+		wk->wrel[len] = '\0';
 	}
-	if (n)
-		free(names);
 	return err;
 }
 
@@ -373,13 +363,15 @@ static void free_excl(struct walker *wk)
 	wk->nexcl = 0;
 }
 
-/* Walk the wheel subtree sub ("" for the root) installed at dst. */
-static int walk_subtree(struct walker *wk, const char *sub, const char *dst)
+/* Walk the wheel subtree sub ("" for the root; else a directory of the
+ * manifest at index at) installed at dst. */
+static int walk_subtree(struct walker *wk, const char *sub, long at,
+			const char *dst)
 {
 	char *src = path_join(wk->wp->w.dir, sub);
 	struct stat st;
 	long installed = 0;
-	int sfd = -1, efd = -1, err;
+	int efd = -1, err;
 
 	free_excl(wk);
 	wk->dst = dst;
@@ -392,13 +384,6 @@ static int walk_subtree(struct walker *wk, const char *sub, const char *dst)
 	err = layout_claim_chain(wk, dst);
 	if (err)
 		goto out;
-	sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0) {
-		err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, errno, src, "wheel "
-			       "'%s': cannot open '%s': %s", wk->wp->w.label,
-			       sub, strerror(errno));
-		goto out;
-	}
 	/* The scheme directory itself may be a symlink (lib64 -> lib). */
 	if (stat(dst, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		err = ctx_fail(wk->ctx, SPOKE_E_CONFLICT, 0, dst, "'%s' is not "
@@ -406,17 +391,15 @@ static int walk_subtree(struct walker *wk, const char *sub, const char *dst)
 		goto out;
 	}
 	efd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	wk->root_fd = sfd;
-	err = walk_dir(wk, sfd, efd, 0, &installed);
-	wk->root_fd = -1;
+	err = walk_dir(wk, at < 0 ? 0 : (size_t)at + 1,
+		       at < 0 ? wk->mf->n : wk->mf->ents[at].end, efd, 0,
+		       &installed);
 	if (!err && installed > 0) {
 		if (wk->nexcl)
 			qsort(wk->excl, wk->nexcl, sizeof(*wk->excl), cmp_path);
 		err = add_roots(wk, src, dst, wk->excl, wk->nexcl);
 	}
 out:
-	if (sfd >= 0)
-		close(sfd);
 	if (efd >= 0)
 		close(efd);
 	free(src);
@@ -448,35 +431,25 @@ static int walk_data(struct walker *wk)
 	static const char *const keys[SPOKE_SCHEME__MAX] = {
 		"purelib", "platlib", "scripts", "headers", "data" };
 	const struct wheel *w = &wk->wp->w;
-	char **names = NULL, sub[PATH_MAX], why[PATH_MAX + 64];
-	size_t n = 0;
-	int dfd, err, k;
+	const struct mf_ent *ents = wk->mf->ents;
+	char sub[PATH_MAX], why[PATH_MAX + 64];
+	long at = manifest_find(wk->mf, w->data, strlen(w->data));
+	int err = 0, k;
 
-	dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		int d2 = openat(dfd, w->data, O_RDONLY | O_DIRECTORY |
-				O_NOFOLLOW | O_CLOEXEC);
-
-		close(dfd);
-		dfd = d2;
-	}
-	if (dfd < 0)
-		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, errno, w->label,
+	if (at < 0 || ents[at].type != MF_DIR)
+		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, w->label,
 				"wheel '%s': cannot open %s: %s", w->label,
-				w->data, strerror(errno));
-	err = read_names(wk->ctx, dfd, w->data, &names, &n);
-	for (size_t i = 0; i < n; i++) {
+				w->data, strerror(at < 0 ? ENOENT : ENOTDIR));
+	for (size_t i = (size_t)at + 1; i < ents[at].end && !err;
+	     i = ents[i].type == MF_DIR ? ents[i].end : i + 1) {
 		const char *root;
 		char *hdr = NULL;
-		struct stat st;
 
 		for (k = 0; k < SPOKE_SCHEME__MAX; k++)
-			if (!strcmp(names[i], keys[k]))
+			if (!strcmp(ents[i].name, keys[k]))
 				break;
-		snprintf(sub, sizeof(sub), "%s/%s", w->data, names[i]);
-		if (!err && (k == SPOKE_SCHEME__MAX ||
-			     fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) ||
-			     !S_ISDIR(st.st_mode)))
+		snprintf(sub, sizeof(sub), "%s/%s", w->data, ents[i].name);
+		if (k == SPOKE_SCHEME__MAX || ents[i].type != MF_DIR)
 			err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, sub,
 				       "wheel '%s': unexpected '%s' (a .data "
 				       "directory holds only the directories "
@@ -490,12 +463,9 @@ static int walk_data(struct walker *wk)
 		    !(root = hdr = headers_dir(root, w->name)))
 			err = layout_nomem(wk->ctx);
 		if (!err)
-			err = walk_subtree(wk, sub, root);
+			err = walk_subtree(wk, sub, (long)i, root);
 		free(hdr);
-		free(names[i]);
 	}
-	close(dfd);
-	free(names);
 	return err;
 }
 
@@ -531,7 +501,7 @@ static int layout(struct walker *wk)
 				   &wk->nlaunchers))
 		err = layout_nomem(wk->ctx);
 	if (!err)
-		err = walk_subtree(wk, "", wk->wp->lib);
+		err = walk_subtree(wk, "", -1, wk->wp->lib);
 	if (!err && w->data)
 		err = walk_data(wk);
 	if (!err)
@@ -545,11 +515,17 @@ int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
 		struct wplan *wp, size_t i, struct strmap *dests,
 		const struct strmap *removing)
 {
-	struct walker *wk = xcalloc(1, sizeof(*wk));
-	int err;
+	struct walker *wk;
+	char msg[PATH_MAX + 256];
+	int err = plan_wheel_source(&wp[i], msg, sizeof(msg));
 
-	if (!wk)
+	if (err)
+		return ctx_fail(ctx, err == -ENOMEM ? SPOKE_E_NOMEM : err,
+				err < 0 ? -err : 0, wp[i].w.dir, "wheel '%s': %s",
+				wp[i].w.label, msg);
+	if (!(wk = xcalloc(1, sizeof(*wk))))
 		return layout_nomem(ctx);
+	wk->mf = wp[i].src;
 	wk->ctx = ctx;
 	wk->p = p;
 	wk->s = s;
@@ -563,5 +539,12 @@ int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
 	scripts_free_eps(wk->launchers, wk->nlaunchers);
 	free(wk->seen);
 	free(wk);
+	/* Laid out: the names are in the map and the roots now, the rows
+	 * in wp->out; the wheel's RECORD is not needed again. */
+	record_index_free(&wp[i].w.idx);
+	record_free(&wp[i].w.rec);
+	manifest_free(wp[i].src);
+	free(wp[i].src);
+	wp[i].src = NULL;
 	return err;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * layout - the inside of plan_layout() (plan.h), shared by its three files:
- * layout.c walks a wheel's trees and decides what is linked, layout_dest.c
- * keeps the map of destinations and checks each against the other wheels
- * and the environment, layout_gen.c makes the files spoke writes itself
+ * layout - the inside of plan_layout() (plan.h), shared by its four files:
+ * layout_src.c reads each wheel tree's manifest, layout.c walks the tree as
+ * the manifest lists it and decides what is linked, layout_dest.c keeps
+ * the map of destinations and checks each against the other wheels and
+ * the environment, layout_gen.c makes the files spoke writes itself
  * (rewritten scripts, launchers, INSTALLER, REQUESTED, direct_url.json and
  * the RECORD row of each). Not for use outside plan_layout().
  */
@@ -11,6 +12,7 @@
 #define SPOKE_ENGINE_LAYOUT_H
 
 #include "engine/plan.h"
+#include "cache/manifest.h"
 #include "base/name.h"
 
 #include <limits.h>
@@ -35,7 +37,7 @@ struct walker {
 	size_t sub_off;               /* wrel + sub_off: path in the subtree
 				       * (the prefix and its '/') */
 	int scripts, is_root;
-	int root_fd;                  /* the subtree's root in the wheel */
+	const struct manifest *mf;    /* the wheel's tree */
 	char **excl;                  /* subtree paths not linked */
 	size_t nexcl;
 	char wrel[PATH_MAX];          /* path in the wheel */

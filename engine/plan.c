@@ -6,6 +6,7 @@
  */
 #include "engine/plan.h"
 #include "engine/wheelcache.h"
+#include "cache/manifest.h"
 #include "cache/store.h"
 #include "base/alloc.h"
 
@@ -49,11 +50,13 @@ int plan_wheel_requested(const struct spoke_plan *p, size_t i)
 	       p->requested;
 }
 
-int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out)
+int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
+		    int *cached)
 {
 	struct stat st;
 
 	*out = NULL;
+	*cached = 1;
 	if (pw->is_key)
 		return key_source_dir(ctx, pw, out);
 	if (stat(pw->path, &st) < 0)
@@ -78,6 +81,7 @@ int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out)
 		return wheelcache_add_sha256(ctx, NULL, pw->path, pw->sha256,
 					     out, NULL);
 	}
+	*cached = 0;
 	*out = path_absolute(pw->path);
 	if (!*out)
 		return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL, "out of memory");
@@ -122,8 +126,12 @@ void wplan_free(struct wplan *wp)
 	}
 	free(wp->gen);
 	record_free(&wp->out);
+	free(wp->record_text);
 	free(wp->record_path);
 	strmap_free(&wp->nfc_alias);
+	if (wp->src)
+		manifest_free(wp->src);
+	free(wp->src);
 	memset(wp, 0, sizeof(*wp));
 }
 

@@ -47,10 +47,11 @@ struct spoke_plan {
 	int compile_bytecode, compile_optimize; /* engine/bytecode.c */
 };
 
-/* The directory an entry of the plan is installed from: today the tree
- * itself; a .whl path will map to its unpacked cache entry here. Heap
- * (absolute) in *out, or a recorded error. */
-int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out);
+/* The directory an entry of the plan is installed from: a tree given as
+ * it is, or the cache entry of a .whl or a key (*cached: 1, so its kept
+ * manifest may be used). Heap (absolute) in *out, or a recorded error. */
+int plan_source_dir(spoke_ctx *ctx, const struct plan_wheel *pw, char **out,
+		    int *cached);
 /* Whether wheel i gets a REQUESTED file. */
 int plan_wheel_requested(const struct spoke_plan *p, size_t i);
 /* What scheme_resolve needs of the plan (strings stay the plan's). */
@@ -86,15 +87,30 @@ struct wplan {
 	struct gen_file *gen;
 	size_t ngen;
 	struct record out;  /* the installed RECORD, sorted */
+	char *record_text;  /* out formatted at the end of the validation
+			     * (then out is freed), until written */
+	size_t record_len;
 	char *record_path;
 	uint64_t files, bytes; /* what the linker will materialise */
+	struct manifest *src; /* the tree's manifest (plan_wheel_source) */
+	int cached;         /* the tree is a cache entry (its manifest kept) */
 	/* Wheel 0 only: the destinations of the run whose name is not in
 	 * Unicode NFC, by their NFC form (layout_dest.c). It lives here
 	 * because plan_layout() has no run-wide state of its own. */
 	struct strmap nfc_alias;
 };
 
-/* Lay out wheel i of wp: fill roots, gen, out, record_path, and claim its
+/* Read (or, when missing or stale, rebuild by a walk) the manifest of
+ * wp's tree into wp->src. Thread-safe for distinct wp: it records no error
+ * in ctx; on failure the message is in err. 0 or an error code. */
+int plan_wheel_source(struct wplan *wp, char *err, size_t errlen);
+
+/* The manifests of the n wheels that are not skipped, read on a pool of
+ * ctx->jobs threads (biggest wheel first). Failures are not reported
+ * here: plan_layout() meets them again, in wheel order. 0 or an error. */
+int plan_load_sources(spoke_ctx *ctx, struct wplan *wp, size_t n);
+
+/* Lay out wheel i of wp (its manifest loaded first if not yet): fill roots, gen, out, record_path, and claim its
  * destinations in dests (conflicts with earlier wheels are errors, or with
  * allow_overwrite make this wheel a barrier). removing: files the upgrade
  * removes first, which may stand where this wheel puts a directory. */

@@ -31,14 +31,14 @@ static void cut_last(char *cur)
 		cur[0] = '\0';
 }
 
-int treelink_inside(int rootfd, const char *rel, const char *target,
-		    const char *excluded, const char **why)
+int treelink_inside(treelink_look_fn look, void *user, const char *rel,
+		    const char *target, const char *excluded,
+		    const char **why)
 {
 	char cur[PATH_MAX], rest[PATH_MAX], next_rest[PATH_MAX];
 	char link[PATH_MAX];
 	const char *r;
-	int hops = 0, unknown = 0;
-	struct stat st;
+	int hops = 0, unknown = 0, kind;
 
 	*why = NULL;
 	if (!*target) {
@@ -97,15 +97,11 @@ int treelink_inside(int rootfd, const char *rel, const char *target,
 			r = next;
 			continue;
 		}
-		if (fstatat(rootfd, cur, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
-				return -errno;
-			unknown = 1;
-			r = next;
-			continue;
-		}
-		if (!S_ISLNK(st.st_mode)) {
-			unknown = !S_ISDIR(st.st_mode);
+		kind = look(user, cur, link, sizeof(link));
+		if (kind < 0)
+			return kind;
+		if (kind != TREELINK_LINK) {
+			unknown = kind != TREELINK_DIR;
 			r = next;
 			continue;
 		}
@@ -113,10 +109,7 @@ int treelink_inside(int rootfd, const char *rel, const char *target,
 			*why = "goes through too many symlinks (a loop)";
 			return 0;
 		}
-		len = readlinkat(rootfd, cur, link, sizeof(link) - 1);
-		if (len < 0)
-			return -errno;
-		link[len] = '\0';
+		len = (ssize_t)strlen(link);
 		if (!len || link[0] == '/') {
 			*why = len ? "goes through a symlink to an absolute "
 				     "path" : "goes through an empty symlink";

@@ -13,16 +13,28 @@
 #ifndef SPOKE_ENGINE_TREELINK_H
 #define SPOKE_ENGINE_TREELINK_H
 
+#include <stddef.h>
+
 /* More links than this on one resolution is a loop, as for the kernel's
  * ELOOP (which allows 40). */
 #define TREELINK_HOPS_MAX 40
 
-/* The link at rel (relative to the subtree root rootfd; the link itself
- * is not read, target is its content). excluded: a top-level name of the
- * subtree that is not installed with it (the wheel's .data directory), or
- * NULL. Returns 1 when every step stays inside, 0 when not (*why says how,
- * a static string), or -errno when the tree cannot be read. */
-int treelink_inside(int rootfd, const char *rel, const char *target,
-		    const char *excluded, const char **why);
+/* What the tree has at rel (relative to the subtree root): */
+enum { TREELINK_NONE, TREELINK_DIR, TREELINK_LINK, TREELINK_OTHER };
+/* One of the above, with a link's content in link (NUL-terminated, at
+ * most linklen - 1 bytes), or -errno when the tree cannot be read. The
+ * tree is a cache entry's manifest (layout.c), not the filesystem. */
+typedef int (*treelink_look_fn)(void *user, const char *rel, char *link,
+				size_t linklen);
+
+/* The link at rel (relative to the subtree root, which look describes; the
+ * link itself is not read, target is its content). excluded: a top-level
+ * name of the subtree that is not installed with it (the wheel's .data
+ * directory), or NULL. Returns 1 when every step stays inside, 0 when not
+ * (*why says how, a static string), or -errno when the tree cannot be
+ * read. */
+int treelink_inside(treelink_look_fn look, void *user, const char *rel,
+		    const char *target, const char *excluded,
+		    const char **why);
 
 #endif

@@ -368,6 +368,10 @@ int wheel_open(spoke_ctx *ctx, const char *dir, const char *label,
 		else if (!ret)
 			ret = record_index_build(&w->idx, &w->rec, err,
 						 sizeof(err));
+		w->rec_rows = w->rec.n;
+		for (size_t k = 0; k < w->rec.n; k++)
+			if (w->rec.rows[k].size > 0)
+				w->rec_bytes += (uint64_t)w->rec.rows[k].size;
 		if (ret == SPOKE_E_BADWHEEL && !ctx_failed(ctx))
 			ret = ctx_fail(ctx, ret, 0, w->label, "wheel '%s': "
 				       "RECORD: %s", w->label, err);

@@ -32,6 +32,10 @@ struct wheel {
 	struct record_index idx;
 	struct wheel_ep *eps;        /* console first, then gui, file order */
 	size_t neps;
+	/* RECORD's rows and the sum of their sizes, kept for the report
+	 * when rec and idx are freed after the layout (plan_layout). */
+	size_t rec_rows;
+	uint64_t rec_bytes;
 };
 
 /* Read and check the metadata of the unpacked wheel at dir (absolute);
