@@ -394,9 +394,17 @@ static int walk_subtree(struct walker *wk, const char *sub, const char *dst)
 		goto out;
 	sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0) {
-		err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, errno, src, "wheel "
-			       "'%s': cannot open '%s': %s", wk->wp->w.label,
-			       sub, strerror(errno));
+		int e = errno;
+		struct stat ls;
+		/* a cache entry spoke made is a directory: a link is damage */
+		int link = lstat(src, &ls) == 0 && S_ISLNK(ls.st_mode);
+
+		err = ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, e, src, "wheel "
+			       "'%s': cannot open its unpacked tree '%s': %s",
+			       wk->wp->w.label, src, link ? "it is a symbolic "
+			       "link, not the directory spoke unpacked (a "
+			       "damaged cache? 'spoke cache verify' checks it)"
+			       : strerror(e));
 		goto out;
 	}
 	/* The scheme directory itself may be a symlink (lib64 -> lib). */

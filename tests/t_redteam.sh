@@ -260,3 +260,28 @@ note "cause 7 by identity (hardlink, copy, symlink): another writer's files kept
 unset SPOKE_CACHE_DIR
 fi
 
+# -- a cache entry replaced by a symlink: refused, and the message names the
+# entry and why (it said "cannot open ''")
+if want cachelink; then
+export SPOKE_CACHE_DIR=$TMP/cache-link
+rm -rf "$SPOKE_CACHE_DIR" "$TMP/entry-copy"
+$PY - "$ROOT/tests/wheels" "$TMP/lk-1.0-py3-none-any.whl" <<'PY' || fail "cannot make the wheel"
+import sys
+sys.path.insert(0, sys.argv[1])
+from mkwheels import Wheel
+w = Wheel("lk", "1.0")
+w.add("lk/__init__.py", b"x = 1\n")
+w.write_whl(sys.argv[2])
+PY
+ok cache add "$TMP/lk-1.0-py3-none-any.whl"
+entry=$(echo "$SPOKE_CACHE_DIR"/archive-v2/*)
+[ -d "$entry" ] || fail "cachelink: no cache entry (test premise): $entry"
+cp -a "$entry" "$TMP/entry-copy"; rm -rf "$entry"; ln -s "$TMP/entry-copy" "$entry"
+fresh
+run install --venv "$V" "$TMP/lk-1.0-py3-none-any.whl"
+expect_fail "symbolic link" "an install from a symlinked cache entry"
+grep -qF "$entry" "$TMP/err" || fail "cachelink: the message does not name the entry: $(cat "$TMP/err")"
+[ ! -e "$SP/lk" ] || fail "cachelink: installed from a symlinked cache entry"
+note "a symlinked cache entry is refused, naming the entry and the reason"
+unset SPOKE_CACHE_DIR
+fi
