@@ -81,13 +81,17 @@ void walk_report_made(struct wworker *w)
  * (linker_set_made). A hardlink is its source's inode, known before it is
  * made: those are reported before the batch runs, so a kill never leaves
  * a hardlink the journal does not know (before: the sources of every op
- * that may become a hardlink). Clones, copies and symlinks are new
- * inodes, reported after the batch (after: one statx each). An object
+ * that may become a hardlink). Clones, copies, symlinks and directories
+ * are new inodes, taken after they are made (one statx each) and reported
+ * with the worker's next report: before its next batch that may link, or
+ * once BATCH_MAX are waiting. So a run costs one journal write per batch
+ * in hardlink mode and one per BATCH_MAX objects otherwise. An object
  * that cannot be asked is not reported: recovery then leaves it, or
- * judges it by time while the phase is open. */
+ * judges it by time while the phase is open (docs/RELIABILITY.md). */
 static void note_made(struct wworker *w, const struct io_op *ops,
 		      unsigned n, int after)
 {
+	const unsigned cap = sizeof(w->made) / sizeof(w->made[0]);
 	int links = w->l->ctx->link_mode == SPOKE_LINK_AUTO ||
 		    w->l->ctx->link_mode == SPOKE_LINK_HARDLINK;
 
@@ -96,7 +100,7 @@ static void note_made(struct wworker *w, const struct io_op *ops,
 	for (unsigned i = 0; i < n; i++) {
 		int from_src = !ops[i].target && ops[i].sname;
 
-		if (w->nmade == sizeof(w->made) / sizeof(w->made[0]))
+		if (w->nmade == cap)
 			walk_report_made(w);
 		if (!after) {
 			if (from_src)
@@ -108,7 +112,8 @@ static void note_made(struct wworker *w, const struct io_op *ops,
 			w->nmade++;
 		}
 	}
-	walk_report_made(w);
+	if (!after || w->nmade >= BATCH_MAX)
+		walk_report_made(w);
 }
 
 /* Run the worker's batch of d's files. */
@@ -228,6 +233,7 @@ static int open_dir(struct wworker *w, struct wdir *d)
 	int pfd_s = p ? p->sfd : d->root->sfd, pfd_d = p ? p->dfd : d->root->dfd;
 	const char *name = p ? d->name : d->relpath;
 	struct stat ss, ds;
+	struct statx dsx;
 	int err, made;
 
 	if (!*name)
@@ -246,20 +252,25 @@ static int open_dir(struct wworker *w, struct wdir *d)
 		return fail(w, d, 1, NULL, err, "cannot create directory");
 	}
 	atomic_fetch_add(&w->l->open_dirs, 1);
-	if (fstat(d->sfd, &ss) < 0 || fstat(d->dfd, &ds) < 0) {
+	/* statx for the destination: the same call gives the identity of a
+	 * directory the run made (linker_set_made) */
+	if (fstat(d->sfd, &ss) < 0 ||
+	    statx(d->dfd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE |
+		  STATX_INO | STATX_BTIME, &dsx) < 0) {
 		err = -errno;
 		return fail(w, d, 0, NULL, err, "cannot stat directory");
 	}
+	ds.st_mode = dsx.stx_mode;
+	ds.st_dev = makedev(dsx.stx_dev_major, dsx.stx_dev_minor);
 	/* A directory we made gets the source's permissions; one that was
 	 * there (site-packages, a merged tree) keeps its own. */
 	if (made > 0 && (ss.st_mode & 07777) != (ds.st_mode & 07777) &&
 	    fchmod(d->dfd, ss.st_mode & 07777) < 0)
 		return fail(w, d, 1, NULL, -errno, "cannot set mode of");
 	if (made > 0 && w->l->made) {
-		if (w->nmade == sizeof(w->made) / sizeof(w->made[0]))
+		if (w->nmade >= BATCH_MAX)
 			walk_report_made(w);
-		if (objid_at(d->dfd, "", &w->made[w->nmade]) == 0)
-			w->nmade++;
+		objid_of(&dsx, &w->made[w->nmade++]);
 	}
 	d->pair = attempt_pair_get(&w->l->att, ss.st_dev, ds.st_dev);
 	count_add(w, SPOKE_COUNT_DIRS, 1);
