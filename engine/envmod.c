@@ -15,7 +15,7 @@
  * directory; the fd of the last directory is kept, since removals come in
  * RECORD order, which groups them by directory.
  *
- * Longer than most files (about 800 lines) because classification, the
+ * Longer than most files (about 900 lines) because classification, the
  * queue and the collapse into whole-directory moves share one map of
  * known paths and its flags; split, each half would need the other's
  * internals.
@@ -768,7 +768,8 @@ int envmod_link_run(struct envmod *m)
 {
 	int err = flush(m);
 
-	txn_creating(m->txn);
+	if (!err)
+		txn_creating(m->txn);
 	for (size_t i = 0; i < m->ndsts && !err; i++)
 		err = make_dirs(m, m->dsts[i], 1, 0);
 	free_dsts(m);
