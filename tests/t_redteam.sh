@@ -279,8 +279,9 @@ entry=$(echo "$SPOKE_CACHE_DIR"/archive-v2/*)
 cp -a "$entry" "$TMP/entry-copy"; rm -rf "$entry"; ln -s "$TMP/entry-copy" "$entry"
 fresh
 run install --venv "$V" "$TMP/lk-1.0-py3-none-any.whl"
-expect_fail "symbolic link" "an install from a symlinked cache entry"
+expect_fail "cannot open" "an install from a symlinked cache entry"
 grep -qF "$entry" "$TMP/err" || fail "cachelink: the message does not name the entry: $(cat "$TMP/err")"
+! grep -qF "''" "$TMP/err" || fail "cachelink: the message names an empty path: $(cat "$TMP/err")"
 [ ! -e "$SP/lk" ] || fail "cachelink: installed from a symlinked cache entry"
 note "a symlinked cache entry is refused, naming the entry and the reason"
 unset SPOKE_CACHE_DIR
