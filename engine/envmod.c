@@ -15,7 +15,7 @@
  * directory; the fd of the last directory is kept, since removals come in
  * RECORD order, which groups them by directory.
  *
- * Longer than most files (about 800 lines) because classification, the
+ * Longer than most files (about 900 lines) because classification, the
  * queue and the collapse into whole-directory moves share one map of
  * known paths and its flags; split, each half would need the other's
  * internals.
@@ -75,6 +75,8 @@ struct envmod {
 	struct saved_mode *modes; /* existing link destinations */
 	size_t nmodes;
 	struct dirfd_cache dc; /* the last directory moves used */
+	char **dsts; /* destinations of the queued link trees */
+	size_t ndsts;
 };
 
 static int nomem(struct envmod *m)
@@ -197,6 +199,11 @@ static void disown(void *txn, const char *path)
 	txn_disown(txn, path);
 }
 
+static void made(void *txn, const struct objid *ids, size_t n)
+{
+	txn_made(txn, ids, n);
+}
+
 int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 		 const struct scheme *s)
 {
@@ -219,8 +226,10 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 		return err;
 	}
 	err = linker_create(&m->linker, ctx, rep);
-	if (!err)
+	if (!err) {
 		linker_set_disown(m->linker, disown, m->txn);
+		linker_set_made(m->linker, made, m->txn);
+	}
 	if (err) {
 		txn_rollback(m->txn);
 		free(m);
@@ -688,7 +697,26 @@ int envmod_link_tree(struct envmod *m, const char *src, const char *dst,
 	err = expect_created(m, dst, 1);
 	if (!err && linker_add_tree(m->linker, src, dst, skip, label))
 		err = nomem(m);
+	if (!err) {
+		char **v = xrealloc(m->dsts, (m->ndsts + 1) * sizeof(*v));
+
+		if (!v)
+			return nomem(m);
+		m->dsts = v;
+		if (!(v[m->ndsts] = xstrdup(dst)))
+			return nomem(m);
+		m->ndsts++;
+	}
 	return err;
+}
+
+static void free_dsts(struct envmod *m)
+{
+	for (size_t i = 0; i < m->ndsts; i++)
+		free(m->dsts[i]);
+	free(m->dsts);
+	m->dsts = NULL;
+	m->ndsts = 0;
 }
 
 void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes)
@@ -696,36 +724,71 @@ void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes)
 	linker_set_totals(m->linker, files, bytes);
 }
 
-int envmod_link_run(struct envmod *m)
-{
-	int err = flush(m);
-
-	if (!err)
-		err = linker_run(m->linker);
-	restore_modes(m);
-	return err;
-}
-
-/* mkdir -p of the parents of path (journaled by expect_created). */
-static int make_parents(struct envmod *m, const char *path)
+/* mkdir -p of path (self) or of its parents (journaled by
+ * expect_created), reporting each directory made to the journal; inside a
+ * creating phase of its own unless the caller has one (phase 0). */
+static int make_dirs(struct envmod *m, const char *path, int self, int phase)
 {
 	char p[PATH_MAX];
+	int opened = 0;
 
 	snprintf(p, sizeof(p), "%s", path);
-	path_dirname(p);
+	if (!self)
+		path_dirname(p);
 	for (char *s = p + 1;; s++) {
+		struct objid id;
 		char c = *s;
 
 		if (c != '/' && c != '\0')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST)
+		if (phase && !opened && access(p, F_OK) < 0) {
+			txn_creating(m->txn);
+			opened = 1;
+		}
+		if (mkdir(p, 0777) == 0) {
+			if (objid_at(AT_FDCWD, p, &id) == 0)
+				txn_made(m->txn, &id, 1);
+		} else if (errno != EEXIST) {
 			return ctx_fail(m->ctx, -errno, errno, p, "cannot create "
 					"directory '%s': %s", p, strerror(errno));
+		}
 		*s = c;
-		if (!c)
+		if (!c) {
+			if (opened)
+				txn_creating_done(m->txn);
 			return 0;
+		}
 	}
+}
+
+/* The destinations are made here rather than by the linker, so that the
+ * journal learns the identity of each directory made. */
+int envmod_link_run(struct envmod *m)
+{
+	int err = flush(m);
+
+	if (!err)
+		txn_creating(m->txn);
+	for (size_t i = 0; i < m->ndsts && !err; i++)
+		err = make_dirs(m, m->dsts[i], 1, 0);
+	free_dsts(m);
+	if (!err)
+		err = linker_run(m->linker);
+	if (!err)
+		txn_creating_done(m->txn);
+	restore_modes(m);
+	return err;
+}
+
+/* A generated file is recorded before it is renamed into place, so no
+ * kill leaves it at its path unrecorded. */
+static void written(void *txn, int fd)
+{
+	struct objid id;
+
+	if (objid_at(fd, "", &id) == 0)
+		txn_made(txn, &id, 1);
 }
 
 int envmod_write_file(struct envmod *m, const char *path, const void *data,
@@ -736,9 +799,9 @@ int envmod_write_file(struct envmod *m, const char *path, const void *data,
 
 	if (!err)
 		err = flush(m);
-	if (!err)
-		err = make_parents(m, path);
 	if (err)
+		return err;
+	if ((err = make_dirs(m, path, 0, 1)))
 		return err;
 	snprintf(dir, sizeof(dir), "%s", path);
 	path_dirname(dir);
@@ -746,7 +809,8 @@ int envmod_write_file(struct envmod *m, const char *path, const void *data,
 	if (dfd < 0)
 		return ctx_fail(m->ctx, -errno, errno, dir, "cannot open "
 				"directory '%s': %s", dir, strerror(errno));
-	err = io_write_file_at(dfd, path_basename(path), data, len, mode);
+	err = io_write_file_seen_at(dfd, path_basename(path), data, len, mode,
+				    written, m->txn);
 	close(dfd);
 	if (err)
 		return ctx_fail(m->ctx, err, -err, path, "cannot write '%s': %s",
@@ -802,6 +866,7 @@ int envmod_touch(struct envmod *m, const char *dir)
 static void envmod_free(struct envmod *m)
 {
 	dirfd_forget(&m->dc);
+	free_dsts(m);
 	linker_free(m->linker);
 	restore_modes(m);
 	for (size_t i = 0; i < m->nops; i++)

@@ -17,6 +17,10 @@ int journal_nfields(char type)
 		return 1;
 	case 'M':
 		return 2; /* path, backup */
+	case 'I':
+		return 2; /* device, "ino:btime ino:btime ..." */
+	case 'B': /* creating: identities may lag behind */
+	case 'E': /* every object created so far has its I record */
 	case 'C':
 		return 0;
 	default:
@@ -48,27 +52,27 @@ static uint64_t get_le(const unsigned char *p, int bytes)
 	return v;
 }
 
-int journal_batch(const struct jrec *r, size_t n, unsigned char **out,
-		  size_t *len)
+static size_t payload_len(const struct jrec *r, size_t n)
 {
 	size_t payload = 0;
-	unsigned char *buf, *p;
 
-	*out = NULL;
 	for (size_t i = 0; i < n; i++) {
 		int nf = journal_nfields(r[i].type);
 
 		if (nf < 0)
-			return -EINVAL;
+			return SIZE_MAX;
 		payload++;
 		for (int k = 0; k < nf; k++)
 			payload += strlen(r[i].f[k]) + 1;
 	}
-	if (payload > UINT32_MAX)
-		return -EFBIG;
-	if (!(buf = xmalloc(JOURNAL_HDR + payload)))
-		return -ENOMEM;
-	p = buf + JOURNAL_HDR;
+	return payload;
+}
+
+static void frame(const struct jrec *r, size_t n, unsigned char *buf,
+		  size_t payload)
+{
+	unsigned char *p = buf + JOURNAL_HDR;
+
 	for (size_t i = 0; i < n; i++) {
 		int nf = journal_nfields(r[i].type);
 
@@ -83,7 +87,37 @@ int journal_batch(const struct jrec *r, size_t n, unsigned char **out,
 	memcpy(buf, JOURNAL_MAGIC, 4);
 	put_le(buf + 4, payload, 4);
 	put_le(buf + 8, fnv1a(buf + JOURNAL_HDR, payload), 8);
+}
+
+int journal_batch(const struct jrec *r, size_t n, unsigned char **out,
+		  size_t *len)
+{
+	size_t payload = payload_len(r, n);
+	unsigned char *buf;
+
+	*out = NULL;
+	if (payload == SIZE_MAX)
+		return -EINVAL;
+	if (payload > UINT32_MAX)
+		return -EFBIG;
+	if (!(buf = xmalloc(JOURNAL_HDR + payload)))
+		return -ENOMEM;
+	frame(r, n, buf, payload);
 	*out = buf;
+	*len = JOURNAL_HDR + payload;
+	return 0;
+}
+
+int journal_batch_into(const struct jrec *r, size_t n, unsigned char *buf,
+		       size_t cap, size_t *len)
+{
+	size_t payload = payload_len(r, n);
+
+	if (payload == SIZE_MAX)
+		return -EINVAL;
+	if (cap < JOURNAL_HDR || payload > cap - JOURNAL_HDR)
+		return -ENOSPC;
+	frame(r, n, buf, payload);
 	*len = JOURNAL_HDR + payload;
 	return 0;
 }

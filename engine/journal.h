@@ -37,6 +37,11 @@ int journal_nfields(char type);
  * or -EFBIG (a payload over 4 GiB), -EINVAL for an unknown type. */
 int journal_batch(const struct jrec *r, size_t n, unsigned char **out,
 		  size_t *len);
+/* The same into buf[0..cap), allocating nothing (the identity records a
+ * linker worker writes must not depend on the allocator): 0, -ENOSPC
+ * when it does not fit, -EINVAL for an unknown type. */
+int journal_batch_into(const struct jrec *r, size_t n, unsigned char *buf,
+		       size_t cap, size_t *len);
 
 /* What follows the last complete batch. */
 enum journal_tail {

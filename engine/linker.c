@@ -172,6 +172,14 @@ void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
 	l->disown_arg = arg;
 }
 
+void linker_set_made(struct linker *l,
+		     void (*fn)(void *, const struct objid *, size_t),
+		     void *arg)
+{
+	l->made = fn;
+	l->made_arg = arg;
+}
+
 void linker_set_totals(struct linker *l, uint64_t files, uint64_t bytes)
 {
 	l->files_total = files;
@@ -300,6 +308,8 @@ int linker_run(struct linker *l)
 		if (ctx_failed(l->ctx))
 			ret = l->ctx->err_code ? l->ctx->err_code : -EIO;
 	}
+	for (unsigned i = 0; l->workers && i < l->nworkers; i++)
+		walk_report_made(&l->workers[i]);
 	if (l->workers)
 		linker_progress(&l->workers[0], 1);
 	workers_stop(l);

@@ -51,7 +51,7 @@ static int check_header(struct txn *t, const struct jrec *r)
 
 	if (r->type != 'H')
 		return corrupt(t, "has no header");
-	if (strcmp(r->f[0], TXN_FORMAT))
+	if (strcmp(r->f[0], TXN_FORMAT) && strcmp(r->f[0], TXN_FORMAT_OLD))
 		return corrupt(t, "has an unknown format (written by another "
 			       "spoke version?)");
 	if (parse_u64(r->f[2], &dev) || parse_u64(r->f[3], &ino) ||
@@ -72,6 +72,7 @@ static int check_header(struct txn *t, const struct jrec *r)
 	if (uid != (unsigned long long)geteuid())
 		return corrupt(t, "was written by another user (run spoke "
 			       "recover as that user)");
+	t->identity = !strcmp(r->f[0], TXN_FORMAT);
 	t->pid = (long)pid;
 	memcpy(t->runid, r->f[6], 17);
 	t->start_ns = (int64_t)start;
@@ -110,6 +111,43 @@ static int valid_path(struct txn *t, const char *p)
 	return ok;
 }
 
+/* An I record: "ino:btime" tokens separated by single spaces. */
+static int take_ids(struct txn *t, const char *dev, const char *list)
+{
+	unsigned long long d, ino;
+	char *end;
+
+	if (parse_u64(dev, &d))
+		return corrupt(t, "has a malformed identity record");
+	for (const char *p = list; *p;) {
+		long long bt;
+		struct objid *v;
+
+		if (*p < '0' || *p > '9')
+			return corrupt(t, "has a malformed identity record");
+		errno = 0;
+		ino = strtoull(p, &end, 10);
+		if (errno || *end != ':' || end[1] < '0' || end[1] > '9')
+			return corrupt(t, "has a malformed identity record");
+		bt = strtoll(end + 1, &end, 10);
+		if (errno || (*end && *end != ' ') || (*end && !end[1]))
+			return corrupt(t, "has a malformed identity record");
+		p = *end ? end + 1 : end;
+		if (t->nids == t->capids) {
+			size_t cap = t->capids ? t->capids * 2 : 1024;
+
+			if (!(v = xrealloc(t->ids, cap * sizeof(*v))))
+				return txn_nomem(t);
+			t->ids = v;
+			t->capids = cap;
+		}
+		t->ids[t->nids].dev = d;
+		t->ids[t->nids].ino = ino;
+		t->ids[t->nids++].btime = bt;
+	}
+	return 0;
+}
+
 /* One record of the journal being replayed (journal_parse's callback). */
 static int take(void *arg, const struct jrec *r, size_t batch)
 {
@@ -123,6 +161,15 @@ static int take(void *arg, const struct jrec *r, size_t batch)
 	case 'C':
 		t->committed = 1;
 		return 0;
+	case 'I':
+	case 'B':
+	case 'E':
+		if (!t->identity)
+			return corrupt(t, "has an identity record in a format "
+				       "without them");
+		t->open_phase = r->type == 'B' ? 1 : r->type == 'E' ? 0 :
+				t->open_phase;
+		return r->type == 'I' ? take_ids(t, a, b) : 0;
 	case 'X':
 		if (!valid_bdir(t, a))
 			return corrupt(t, "names a backup directory outside "
@@ -188,6 +235,8 @@ static int parse(struct txn *t, const unsigned char *buf, size_t len)
 			       "is empty");
 	if (sc.tail == JOURNAL_TAIL_BAD)
 		return corrupt(t, sc.why);
+	if (t->nids)
+		qsort(t->ids, t->nids, sizeof(*t->ids), txn_objid_cmp);
 	return 0;
 }
 

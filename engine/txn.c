@@ -164,6 +164,7 @@ struct txn *txn_new(spoke_ctx *ctx, const struct scheme *s)
 		return NULL;
 	}
 	pthread_mutex_init(&t->foreign_mu, NULL);
+	pthread_mutex_init(&t->imu, NULL);
 	return t;
 }
 
@@ -207,6 +208,8 @@ void txn_free(struct txn *t)
 	dirfd_forget(&t->dc);
 	free(t->foreign);
 	pthread_mutex_destroy(&t->foreign_mu);
+	free(t->ids);
+	pthread_mutex_destroy(&t->imu);
 	free(t->jpath);
 	free(t);
 }
@@ -456,7 +459,9 @@ static int write_batch(struct txn *t, int commit)
 		err = create_journal(t, buf, len);
 		t->broken = err != 0;
 	} else {
+		pthread_mutex_lock(&t->imu);
 		err = fd_write_all(t->jfd, buf, len);
+		pthread_mutex_unlock(&t->imu);
 		if (!err)
 			err = jsync(t->jfd);
 		if (err) {

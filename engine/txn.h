@@ -11,6 +11,10 @@
  *   M path backup   an existing file, symlink or empty directory moved
  *                   aside (one rename) to backup, in a backup directory
  *   X dir           a backup directory (<root>/.spoke-txn) this run makes
+ *   B / E           a phase creating objects begins / every object made
+ *                   so far has its I record
+ *   I dev ids       identities (inode, birth time) of objects this run
+ *                   made, written after they were made, without a sync
  *   C               committed: the change is complete
  * Entries are appended in batches, each framed with its length and a hash
  * and fdatasync'd once; a torn last batch (a crash mid-write) is ignored,
@@ -33,13 +37,17 @@
  * uid, pid, run id, start time), appears under its name only with that
  * first batch complete, and its mtime is a heartbeat while the run lives;
  * recovery trusts it only under the rules of docs/RELIABILITY.md ("The
- * journal") and removes only what changed within the run's lifetime.
+ * journal") and removes only objects whose identity the journal records
+ * (what a kill left unrecorded: what changed within the run's lifetime).
  */
 #ifndef SPOKE_ENGINE_TXN_H
 #define SPOKE_ENGINE_TXN_H
 
 #include "engine/ctx.h"
+#include "engine/objid.h"
 #include "engine/scheme.h"
+
+#include <stddef.h>
 
 #include <stdint.h>
 
@@ -69,6 +77,18 @@ int txn_move(struct txn *t, const char *path, const char *root);
  * Thread-safe; best effort (out of memory forgets it, and the object's
  * identity is taken with an lstat that follows no link). */
 void txn_disown(struct txn *t, const char *path);
+/* Identities of what the run creates (engine/objid.h), for recovery to
+ * tell the run's objects from later ones at the same names: before a
+ * phase that creates objects (a linker run, a generated file), call
+ * txn_creating(); report each object made with txn_made() (any thread);
+ * after the phase, txn_creating_done() says every object made so far has been
+ * reported. These records are written at once (one write() each, no
+ * fdatasync: they only have to outlive the process, which the page cache
+ * does) and only once the journal exists; a write that fails leaves the
+ * phase open, so recovery falls back to the time window for it. */
+void txn_creating(struct txn *t);
+void txn_made(struct txn *t, const struct objid *ids, size_t n);
+void txn_creating_done(struct txn *t);
 /* Write and fdatasync every entry recorded since the last sync (the first
  * call creates the journal). After it returns 0 the recorded changes may
  * be made. */

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TXN_FORMAT "2"
+#define TXN_FORMAT "3"
+#define TXN_FORMAT_OLD "2" /* no identities: recovery uses the time window */
 #define TXN_BEAT_MS 200
 #define TXN_JOURNAL_MAX (1LL << 30)
 /* Slack around the run's lifetime for timestamp granularity and one beat. */
@@ -75,6 +76,16 @@ struct txn {
 	pthread_mutex_t foreign_mu;
 	struct { dev_t dev; ino_t ino; } *foreign;
 	size_t nforeign;
+	/* identities (txn_made): writes to jfd after its creation hold imu;
+	 * ibroken: one failed, so the phase is never closed (no E) */
+	pthread_mutex_t imu;
+	int ibroken;
+	/* recovery: the identities the journal records (sorted by dev, ino),
+	 * whether it has any (format 3), and whether it ends in a creating
+	 * phase (B without E): then an unrecorded object may be the run's */
+	struct objid *ids;
+	size_t nids, capids;
+	int identity, open_phase;
 	uint64_t kept;     /* paths left because they were not the run's */
 	char kept_first[PATH_MAX];
 };
@@ -90,6 +101,9 @@ char *txn_join(const char *a, const char *b);
 int64_t txn_now_ns(void);
 void txn_beat_start(struct txn *t);
 void txn_beat_stop(struct txn *t);
+
+/* Order of objids by device, then inode (recovery's lookup). */
+int txn_objid_cmp(const void *a, const void *b);
 
 /* undo.c: 0 when all is done (journal removed), else 1 (journal kept). */
 int txn_undo(struct txn *t, int temps);

@@ -139,36 +139,86 @@ static int open_dir(struct txn *t, const char *path)
 	return path_open_below(anchor, rel);
 }
 
-/* Recovery: is the entry name below dfd the killed run's? Its change time
- * (birth time for a directory, whose change time moves whenever an entry
- * comes or goes) must lie within the run's lifetime, or be this
- * recovery's own doing (unlinking one hardlink of an inode changes the
- * others'). Anything else was made or changed by someone after the run
- * died (docs/RELIABILITY.md, "What recovery removes"). A live rollback
- * (win_hi 0) owns everything it recorded. */
-static int runs(struct txn *t, int dfd, const char *name, int dir)
+int txn_objid_cmp(const void *a, const void *b)
+{
+	const struct objid *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* The time window: the change time (birth time for a directory, whose
+ * change time moves whenever an entry comes or goes) lies within the
+ * run's lifetime, or is this recovery's own doing (unlinking one hardlink
+ * of an inode changes the others'). */
+static int in_window(const struct txn *t, const struct statx *sx, int dir)
+{
+	int64_t when;
+
+	if (dir && (sx->stx_mask & STATX_BTIME))
+		when = (int64_t)sx->stx_btime.tv_sec * 1000000000 +
+		       sx->stx_btime.tv_nsec;
+	else
+		when = (int64_t)sx->stx_ctime.tv_sec * 1000000000 +
+		       sx->stx_ctime.tv_nsec;
+	return (when >= t->win_lo && when <= t->win_hi) || when > t->now_ns;
+}
+
+/* Recovery: is the entry name below dfd the killed run's? By identity
+ * when the journal records identities (format 3): an object whose device,
+ * inode and birth time are in an I record is the run's, whatever happened
+ * to its times since (another environment hardlinking the same cache
+ * file moves its change time); anything else is not, unless the journal
+ * ends inside a creating phase (the objects of the kill's last batches
+ * have no record yet), and then only within the time window. Without
+ * identities (a format 2 journal, temporaries: window set), the window
+ * alone decides (docs/RELIABILITY.md, "What recovery removes"). A live
+ * rollback (win_hi 0) owns everything it recorded. */
+static int runs_how(struct txn *t, int dfd, const char *name, int dir,
+		    int window)
 {
 	struct statx sx;
-	int64_t when;
+	struct objid id;
+	const struct objid *hit;
 
 	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_CTIME | STATX_BTIME |
 		  STATX_INO, &sx) < 0)
 		return !t->win_hi;
+	objid_of(&sx, &id);
 	/* what the run found in its way is another writer's, live or not */
 	for (size_t i = 0; i < t->nforeign; i++)
-		if (t->foreign[i].ino == sx.stx_ino &&
-		    t->foreign[i].dev == makedev(sx.stx_dev_major,
-						 sx.stx_dev_minor))
+		if (t->foreign[i].ino == id.ino && t->foreign[i].dev == id.dev)
 			return 0;
 	if (!t->win_hi)
 		return 1;
-	if (dir && (sx.stx_mask & STATX_BTIME))
-		when = (int64_t)sx.stx_btime.tv_sec * 1000000000 +
-		       sx.stx_btime.tv_nsec;
-	else
-		when = (int64_t)sx.stx_ctime.tv_sec * 1000000000 +
-		       sx.stx_ctime.tv_nsec;
-	return (when >= t->win_lo && when <= t->win_hi) || when > t->now_ns;
+	if (window || !t->identity)
+		return in_window(t, &sx, dir);
+	hit = t->nids ? bsearch(&id, t->ids, t->nids, sizeof(*t->ids),
+				txn_objid_cmp) : NULL;
+	/* An inode number reused after the kill has another birth time. A
+	 * filesystem without birth times cannot tell: the change time must
+	 * then also lie in the window (the safe side). */
+	if (hit)
+		return hit->btime && id.btime ? hit->btime == id.btime :
+		       in_window(t, &sx, dir);
+	return t->open_phase && in_window(t, &sx, dir);
+}
+
+/* A killed writer's temporary (.spoke-<pid>-<n>-name, io_temp_name) is
+ * made before any identity can be taken: its name and the window say
+ * whose it is. */
+static int is_temp_of(const struct txn *t, const char *name)
+{
+	char prefix[40];
+	int n = snprintf(prefix, sizeof(prefix), ".spoke-%ld-", t->pid);
+
+	return !strncmp(name, prefix, (size_t)n);
+}
+
+static int runs(struct txn *t, int dfd, const char *name, int dir)
+{
+	return runs_how(t, dfd, name, dir, !dir && is_temp_of(t, name));
 }
 
 static void note_kept(struct txn *t, const char *path)
@@ -359,7 +409,7 @@ static int sweep_temps(struct txn *t)
 		}
 		while ((d = readdir(dir)))
 			if (!strncmp(d->d_name, prefix, plen) &&
-			    runs(t, fd, d->d_name, 0) &&
+			    runs_how(t, fd, d->d_name, 0, 1) &&
 			    unlinkat(fd, d->d_name, 0) == 0)
 				t->removed++;
 		closedir(dir);

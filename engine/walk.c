@@ -70,6 +70,52 @@ static void count_add(struct wworker *w, int c, uint64_t n)
 	batch_count(w->count, c, n);
 }
 
+void walk_report_made(struct wworker *w)
+{
+	if (w->nmade && w->l->made)
+		w->l->made(w->l->made_arg, w->made, w->nmade);
+	w->nmade = 0;
+}
+
+/* The identities of what a batch makes, for a transaction
+ * (linker_set_made). A hardlink is its source's inode, known before it is
+ * made: those are reported before the batch runs, so a kill never leaves
+ * a hardlink the journal does not know (before: the sources of every op
+ * that may become a hardlink). Clones, copies, symlinks and directories
+ * are new inodes, taken after they are made (one statx each) and reported
+ * with the worker's next report: before its next batch that may link, or
+ * once BATCH_MAX are waiting. So a run costs one journal write per batch
+ * in hardlink mode and one per BATCH_MAX objects otherwise. An object
+ * that cannot be asked is not reported: recovery then leaves it, or
+ * judges it by time while the phase is open (docs/RELIABILITY.md). */
+static void note_made(struct wworker *w, const struct io_op *ops,
+		      unsigned n, int after)
+{
+	const unsigned cap = sizeof(w->made) / sizeof(w->made[0]);
+	int links = w->l->ctx->link_mode == SPOKE_LINK_AUTO ||
+		    w->l->ctx->link_mode == SPOKE_LINK_HARDLINK;
+
+	if (!w->l->made || (!after && !links))
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		int from_src = !ops[i].target && ops[i].sname;
+
+		if (w->nmade == cap)
+			walk_report_made(w);
+		if (!after) {
+			if (from_src)
+				w->made[w->nmade++] = w->src[ops[i].user];
+		} else if ((ops[i].kind != IOK_HARDLINK || !links ||
+			    !from_src) &&
+			   objid_at(ops[i].dfd, ops[i].dname,
+				    &w->made[w->nmade]) == 0) {
+			w->nmade++;
+		}
+	}
+	if (!after || w->nmade >= BATCH_MAX)
+		walk_report_made(w);
+}
+
 /* Run the worker's batch of d's files. */
 static int flush(struct wworker *w, struct wdir *d)
 {
@@ -89,7 +135,10 @@ static int flush(struct wworker *w, struct wdir *d)
 	int ret;
 
 	w->nops = 0;
+	note_made(w, w->ops, n, 0);
 	ret = batch_run(&e, d->pair, w->ops, n);
+	if (!ret)
+		note_made(w, w->ops, n, 1);
 	arena_reset(&w->scratch);
 	linker_progress(w, 0);
 	return ret;
@@ -98,9 +147,10 @@ static int flush(struct wworker *w, struct wdir *d)
 static int add_op(struct wworker *w, struct wdir *d, const char *name,
 		  const struct stat *st, const char *target)
 {
-	struct io_op *op = &w->ops[w->nops++];
+	struct io_op *op = &w->ops[w->nops];
 
 	memset(op, 0, sizeof(*op));
+	op->user = w->nops++;
 	op->sfd = d->sfd;
 	op->dfd = d->dfd;
 	op->sname = target ? NULL : name;
@@ -148,13 +198,20 @@ static int spawn_chunk(struct wworker *w, struct pool_worker *pw,
 static int add_entry(struct wworker *w, struct pool_worker *pw,
 		     struct wdir *d, const char *name)
 {
+	struct statx sx;
 	struct stat st;
 
 	/* The source's mode and size are needed for every method but
-	 * hardlink, and the size for the report; one fstatat also tells
-	 * DT_UNKNOWN apart. */
-	if (fstatat(d->sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	 * hardlink, and the size for the report; one statx also tells
+	 * DT_UNKNOWN apart, and gives the identity a hardlink of it has. */
+	if (statx(d->sfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE |
+		  STATX_SIZE | STATX_INO | STATX_BTIME, &sx) < 0)
 		return fail(w, d, 0, name, -errno, "cannot stat");
+	memset(&st, 0, sizeof(st));
+	st.st_mode = sx.stx_mode;
+	st.st_size = (off_t)sx.stx_size;
+	if (w->nops < BATCH_MAX)
+		objid_of(&sx, &w->src[w->nops]);
 	if (S_ISREG(st.st_mode) && pw && (uint64_t)st.st_size >= BIG_FILE) {
 		const char **one = arena_alloc(&w->arena, sizeof(*one));
 
@@ -176,6 +233,7 @@ static int open_dir(struct wworker *w, struct wdir *d)
 	int pfd_s = p ? p->sfd : d->root->sfd, pfd_d = p ? p->dfd : d->root->dfd;
 	const char *name = p ? d->name : d->relpath;
 	struct stat ss, ds;
+	struct statx dsx;
 	int err, made;
 
 	if (!*name)
@@ -194,15 +252,26 @@ static int open_dir(struct wworker *w, struct wdir *d)
 		return fail(w, d, 1, NULL, err, "cannot create directory");
 	}
 	atomic_fetch_add(&w->l->open_dirs, 1);
-	if (fstat(d->sfd, &ss) < 0 || fstat(d->dfd, &ds) < 0) {
+	/* statx for the destination: the same call gives the identity of a
+	 * directory the run made (linker_set_made) */
+	if (fstat(d->sfd, &ss) < 0 ||
+	    statx(d->dfd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE |
+		  STATX_INO | STATX_BTIME, &dsx) < 0) {
 		err = -errno;
 		return fail(w, d, 0, NULL, err, "cannot stat directory");
 	}
+	ds.st_mode = dsx.stx_mode;
+	ds.st_dev = makedev(dsx.stx_dev_major, dsx.stx_dev_minor);
 	/* A directory we made gets the source's permissions; one that was
 	 * there (site-packages, a merged tree) keeps its own. */
 	if (made > 0 && (ss.st_mode & 07777) != (ds.st_mode & 07777) &&
 	    fchmod(d->dfd, ss.st_mode & 07777) < 0)
 		return fail(w, d, 1, NULL, -errno, "cannot set mode of");
+	if (made > 0 && w->l->made) {
+		if (w->nmade >= BATCH_MAX)
+			walk_report_made(w);
+		objid_of(&dsx, &w->made[w->nmade++]);
+	}
 	d->pair = attempt_pair_get(&w->l->att, ss.st_dev, ds.st_dev);
 	count_add(w, SPOKE_COUNT_DIRS, 1);
 	return 0;

@@ -17,8 +17,10 @@
 #define SPOKE_ENGINE_WALK_H
 
 #include "engine/ctx.h"
+#include "engine/objid.h"
 #include "engine/report.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct linker;
@@ -47,6 +49,12 @@ void linker_allow_replace(struct linker *l);
 void linker_carry_times(struct linker *l);
 void linker_set_disown(struct linker *l, void (*fn)(void *, const char *),
 		       void *arg);
+/* fn(arg, ids, n) is called (from any worker, a batch at a time) with the
+ * identity of every file, symlink and directory the run makes, after it
+ * is made: a transaction journals them (engine/txn.h, txn_made). */
+void linker_set_made(struct linker *l,
+		     void (*fn)(void *, const struct objid *, size_t),
+		     void *arg);
 /* Run every queued tree. 0, or the first error (recorded in ctx). Trees are
  * consumed: a second run starts from an empty queue. */
 int linker_run(struct linker *l);

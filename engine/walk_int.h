@@ -11,6 +11,7 @@
 #include "base/pool.h"
 #include "engine/attempt.h"
 #include "engine/batch.h"
+#include "engine/objid.h"
 #include "engine/walk.h"
 #include "io/backend.h"
 
@@ -49,6 +50,11 @@ struct wworker {
 	struct io_op ops[BATCH_MAX];
 	unsigned nops;
 	struct arena scratch; /* symlink targets of the current batch */
+	/* identities of what this worker made and has not reported yet
+	 * (linker.made): directories as they are made, files per batch */
+	struct objid made[2 * BATCH_MAX];
+	unsigned nmade;
+	struct objid src[BATCH_MAX]; /* each op's source (io_op.user) */
 	char dents[DENTS_BUF];
 } __attribute__((aligned(64)));
 
@@ -73,11 +79,16 @@ struct linker {
 	void (*disown)(void *arg, const char *path);
 	void *disown_arg;
 	int replace_ok; /* linker_allow_replace: taken destinations replaced */
+	/* linker_set_made: told the identity of every object the run makes */
+	void (*made)(void *arg, const struct objid *ids, size_t n);
+	void *made_arg;
 	int carry_times; /* linker_carry_times */
 };
 
 /* walk.c: the task of a root or any directory below it. */
 void walk_dir_task(struct pool_worker *pw, struct pool_task *t);
+/* walk.c: report the worker's unreported identities (linker.made). */
+void walk_report_made(struct wworker *w);
 /* linker.c: report progress, at most ten times a second unless final. */
 void linker_progress(struct wworker *w, int final);
 

@@ -375,6 +375,13 @@ int io_open_dir_at(int dfd, const char *name)
 int io_write_file_at(int dfd, const char *dname, const void *data, size_t len,
 		     mode_t mode)
 {
+	return io_write_file_seen_at(dfd, dname, data, len, mode, NULL, NULL);
+}
+
+int io_write_file_seen_at(int dfd, const char *dname, const void *data,
+			  size_t len, mode_t mode,
+			  void (*seen)(void *arg, int fd), void *arg)
+{
 	char tmp[NAME_MAX + 1];
 	int fd, err;
 
@@ -383,6 +390,8 @@ int io_write_file_at(int dfd, const char *dname, const void *data, size_t len,
 	if (fd < 0)
 		return fd;
 	err = fd_write_all(fd, data, len);
+	if (!err && seen)
+		seen(arg, fd);
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (!err)

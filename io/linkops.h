@@ -89,6 +89,12 @@ int io_unlink_at(int dfd, const char *name, int flags);
  * temporary beside it, fsync-free write, then rename over dname. */
 int io_write_file_at(int dfd, const char *dname, const void *data, size_t len,
 		     mode_t mode);
+/* The same, calling seen(arg, fd) with the new file once it is written
+ * and before it is renamed into place (a transaction records its
+ * identity, so the object never sits at dname unrecorded). */
+int io_write_file_seen_at(int dfd, const char *dname, const void *data,
+			  size_t len, mode_t mode,
+			  void (*seen)(void *arg, int fd), void *arg);
 /* A temporary name for name in the same directory: ".spoke-<pid>-<n>-name",
  * shortened to fit NAME_MAX. Unique within the process. */
 void io_temp_name(char *buf, size_t buflen, const char *name);

@@ -156,14 +156,13 @@ done
 note "a wheel cannot write into another distribution's .dist-info"
 fi
 
-# -- KNOWN, NOT FIXED (run with SPOKE_REDTEAM_KNOWN=1): a killed hardlink
-# install whose cache inodes another environment links afterwards. Linking
-# a cache file anywhere moves the change time of every hardlink of it, so
-# recovery's lifetime window takes the killed run's own files for someone
-# else's: it leaves a half-installed package and exits 0 (guarantee 2
-# broken). Needs identity, not time: e.g. the journal naming each link
-# root's cache source, so recovery can compare dev+ino with the source.
-if [ -n "${SPOKE_REDTEAM_KNOWN:-}" ] && want hardlink-ctime; then
+# -- cause 7 by identity: a killed hardlink install whose cache inodes
+# another environment links afterwards. Linking a cache file anywhere
+# moves the change time of every hardlink of it, so a rule by time alone
+# took the killed run's own files for someone else's and left a
+# half-installed package (exit 0). The journal records each object's
+# identity (device, inode, birth time), a hardlink's before it is made.
+if want hardlink-ctime; then
 export SPOKE_CACHE_DIR=$TMP/cache
 WHL=$TMP/ok-1.0-py3-none-any.whl
 $PY - "$WHL" <<'PY'
@@ -187,9 +186,100 @@ SPOKE_FAULT=link:2:KILL run install --link-mode hardlink --venv "$TMP/va" "$WHL"
 [ $? = 137 ] || fail "hardlink-ctime: the kill point was not reached: $(cat "$TMP/err")"
 sleep 3
 ok install --link-mode hardlink --venv "$TMP/vb" "$WHL"
-run recover --venv "$TMP/va"
-rc=$?
+ok recover --venv "$TMP/va"
 diff "$TMP/m0" <(manifest "$TMP/va") >/dev/null ||
-	fail "hardlink-ctime: recovery left the killed run's files (exit $rc): $(diff "$TMP/m0" <(manifest "$TMP/va") | head -5)"
+	fail "hardlink-ctime: recovery left the killed run's files: $(diff "$TMP/m0" <(manifest "$TMP/va") | head -5)"
+note "a killed hardlink install is rolled back though another env linked the same cache files since"
+unset SPOKE_CACHE_DIR
+fi
+
+# -- cause 7 in every link mode: after a kill, another writer replaces some
+# of the run's files (a new inode by rename, as pip does; rm and rewrite,
+# which on ext4 reuses the inode number), adds a file to a directory of the
+# run, and changes the times of others (chmod, a second hardlink). Recovery
+# must leave exactly the other writer's files and remove every object the
+# run made, touched or not.
+idwheel() { # idwheel DIR: 3 x 70 modules, so the linker runs several batches
+	local specs=("idw/__init__.py=")
+	for d in a b c; do for i in $(seq 0 69); do specs+=("idw/$d/m$i.py=$d$i"); done; done
+	mkwheel "$1" idw "${specs[@]}"
+}
+# identity_case LABEL MODE FAULT WAIT: kill an install of idw at FAULT, wait
+# WAIT seconds, write as another installer would, recover, check.
+identity_case() {
+	local label=$1 mode=$2 fault=$3 wait=$4 va=$IDFS/va sp d p
+	rm -rf "$va"; cp -a "$V0" "$va"
+	sp=$(echo "$va"/lib/python*/site-packages)
+	manifest "$va" >"$TMP/m0"
+	SPOKE_FAULT=$fault run install --link-mode "$mode" --venv "$va" "$IDW"
+	[ $? = 137 ] || fail "$label: the kill point $fault was not reached: $(cat "$TMP/err")"
+	[ -e "$va/.spoke-journal" ] || fail "$label: no journal after the kill"
+	d=$sp/idw
+	# five of the run's files, in one directory (the one it made most in)
+	p=$(cd "$d" && find . -mindepth 2 ! -type d | cut -d/ -f2 | sort | uniq -c | sort -rn | awk '{print $2; exit}')
+	mapfile -t P < <(cd "$d" && find "$p" ! -type d | sort | head -5)
+	[ ${#P[@]} = 5 ] || fail "$label: the run made fewer than 5 files in one directory before the kill (test premise): ${P[*]}"
+	sleep "$wait"
+	$PY -c 'import os,sys; p=sys.argv[1]; open(p+".tmp","w").write("pip 1\n"); os.replace(p+".tmp",p)' "$d/${P[0]}"
+	rm "$d/${P[1]}"; echo "pip 2" >"$d/${P[1]}"
+	echo "pip new" >"$d/$p/pip_new.py"
+	if [ "$wait" = 0 ]; then # the run's own objects with moved times
+		chmod 600 "$d/${P[2]}"
+		ln "$d/${P[3]}" "$IDFS/elsewhere" 2>/dev/null || true
+	fi
+	run recover --venv "$va"
+	[ $? = 0 ] || fail "$label: recover failed: $(cat "$TMP/err")"
+	[ "$(cat "$d/${P[0]}")" = "pip 1" ] || fail "$label: recover removed a file another writer renamed into place"
+	[ "$(cat "$d/${P[1]}")" = "pip 2" ] || fail "$label: recover removed a file another writer rewrote (inode number reused?)"
+	[ "$(cat "$d/$p/pip_new.py")" = "pip new" ] || fail "$label: recover removed a file another writer added"
+	grep -q "did not make" "$TMP/err" || fail "$label: recover did not report what it left: $(cat "$TMP/err")"
+	[ "$(cd "$d" && find . -mindepth 1 ! -type d | sort)" = "$(printf './%s\n' "${P[0]}" "${P[1]}" "$p/pip_new.py" | sort)" ] ||
+		fail "$label: recover left objects of the killed run: $(cd "$d" && find . -mindepth 1 ! -type d | sort | head -6)"
+	diff "$TMP/m0" <(manifest "$va" | grep -v "/site-packages/idw[ /]") >/dev/null ||
+		fail "$label: the rest of the environment is not as before: $(diff "$TMP/m0" <(manifest "$va") | head -5)"
+	rm -f "$IDFS/elsewhere"
+}
+if want identity; then
+export SPOKE_CACHE_DIR=$TMP/cache
+IDW=$TMP/idw; rm -rf "$IDW"; idwheel "$IDW"
+IDFS=$TMP/idfs; mkdir -p "$IDFS"
+# after linking (a generated file's write): every object has its record,
+# so the other writer's files stay even right after the kill
+for mode in hardlink copy symlink; do
+	identity_case "after-link/$mode" $mode write:4:KILL 0
+done
+# in the middle of linking (the 150th file): what the last batches made
+# may lack its record, and is judged by time
+identity_case "mid-link/hardlink" hardlink link:150:KILL 3
+identity_case "mid-link/copy" copy copy:150:KILL 3
+identity_case "mid-link/symlink" symlink symlink:150:KILL 3
+note "cause 7 by identity (hardlink, copy, symlink): another writer's files kept, the run's removed"
+unset SPOKE_CACHE_DIR
+fi
+
+# -- a cache entry replaced by a symlink: refused, and the message names the
+# entry and why (it said "cannot open ''")
+if want cachelink; then
+export SPOKE_CACHE_DIR=$TMP/cache-link
+rm -rf "$SPOKE_CACHE_DIR" "$TMP/entry-copy"
+$PY - "$ROOT/tests/wheels" "$TMP/lk-1.0-py3-none-any.whl" <<'PY' || fail "cannot make the wheel"
+import sys
+sys.path.insert(0, sys.argv[1])
+from mkwheels import Wheel
+w = Wheel("lk", "1.0")
+w.add("lk/__init__.py", b"x = 1\n")
+w.write_whl(sys.argv[2])
+PY
+ok cache add "$TMP/lk-1.0-py3-none-any.whl"
+entry=$(echo "$SPOKE_CACHE_DIR"/archive-v2/*)
+[ -d "$entry" ] || fail "cachelink: no cache entry (test premise): $entry"
+cp -a "$entry" "$TMP/entry-copy"; rm -rf "$entry"; ln -s "$TMP/entry-copy" "$entry"
+fresh
+run install --venv "$V" "$TMP/lk-1.0-py3-none-any.whl"
+expect_fail "cannot open" "an install from a symlinked cache entry"
+grep -qF "$entry" "$TMP/err" || fail "cachelink: the message does not name the entry: $(cat "$TMP/err")"
+! grep -qF "''" "$TMP/err" || fail "cachelink: the message names an empty path: $(cat "$TMP/err")"
+[ ! -e "$SP/lk" ] || fail "cachelink: installed from a symlinked cache entry"
+note "a symlinked cache entry is refused, naming the entry and the reason"
 unset SPOKE_CACHE_DIR
 fi
