@@ -8,6 +8,7 @@
  */
 #include "cache/record.h"
 #include "cache/store_int.h"
+#include "cache/manifest.h"
 #include "cache/store_pyc.h"
 #include "base/alloc.h"
 #include "base/fault.h"
@@ -39,6 +40,11 @@ struct verifier {
 	char path[PATH_MAX];
 	char *err;
 	size_t errlen;
+	/* The entry's kept manifest, when current: the modes it recorded at
+	 * publish tell a chmod (which the rule below may allow: 0644 made
+	 * 0755) from what unpack made. */
+	struct manifest mf;
+	int have_mf;
 };
 
 static int open_file(int dfd, const char *name)
@@ -70,6 +76,18 @@ static int check_mode(struct verifier *v, const struct stat *st)
 	mode_t m = st->st_mode & 07777;
 	char why[96];
 
+	if (v->have_mf && S_ISREG(st->st_mode)) {
+		long i = manifest_find(&v->mf, v->path, strlen(v->path));
+
+		if (i >= 0 && v->mf.ents[i].type == MF_FILE &&
+		    (v->mf.ents[i].mode & 07777) != m) {
+			snprintf(why, sizeof(why), "mode %04o changed (it was "
+				 "%04o when the entry was published)",
+				 (unsigned)m,
+				 (unsigned)(v->mf.ents[i].mode & 07777));
+			return corrupt(v, why);
+		}
+	}
 	if (S_ISDIR(st->st_mode) ? m == v->dir_mode :
 	    m == v->file_mode || m == v->exec_mode)
 		return 0;
@@ -293,6 +311,25 @@ static int walk(struct verifier *v, int fd, size_t plen, int depth)
 	return ret;
 }
 
+/* Only a kept manifest that is still current knows the modes unpack made;
+ * one rebuilt now would record the present modes and prove nothing, and
+ * without one the rule in check_mode is all there is. */
+static void load_manifest(const struct store *s, const char *name,
+			  struct verifier *v)
+{
+	char dir[PATH_MAX], e[256];
+	int rebuilt = 1;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/" STORE_ARCHIVE "/%s",
+			     s->root, name) >= sizeof(dir) ||
+	    manifest_for_entry(dir, &v->mf, &rebuilt, e, sizeof(e)))
+		return;
+	if (rebuilt)
+		manifest_free(&v->mf);
+	else
+		v->have_mf = 1;
+}
+
 int store_verify_entry(const struct store *s, const char *key, char *err,
 		       size_t errlen)
 {
@@ -329,6 +366,7 @@ int store_verify_state(const struct store *s, const char *key, int verified,
 	v.file_mode = v.dir_mode & 0666;
 	v.exec_mode = v.dir_mode & 0777;
 	v.buf = xmalloc(READ_CHUNK);
+	load_manifest(s, name, &v);
 	ret = v.buf ? find_dist_info(&v, efd) : -ENOMEM;
 	if (!ret)
 		ret = load_record(&v, efd);
@@ -357,6 +395,8 @@ int store_verify_state(const struct store *s, const char *key, int verified,
 	free(v.used);
 	free(v.buf);
 	free(v.dist_info);
+	if (v.have_mf)
+		manifest_free(&v.mf);
 	return ret;
 }
 

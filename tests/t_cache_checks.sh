@@ -75,6 +75,13 @@ chmod 600 "$TMP/t3/tamper/data.txt"
 grep -q "tamper/data.txt: mode 0600" "$TMP/out" || fail "verify output: $(cat "$TMP/out")"
 chmod 644 "$TMP/t3/tamper/data.txt"
 "$SPOKE" cache verify >/dev/null || fail "mode restored, still corrupt"
+# chmod +x gives a mode unpack could have made (0755 for an executable
+# zip entry); only the manifest kept at publish knows this file was 0644.
+chmod 755 "$TMP/t3/tamper/data.txt"
+"$SPOKE" cache verify >"$TMP/out" 2>&1 && fail "cache verify missed chmod +x of a 0644 file"
+grep -q "tamper/data.txt: mode 0755 changed (it was 0644" "$TMP/out" || fail "verify output after chmod +x: $(cat "$TMP/out")"
+chmod 644 "$TMP/t3/tamper/data.txt"
+"$SPOKE" cache verify >/dev/null || fail "mode restored after chmod +x, still corrupt"
 # A name planted in the cache is shown escaped.
 : >"$C/archive-v2/$key/tamper/$(printf 'e\033]0;x\007')"
 "$SPOKE" cache verify >"$TMP/out" 2>&1 && fail "cache verify missed a planted file"
