@@ -214,6 +214,7 @@ int manifest_build_named(int dirfd, const char *ename, const char *shown,
 			 struct manifest *m, char *err, size_t errlen)
 {
 	struct builder *bd = xcalloc(1, sizeof(*bd));
+	static const unsigned char zeros[8 + 32];
 	unsigned char dig[32];
 	struct stat st;
 	size_t count_at;
@@ -228,7 +229,7 @@ int manifest_build_named(int dirfd, const char *ename, const char *shown,
 	put(&bd->b, MAGIC, 8);
 	PUT(&bd->b, uint32_t, 0x01020304);
 	PUT(&bd->b, uint32_t, 0);
-	put(&bd->b, dig, 8 + 32); /* body length and digest, set below */
+	put(&bd->b, zeros, sizeof(zeros)); /* body length, digest: below */
 	put_str(&bd->b, ename, strlen(ename));
 	if (fstat(dirfd, &st) < 0) {
 		ret = fail(bd, -errno, "cannot stat");
