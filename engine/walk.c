@@ -91,7 +91,7 @@ static int flush(struct wworker *w, struct wdir *d)
 	w->nops = 0;
 	ret = batch_run(&e, d->pair, w->ops, n);
 	arena_reset(&w->scratch);
-	linker_progress(w, 0);
+	linker_progress(w, 0, d->root->label);
 	return ret;
 }
 

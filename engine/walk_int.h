@@ -79,6 +79,6 @@ struct linker {
 /* walk.c: the task of a root or any directory below it. */
 void walk_dir_task(struct pool_worker *pw, struct pool_task *t);
 /* linker.c: report progress, at most ten times a second unless final. */
-void linker_progress(struct wworker *w, int final);
+void linker_progress(struct wworker *w, int final, const char *label);
 
 #endif
