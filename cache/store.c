@@ -5,7 +5,10 @@
  * rename (entries, index files) or a removal of something no one else can
  * still be writing (a temporary whose process is dead). This file is the
  * layout, lookup and add; store_scan.c verifies and lists, store_rm.c
- * removes.
+ * removes. About 660 lines: the add is in two halves around its unpack
+ * (store_add_begin/store_add_end) for installs that unpack many wheels on
+ * one pool, and splitting those halves apart would put the publish far
+ * from the temporary it publishes.
  */
 #include "cache/store.h"
 #include "cache/record.h"
