@@ -231,8 +231,8 @@ static const char *short_name(char *buf, size_t len, const char *s)
 	return buf;
 }
 
-/* One line, redrawn in place: the phase, files, MB and %, wheels for the
- * unpack, the rate over the last second, ETA, the wheel being worked on.
+/* One line, redrawn in place: files, MB and %, wheels for the unpack, the
+ * rate over the last second, ETA, the phase and the wheel worked on.
  * Only on a TTY, so logs and pipes never get carriage returns. */
 static void draw_progress(void *user, const struct spoke_progress *p)
 {
@@ -251,17 +251,17 @@ static void draw_progress(void *user, const struct spoke_progress *p)
 		snprintf(eta, sizeof(eta), "  ETA %.0fs",
 			 (double)(p->bytes_total - p->bytes_done) / r + 0.5);
 	if (p->files_total)
-		fprintf(stderr, "\r\033[K%s %" PRIu64 "/%" PRIu64 " files  "
-			"%.1f/%.1f MB (%.0f%%)%s  %.1f MB/s%s  %s",
-			what, p->files_done, p->files_total, mb,
+		fprintf(stderr, "\r\033[K%" PRIu64 "/%" PRIu64 " files  "
+			"%.1f/%.1f MB (%.0f%%)%s  %.1f MB/s%s  %s %s",
+			p->files_done, p->files_total, mb,
 			(double)p->bytes_total / 1e6, p->bytes_total ?
 			100.0 * (double)p->bytes_done /
 			(double)p->bytes_total : 100.0, wheels, r / 1e6, eta,
-			short_name(name, sizeof(name), p->current));
+			what, short_name(name, sizeof(name), p->current));
 	else
-		fprintf(stderr, "\r\033[K%s %" PRIu64 " files  %.1f MB  "
-			"%.1f MB/s  %.1fs  %s", what, p->files_done, mb,
-			r / 1e6, t, short_name(name, sizeof(name), p->current));
+		fprintf(stderr, "\r\033[K%" PRIu64 " files  %.1f MB  "
+			"%.1f MB/s  %.1fs  %s %s", p->files_done, mb, r / 1e6, t,
+			what, short_name(name, sizeof(name), p->current));
 	progress.drawn = 1;
 }
 

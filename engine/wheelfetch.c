@@ -30,6 +30,7 @@
 #include "cache/zip.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,13 +282,6 @@ static int keep_results(struct fetch *f)
 	return 0;
 }
 
-static int by_size(const void *a, const void *b)
-{
-	const struct fwheel *x = a, *y = b;
-
-	return (x->wlen < y->wlen) - (x->wlen > y->wlen);
-}
-
 static void fetch_free(struct fetch *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
@@ -367,6 +361,7 @@ int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p)
 {
 	struct fetch f = { .ctx = ctx };
 	long long start = ctx_now_ns();
+	size_t big = 0;
 	int ret;
 
 	wheelfetch_forget(ctx);
@@ -374,18 +369,20 @@ int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p)
 	ret = setup(&f, p);
 	if (ret || f.n == 0)
 		goto out;
-	/* Largest first: the long wheel starts at once, the small ones fill
-	 * the gaps. qsort moves the tasks: fix each request's pointers. */
-	qsort(f.w, f.n, sizeof(*f.w), by_size);
+	/* Largest first (by the .whl's size, in 4 KiB steps): the long
+	 * wheel starts at once, the small ones fill the gaps. The tasks stay
+	 * where they are: requests point into them. */
 	for (size_t i = 0; i < f.n; i++) {
-		f.w[i].rq.o.user = &f.w[i];
-		f.w[i].rq.o.check_user = &f.w[i].rq;
-		f.w[i].t.prio = (int)(f.n - i);
+		uint64_t units = f.w[i].wlen >> 12;
+
+		f.w[i].t.prio = units > INT_MAX ? INT_MAX : (int)units;
+		if (f.w[i].t.prio > f.w[big].t.prio)
+			big = i;
 	}
 	ret = pool_create(&f.pool, ctx->jobs);
 	if (ret)
 		goto out;
-	progress(&f, f.w[0].rq.shown, 1);
+	progress(&f, f.w[big].rq.shown, 1);
 	for (size_t i = 0; i < f.n && !ret; i++)
 		ret = pool_spawn(f.pool, NULL, &f.w[i].t);
 	pool_run(f.pool);
