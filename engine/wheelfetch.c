@@ -30,6 +30,7 @@
 #include "cache/zip.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,7 +228,9 @@ static void count_wheel(struct fwheel *fw)
 	const void *map = NULL;
 	size_t len = 0;
 	char err[256];
-	int fd = zip_open_file(fw->pw->path, err, sizeof(err));
+	/* Not zip_open_file: an injected fault (SPOKE_FAULT) must hit the
+	 * wheel's real open, not this estimate. */
+	int fd = open(fw->pw->path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -294,25 +297,70 @@ static void fetch_free(struct fetch *f)
 	pthread_mutex_destroy(&f->plock);
 }
 
+/* Keep err (taken over) as pw's failure, to be replayed. */
+static void keep_failure(spoke_ctx *ctx, const struct plan_wheel *pw,
+			 spoke_ctx *err)
+{
+	struct wheelfetch *wf = xcalloc(1, sizeof(*wf));
+
+	err->cache_dir = NULL; /* borrowed from ctx */
+	if (!wf || !(wf->v = xcalloc(1, sizeof(*wf->v)))) {
+		free(wf);
+		spoke_ctx_free(err);
+		return;
+	}
+	wf->v[0].path = pw->path;
+	wf->v[0].sha256 = pw->sha256;
+	wf->v[0].err = err;
+	wf->n = 1;
+	ctx->fetch = wf;
+}
+
 /* The wheels to fetch, each with its private context and request; 0 and
  * f->n == 0 when there is nothing to do (or the setup failed: the install
  * then meets the same failure one wheel at a time). */
 static int setup(struct fetch *f, const struct spoke_plan *p)
 {
-	spoke_ctx *probe = spoke_ctx_create();
+	spoke_ctx *probe;
 	struct wheelcache_req rq;
+	size_t any = 0;
 	int ret;
 
-	if (!probe)
+	/* Trees only (or wheels by cache key): the cache is not even
+	 * opened, as before. */
+	for (size_t i = 0; i < p->nwheels && !any; i++)
+		any = candidate(&p->wheels[i]);
+	if (!any || !(probe = spoke_ctx_create()))
 		return 0;
-	/* A bad size budget variable or an unusable cache is the install's
-	 * error, recorded at its first wheel as before: not the fetch's. */
+	/* A bad size budget variable is the install's error, recorded at
+	 * its first wheel as before: not the fetch's. */
 	probe->cache_dir = f->ctx->cache_dir;
 	ret = wheelcache_req_init(probe, &rq, "x-1-py3-none-any.whl", NULL);
-	if (!ret)
-		ret = wheelcache_open_store(probe, &f->s);
 	wheelcache_req_free(&rq);
-	probe->cache_dir = NULL;
+	if (!ret && wheelcache_open_store(probe, &f->s)) {
+		/* An unusable cache is the first .whl's failure, as when
+		 * that wheel opened the cache itself (an injected fault
+		 * fires once: it must not be lost here). */
+		for (size_t i = 0; i < p->nwheels; i++) {
+			struct wheelcache_req one;
+			int bad;
+
+			if (!candidate(&p->wheels[i]))
+				continue;
+			bad = wheelcache_req_init(probe, &one,
+						  p->wheels[i].path,
+						  p->wheels[i].sha256);
+			wheelcache_req_free(&one);
+			if (!bad) {
+				keep_failure(f->ctx, &p->wheels[i], probe);
+				probe = NULL;
+			}
+			break;
+		}
+		ret = -1;
+	}
+	if (probe)
+		probe->cache_dir = NULL;
 	spoke_ctx_free(probe);
 	if (ret || !(f->w = xcalloc(p->nwheels ? p->nwheels : 1,
 				    sizeof(*f->w))))
