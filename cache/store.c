@@ -5,7 +5,10 @@
  * rename (entries, index files) or a removal of something no one else can
  * still be writing (a temporary whose process is dead). This file is the
  * layout, lookup and add; store_scan.c verifies and lists, store_rm.c
- * removes.
+ * removes. About 660 lines: the add is in two halves around its unpack
+ * (store_add_begin/store_add_end) for installs that unpack many wheels on
+ * one pool, and splitting those halves apart would put the publish far
+ * from the temporary it publishes.
  */
 #include "cache/store.h"
 #include "cache/record.h"
@@ -14,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/fault.h"
 #include "base/name.h"
+#include "base/pool.h"
 #include "io/linkops.h"
 #include "spoke.h"
 
@@ -433,48 +437,105 @@ static int run_check(const struct store *s, const struct unpack_opts *o,
 	return ret;
 }
 
-int store_add(struct store *s, const char *path, const struct unpack_opts *o,
-	      struct store_add_result *res, char *err, size_t errlen)
-{
-	struct store_add_result local;
-	const char *name = strrchr(path, '/');
-	const void *map = NULL;
-	size_t len = 0;
-	struct zip *z = NULL;
-	unsigned char dig[32];
-	char tmp[STORE_KEY_LEN + 64], ename[STORE_ENTRY_NAME_MAX], eb[128];
-	char shown[4 * NAME_MAX + 1];
-	struct timespec hashed_at;
+/* An add between store_add_begin and store_add_end: everything the
+ * unpack needs and everything the publish must undo on failure. */
+struct store_pending {
+	struct store *s;
+	const struct unpack_opts *o;
+	struct store_add_result *res;
+	const char *name;
+	const void *map;
+	size_t len;
+	struct zip *z;
+	struct unpack_job *job;
 	struct stat st;
-	int ret, dfd = -1, wfd = -1, have_tmp = 0, remember = 0;
+	struct timespec hashed_at;
+	int dfd, wfd, have_tmp, remember;
+	char tmp[STORE_KEY_LEN + 64], ename[STORE_ENTRY_NAME_MAX];
+	char shown[4 * NAME_MAX + 1];
+};
 
-	if (!res)
-		res = &local;
+int store_probe(const struct store *s, const char *path, int verify)
+{
+	char key[STORE_KEY_LEN + 1];
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	return store_hash_lookup(s, &st, key) == 0 &&
+	       (entry_exists(s, key, 1) == 0 ||
+		(!verify && entry_exists(s, key, 0) == 0));
+}
+
+/* Release what pd holds; a temporary left means the add failed. */
+static void pending_free(struct store_pending *pd)
+{
+	if (pd->dfd >= 0)
+		close(pd->dfd);
+	if (pd->have_tmp)
+		store_remove_tree(pd->s->tmpfd, pd->tmp);
+	zip_close(pd->z);
+	zip_unmap(pd->map, pd->len);
+	if (pd->wfd >= 0)
+		close(pd->wfd);
+	free(pd);
+}
+
+struct unpack_job *store_pending_job(struct store_pending *pd)
+{
+	return pd->job;
+}
+
+int store_add_begin(struct store *s, const char *path,
+		    const struct unpack_opts *o, struct store_add_result *res,
+		    struct store_pending **out, char *err, size_t errlen)
+{
+	struct store_pending *pd;
+	const char *name = strrchr(path, '/');
+	unsigned char dig[32];
+	char eb[128];
+	int ret;
+
+	*out = NULL;
 	memset(res, 0, sizeof(*res));
 	name = name ? name + 1 : path;
-	name_escape(shown, sizeof(shown), name);
-	if (!store_wheel_name_ok(name))
-		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
-				  "file name (*.whl)", shown);
-	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0)
-		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
+	pd = xcalloc(1, sizeof(*pd));
+	if (!pd)
+		return errmsg_fail(-ENOMEM, err, errlen, "out of memory");
+	pd->s = s;
+	pd->o = o;
+	pd->res = res;
+	pd->name = name;
+	pd->dfd = pd->wfd = -1;
+	name_escape(pd->shown, sizeof(pd->shown), name);
+	if (!store_wheel_name_ok(name)) {
+		ret = errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: not a wheel "
+				  "file name (*.whl)", pd->shown);
+		goto out;
+	}
+	if (s->archfd < 0 || s->indexfd < 0 || s->tmpfd < 0) {
+		ret = errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: cache not "
 				  "opened for writing", s->root);
-	if (o->expect_key && !store_key_ok(o->expect_key))
-		return errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: expected "
+		goto out;
+	}
+	if (o->expect_key && !store_key_ok(o->expect_key)) {
+		ret = errmsg_fail(SPOKE_E_USAGE, err, errlen, "%s: expected "
 				  "sha256 '%.70s' is not 64 lowercase hex "
-				  "digits", shown, o->expect_key);
-	wfd = zip_open_file(path, err, errlen);
-	if (wfd < 0)
-		return wfd;
-	if (fstat(wfd, &st) < 0) {
+				  "digits", pd->shown, o->expect_key);
+		goto out;
+	}
+	pd->wfd = ret = zip_open_file(path, err, errlen);
+	if (ret < 0)
+		goto out;
+	if (fstat(pd->wfd, &pd->st) < 0) {
 		ret = -errno;
-		errmsg_fail(ret, err, errlen, "%s: stat: %s", shown,
+		errmsg_fail(ret, err, errlen, "%s: stat: %s", pd->shown,
 			    errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
 	/* The stat record spares hashing a file hashed before, but only
 	 * when the entry is there too: an unpack reads the file anyway. */
-	if (store_hash_lookup(s, &st, res->key) == 0 &&
+	if (store_hash_lookup(s, &pd->st, res->key) == 0 &&
 	    (entry_exists(s, res->key, 1) == 0 ||
 	     (!o->verify && entry_exists(s, res->key, 0) == 0))) {
 		res->hash_cached = 1;
@@ -482,22 +543,23 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 		struct timespec t0;
 
 		clock_gettime(CLOCK_REALTIME, &t0);
-		ret = zip_map_fd(wfd, path, &map, &len, err, errlen);
+		ret = zip_map_fd(pd->wfd, path, &pd->map, &pd->len, err,
+				 errlen);
 		if (ret)
 			goto out;
-		ret = sha256_buf(map, len, dig);
+		ret = sha256_buf(pd->map, pd->len, dig);
 		if (ret) {
 			errmsg_fail(ret, err, errlen, "%s: sha256 failed",
-				    shown);
+				    pd->shown);
 			goto out;
 		}
 		hex_encode(dig, sizeof(dig), res->key);
-		remember = same_file_state(wfd, &st);
-		hashed_at = t0;
+		pd->remember = same_file_state(pd->wfd, &pd->st);
+		pd->hashed_at = t0;
 	}
 	if (o->expect_key && strcmp(o->expect_key, res->key)) {
 		ret = errmsg_fail(SPOKE_E_HASH, err, errlen, "%s: sha256 is %s, "
-				  "but %s was expected", shown, res->key,
+				  "but %s was expected", pd->shown, res->key,
 				  o->expect_key);
 		goto out;
 	}
@@ -511,62 +573,100 @@ int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	else if (!o->verify && entry_exists(s, res->key, 0) == 0)
 		res->existed = 1;
 	if (res->existed) {
-		store_entry_name(ename, res->key, res->verified);
-		ret = run_check(s, o, STORE_ARCHIVE, ename, err, errlen);
-		if (ret)
-			goto out;
-		goto index;
+		store_entry_name(pd->ename, res->key, res->verified);
+		ret = run_check(s, o, STORE_ARCHIVE, pd->ename, err, errlen);
+		if (!ret)
+			ret = write_index(s, name, res->key, err, errlen);
+		if (!ret && pd->remember)
+			store_hash_remember(s, &pd->st, res->key,
+					    &pd->hashed_at);
+		goto out;
 	}
 	res->verified = !!o->verify;
-	store_entry_name(ename, res->key, res->verified);
-	if (!map && (ret = zip_map_fd(wfd, path, &map, &len, err, errlen)))
+	store_entry_name(pd->ename, res->key, res->verified);
+	if (!pd->map && (ret = zip_map_fd(pd->wfd, path, &pd->map, &pd->len,
+					  err, errlen)))
 		goto out;
-	ret = zip_open_mem(&z, map, len, name, err, errlen);
+	ret = zip_open_mem(&pd->z, pd->map, pd->len, name, err, errlen);
 	if (ret)
 		goto out;
-	store_temp_name(tmp, sizeof(tmp), res->key);
-	ret = mkdir_excl(s->tmpfd, tmp);
+	store_temp_name(pd->tmp, sizeof(pd->tmp), res->key);
+	ret = mkdir_excl(s->tmpfd, pd->tmp);
 	if (!ret) {
-		have_tmp = 1;
-		ret = dfd = io_open_dir_at(s->tmpfd, tmp);
+		pd->have_tmp = 1;
+		ret = pd->dfd = io_open_dir_at(s->tmpfd, pd->tmp);
 	}
 	if (ret < 0) {
-		errmsg_fail(ret, err, errlen, "%s/tmp/%s: %s", s->root, tmp,
+		errmsg_fail(ret, err, errlen, "%s/tmp/%s: %s", s->root, pd->tmp,
 			   errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	}
-	ret = unpack_wheel(z, dfd, o, &res->st, err, errlen);
+	ret = unpack_begin(&pd->job, pd->z, pd->dfd, o, err, errlen);
+	if (!ret) {
+		*out = pd;
+		return 0;
+	}
+out:
+	pending_free(pd);
+	return ret;
+}
+
+int store_add_end(struct store_pending *pd, char *err, size_t errlen)
+{
+	struct store *s = pd->s;
+	struct store_add_result *res = pd->res;
+	char eb[128];
+	int ret;
+
+	ret = unpack_end(pd->job, &res->st, err, errlen);
 	if (!ret)
-		ret = run_check(s, o, "tmp", tmp, err, errlen);
+		ret = run_check(s, pd->o, "tmp", pd->tmp, err, errlen);
 	if (ret)
 		goto out;
-	ret = store_rename_noreplace(s->tmpfd, tmp, s->archfd, ename);
+	ret = store_rename_noreplace(s->tmpfd, pd->tmp, s->archfd, pd->ename);
 	if (ret == -EEXIST || ret == -ENOTEMPTY) {
 		/* Another process published the same bytes first. */
 		res->existed = 1;
 		ret = 0;
 	} else if (ret) {
-		errmsg_fail(ret, err, errlen, "%s: publish %s: %s", shown,
-			   ename, errmsg_str(ret, eb, sizeof(eb)));
+		errmsg_fail(ret, err, errlen, "%s: publish %s: %s", pd->shown,
+			   pd->ename, errmsg_str(ret, eb, sizeof(eb)));
 		goto out;
 	} else {
-		have_tmp = 0;
+		pd->have_tmp = 0;
 		/* Planning reads this instead of walking the entry. */
-		manifest_publish(s->rootfd, s->archfd, ename);
+		manifest_publish(pd->s->rootfd, pd->s->archfd, pd->ename);
 	}
-index:
-	ret = write_index(s, name, res->key, err, errlen);
+	ret = write_index(s, pd->name, res->key, err, errlen);
 	/* Only for wheels that made it in: a refused one leaves nothing. */
-	if (!ret && remember)
-		store_hash_remember(s, &st, res->key, &hashed_at);
+	if (!ret && pd->remember)
+		store_hash_remember(s, &pd->st, res->key, &pd->hashed_at);
 out:
-	if (dfd >= 0)
-		close(dfd);
-	if (have_tmp)
-		store_remove_tree(s->tmpfd, tmp);
-	zip_close(z);
-	zip_unmap(map, len);
-	if (wfd >= 0)
-		close(wfd);
+	pending_free(pd);
 	return ret;
+}
+
+int store_add(struct store *s, const char *path, const struct unpack_opts *o,
+	      struct store_add_result *res, char *err, size_t errlen)
+{
+	struct store_add_result local;
+	struct store_pending *pd;
+	struct unpack_job *j;
+	int ret;
+
+	if (!res)
+		res = &local;
+	ret = store_add_begin(s, path, o, res, &pd, err, errlen);
+	if (ret || !pd)
+		return ret;
+	j = store_pending_job(pd);
+	if (o->pool && unpack_ntasks(j) > 1) {
+		/* A failed spawn is recorded in the job; run what was
+		 * queued so no task is left pointing into the job. */
+		unpack_spawn(j, o->pool, NULL);
+		pool_run(o->pool);
+	} else {
+		unpack_run_here(j);
+	}
+	return store_add_end(pd, err, errlen);
 }

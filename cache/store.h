@@ -80,6 +80,27 @@ struct store_add_result {
 int store_add(struct store *s, const char *path, const struct unpack_opts *o,
 	      struct store_add_result *res, char *err, size_t errlen);
 
+/*
+ * store_add in two halves, for a caller that unpacks many wheels on one
+ * pool at once: begin does everything before the unpack (name checks,
+ * hash, expected hash, lookup; an existing usable entry is checked and
+ * indexed there and *pending stays NULL) and begins the unpack job in a
+ * private temporary directory; the caller runs the job's tasks
+ * (unpack_spawn/unpack_run_here, store_pending_job); end, after the last
+ * task, reports the unpack, checks, publishes, indexes and frees the
+ * pending add. A begun add must be ended, failed or not: end removes the
+ * temporary. res must stay valid until end. Errors as store_add.
+ */
+struct store_pending;
+int store_add_begin(struct store *s, const char *path,
+		    const struct unpack_opts *o, struct store_add_result *res,
+		    struct store_pending **pending, char *err, size_t errlen);
+struct unpack_job *store_pending_job(struct store_pending *pd);
+int store_add_end(struct store_pending *pd, char *err, size_t errlen);
+/* 1 when the .whl at path is known (by its stat record) to have a usable
+ * entry: store_add would neither hash nor unpack it. 0 otherwise. */
+int store_probe(const struct store *s, const char *path, int verify);
+
 /* 0 if the verified entry exists, -ENOENT if not, -EINVAL for a
  * malformed key. */
 int store_lookup_key(const struct store *s, const char *key);

@@ -47,7 +47,11 @@ struct unpack_job {
 	int dirfd, verify;
 	uint64_t direct_min, max_total, max_ratio;
 	atomic_uint_least64_t written;	/* bytes handed to files so far */
-	atomic_int *cancel;
+	atomic_int *cancel, *stop;
+	void (*tick)(void *user, uint64_t bytes);
+	void (*done)(void *user);
+	void *user;
+	atomic_size_t left;	/* tasks not finished (for done) */
 	char *dist_info;
 	struct record rec;
 	struct record_index ix;
@@ -402,6 +406,21 @@ static void job_fail(struct unpack_job *j, int code, const char *msg)
 	atomic_store_explicit(&j->failed, 1, memory_order_relaxed);
 }
 
+/* The last task of the job hands it to done; nothing touches j after. */
+static void task_finished(struct unpack_job *j, size_t n)
+{
+	if (atomic_fetch_sub_explicit(&j->left, n, memory_order_acq_rel) == n &&
+	    j->done)
+		j->done(j->user);
+}
+
+static int stopped(const struct unpack_job *j)
+{
+	return (j->cancel && atomic_load_explicit(j->cancel,
+						  memory_order_relaxed)) ||
+	       (j->stop && atomic_load_explicit(j->stop, memory_order_relaxed));
+}
+
 static void file_task(struct pool_worker *w, struct pool_task *pt)
 {
 	struct ftask *t = container_of(pt, struct ftask, t);
@@ -410,21 +429,27 @@ static void file_task(struct pool_worker *w, struct pool_task *pt)
 	int ret;
 
 	(void)w;
-	if (atomic_load_explicit(&j->failed, memory_order_relaxed))
+	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
+		task_finished(j, 1);
 		return;
-	if (j->cancel && atomic_load_explicit(j->cancel,
-					      memory_order_relaxed)) {
+	}
+	if (stopped(j)) {
 		snprintf(msg, sizeof(msg), "%s: canceled", j->z->label);
 		job_fail(j, SPOKE_E_CANCELED, msg);
+		task_finished(j, 1);
 		return;
 	}
 	ret = write_file(j, t, msg, sizeof(msg));
 	if (ret) {
 		job_fail(j, ret, msg);
-		return;
+	} else {
+		atomic_fetch_add_explicit(&j->files, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&j->bytes, t->e->size,
+					  memory_order_relaxed);
+		if (j->tick)
+			j->tick(j->user, t->e->size);
 	}
-	atomic_fetch_add_explicit(&j->files, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&j->bytes, t->e->size, memory_order_relaxed);
+	task_finished(j, 1);
 }
 
 /* ---- job ---------------------------------------------------------------- */
@@ -459,6 +484,10 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->dirfd = dirfd;
 	j->verify = o->verify;
 	j->cancel = o->cancel;
+	j->stop = o->stop;
+	j->tick = o->tick;
+	j->done = o->done;
+	j->user = o->user;
 	j->direct_min = o->direct_min ? o->direct_min : ZIP_DIRECT_MIN_DEFAULT;
 	j->max_total = o->max_total ? o->max_total :
 		       unpack_default_budget(z->map_len);
@@ -498,6 +527,7 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 			bits++;
 		t->t.prio = (int)bits;
 	}
+	atomic_init(&j->left, j->ntasks);
 	ret = j->verify ? load_record(j, &z->ent[ri], err, errlen) : 0;
 	if (!ret)
 		ret = make_dirs(j, err, errlen);
@@ -522,10 +552,16 @@ int unpack_spawn(struct unpack_job *j, struct pool *p, struct pool_worker *w)
 			snprintf(msg, sizeof(msg), "%s: out of memory queueing "
 				 "tasks", j->z->label);
 			job_fail(j, ret, msg);
+			task_finished(j, j->ntasks - i);
 			return ret;
 		}
 	}
 	return 0;
+}
+
+size_t unpack_ntasks(const struct unpack_job *j)
+{
+	return j->ntasks;
 }
 
 void unpack_run_here(struct unpack_job *j)

@@ -55,6 +55,16 @@ struct unpack_opts {
 	/* store_add only: the sha256 (64 lowercase hex) the .whl must have,
 	 * or NULL. A mismatch is SPOKE_E_HASH naming both digests. */
 	const char *expect_key;
+	/* unpack_begin jobs only, all may be NULL. stop: a second cancel
+	 * flag (a sibling job failed), reported as SPOKE_E_CANCELED too.
+	 * tick: after each file written, with its size (progress). done:
+	 * called once, by the thread that finished the job's last task
+	 * (even on failure), after which the job's tasks are no longer
+	 * touched: done may call unpack_end. */
+	atomic_int *stop;
+	void (*tick)(void *user, uint64_t bytes);
+	void (*done)(void *user);
+	void *user;
 };
 
 /*
@@ -104,6 +114,8 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 		 const struct unpack_opts *o, char *err, size_t errlen);
 int unpack_spawn(struct unpack_job *j, struct pool *p, struct pool_worker *w);
 void unpack_run_here(struct unpack_job *j);
+/* The number of file tasks of a begun job. */
+size_t unpack_ntasks(const struct unpack_job *j);
 int unpack_end(struct unpack_job *j, struct unpack_stats *st, char *err,
 	       size_t errlen);
 

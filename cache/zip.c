@@ -503,6 +503,50 @@ out:
 	return ret;
 }
 
+int zip_totals(const void *map, size_t len, uint64_t *files,
+	       uint64_t *bytes)
+{
+	char label[] = "(zip)", err[256];
+	struct zip z = { .map = map, .map_len = len, .label = label };
+	struct cdinfo ci = { 0 };
+	const unsigned char *p;
+	uint64_t left;
+
+	*files = *bytes = 0;
+	if (read_eocd(&z, &ci, err, sizeof(err)) ||
+	    !fits(ci.cd_off, ci.cd_size, ci.limit))
+		return SPOKE_E_BADWHEEL;
+	p = z.map + ci.cd_off;
+	left = ci.cd_size;
+	for (uint64_t i = 0; i < ci.count; i++) {
+		struct zip_entry e = { 0 };
+		uint16_t nlen, xlen;
+		uint32_t disk = 0;
+		uint64_t rec;
+
+		if (left < CENTRAL_LEN || rd32(p) != SIG_CENTRAL)
+			return SPOKE_E_BADWHEEL;
+		nlen = rd16(p + 28);
+		xlen = rd16(p + 30);
+		rec = CENTRAL_LEN + (uint64_t)nlen + xlen + rd16(p + 32);
+		if (rec > left || nlen == 0)
+			return SPOKE_E_BADWHEEL;
+		e.comp_size = rd32(p + 20);
+		e.size = rd32(p + 24);
+		e.local_off = rd32(p + 42);
+		if (read_extra(&z, p + CENTRAL_LEN + nlen, xlen, &e, &disk, "",
+			       err, sizeof(err)))
+			return SPOKE_E_BADWHEEL;
+		if (p[CENTRAL_LEN + nlen - 1] != '/') {
+			*files += 1;
+			*bytes += e.size;
+		}
+		p += rec;
+		left -= rec;
+	}
+	return 0;
+}
+
 int zip_open(struct zip **out, const char *path, char *err, size_t errlen)
 {
 	const char *label = strrchr(path, '/');

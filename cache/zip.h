@@ -103,6 +103,13 @@ int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
  * the zip). label names the archive in messages (copied). */
 int zip_open_mem(struct zip **out, const void *map, size_t len,
 		 const char *label, char *err, size_t errlen);
+/* The files (entries not ending in '/') and their declared uncompressed
+ * bytes, from the central directory alone: no name, local header or
+ * overlap checks (zip_open_mem makes those), so only an estimate for
+ * progress totals. 0, or SPOKE_E_BADWHEEL when the directory cannot be
+ * walked. */
+int zip_totals(const void *map, size_t len, uint64_t *files,
+	       uint64_t *bytes);
 /* zip_map() + zip_open_mem(); the label is the path's last component. */
 int zip_open(struct zip **out, const char *path, char *err, size_t errlen);
 /* Accepts NULL; unmaps only what zip_open() mapped. */

@@ -179,22 +179,89 @@ double cli_elapsed(void)
 	return elapsed();
 }
 
-/* One line, redrawn in place: files, MB, rate, elapsed. Only on a TTY, so
- * logs and pipes never get carriage returns. */
+/* Samples of the last second or so, for a rate that follows the run
+ * instead of averaging since its start. */
+#define RATE_SAMPLES 16
+
+static struct {
+	int phase;
+	unsigned n, head;
+	double t[RATE_SAMPLES];
+	uint64_t bytes[RATE_SAMPLES];
+} rate;
+
+/* Bytes per second over the last second (or as much as the phase has). */
+static double rate_update(int phase, double t, uint64_t bytes)
+{
+	unsigned oldest;
+
+	if (phase != rate.phase || !rate.n) {
+		rate.phase = phase;
+		rate.n = 0;
+		rate.head = 0;
+	}
+	rate.t[rate.head] = t;
+	rate.bytes[rate.head] = bytes;
+	rate.head = (rate.head + 1) % RATE_SAMPLES;
+	if (rate.n < RATE_SAMPLES)
+		rate.n++;
+	/* The oldest sample not older than a second, else the oldest. */
+	oldest = (rate.head + RATE_SAMPLES - rate.n) % RATE_SAMPLES;
+	while (rate.n > 2 && t - rate.t[oldest] > 1.0 &&
+	       t - rate.t[(oldest + 1) % RATE_SAMPLES] >= 1.0) {
+		oldest = (oldest + 1) % RATE_SAMPLES;
+		rate.n--;
+	}
+	if (t - rate.t[oldest] <= 0.0)
+		return 0.0;
+	return (double)(bytes - rate.bytes[oldest]) / (t - rate.t[oldest]);
+}
+
+/* The last component of a wheel's name, control bytes shown as '?', cut
+ * to fit a line. */
+static const char *short_name(char *buf, size_t len, const char *s)
+{
+	const char *slash = s ? strrchr(s, '/') : NULL;
+	size_t o = 0;
+
+	s = slash ? slash + 1 : s ? s : "";
+	for (; *s && o + 1 < len; s++)
+		buf[o++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	buf[o] = '\0';
+	return buf;
+}
+
+/* One line, redrawn in place: files, MB and %, wheels for the unpack, the
+ * rate over the last second, ETA, the phase and the wheel worked on.
+ * Only on a TTY, so logs and pipes never get carriage returns. */
 static void draw_progress(void *user, const struct spoke_progress *p)
 {
 	double t = elapsed(), mb = (double)p->bytes_done / 1e6;
+	double r = rate_update(p->phase, t, p->bytes_done);
+	char name[41], wheels[48] = "", eta[32] = "";
+	const char *what = p->phase == SPOKE_PHASE_UNPACK ? "unpacking" :
+			   p->phase == SPOKE_PHASE_COMPILE ? "compiling" :
+			   "linking";
 
 	(void)user;
+	if (p->wheels_total)
+		snprintf(wheels, sizeof(wheels), "  %" PRIu64 "/%" PRIu64
+			 " wheels", p->wheels_done, p->wheels_total);
+	if (p->bytes_total > p->bytes_done && r > 0)
+		snprintf(eta, sizeof(eta), "  ETA %.0fs",
+			 (double)(p->bytes_total - p->bytes_done) / r + 0.5);
 	if (p->files_total)
 		fprintf(stderr, "\r\033[K%" PRIu64 "/%" PRIu64 " files  "
-			"%.1f/%.1f MB  %.0f files/s  %.1fs", p->files_done,
-			p->files_total, mb, (double)p->bytes_total / 1e6,
-			t > 0 ? (double)p->files_done / t : 0.0, t);
+			"%.1f/%.1f MB (%.0f%%)%s  %.1f MB/s%s  %s %s",
+			p->files_done, p->files_total, mb,
+			(double)p->bytes_total / 1e6, p->bytes_total ?
+			100.0 * (double)p->bytes_done /
+			(double)p->bytes_total : 100.0, wheels, r / 1e6, eta,
+			what, short_name(name, sizeof(name), p->current));
 	else
 		fprintf(stderr, "\r\033[K%" PRIu64 " files  %.1f MB  "
-			"%.0f files/s  %.1fs", p->files_done, mb,
-			t > 0 ? (double)p->files_done / t : 0.0, t);
+			"%.1f MB/s  %.1fs  %s %s", p->files_done, mb, r / 1e6, t,
+			what, short_name(name, sizeof(name), p->current));
 	progress.drawn = 1;
 }
 

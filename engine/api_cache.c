@@ -78,35 +78,29 @@ static int env_size(spoke_ctx *ctx, const char *var, uint64_t *out)
 	return 0;
 }
 
-struct wheel_check {
-	spoke_ctx *ctx;
-	const struct wheelname *wn;
-	const char *label;
-};
-
 /* The store's check, on the unpacked tree before it is published and on an
- * existing entry before the index names it: WHEEL and METADATA parse and
+ * existing entry before the index points at it: WHEEL and METADATA parse and
  * belong to the dist-info (wheel_open), and the file name names that
  * dist-info's distribution and version. */
 static int check_tree(void *user, const char *dir, char *err, size_t errlen)
 {
-	struct wheel_check *c = user;
+	struct wheelcache_req *c = user;
 	struct wheel w;
-	int ret = wheel_open(c->ctx, dir, c->label, &w);
+	int ret = wheel_open(c->ctx, dir, c->shown, &w);
 
 	if (ret) {
 		snprintf(err, errlen, "%s", spoke_ctx_error_message(c->ctx));
 		wheel_close(&w);
 		return ret;
 	}
-	ret = wheelname_matches(c->wn, w.distinfo);
+	ret = wheelname_matches(&c->wn, w.distinfo);
 	if (ret == 0) {
 		char shown[4 * NAME_MAX + 1];
 
 		name_escape(shown, sizeof(shown), w.distinfo);
 		snprintf(err, errlen, "%s: the file name says %s %s, but the "
-			 "wheel holds %s", c->label, c->wn->name,
-			 c->wn->version, shown);
+			 "wheel holds %s", c->shown, c->wn.name,
+			 c->wn.version, shown);
 		ret = SPOKE_E_BADWHEEL;
 	} else if (ret < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -117,27 +111,15 @@ static int check_tree(void *user, const char *dir, char *err, size_t errlen)
 	return ret;
 }
 
-int wheelcache_add(spoke_ctx *ctx, struct pool *pool, const char *whl,
-		   char **entry_dir, char key_out[65])
+int wheelcache_req_init(spoke_ctx *ctx, struct wheelcache_req *rq,
+			const char *whl, const char *sha256)
 {
-	return wheelcache_add_sha256(ctx, pool, whl, NULL, entry_dir, key_out);
-}
-
-int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
-			  const char *sha256, char **entry_dir,
-			  char key_out[65])
-{
-	struct store_add_result res;
-	struct unpack_opts o = { 0 };
-	struct wheelname wn;
-	struct wheel_check wc = { ctx, &wn, NULL };
-	struct pool *own = NULL;
-	struct store *s = NULL;
-	char err[1024] = "", shown[4 * PATH_MAX + 1], want[65];
-	struct timespec t0, t1;
 	int ret;
 
-	name_escape(shown, sizeof(shown), whl);
+	memset(rq, 0, sizeof(*rq));
+	rq->ctx = ctx;
+	rq->whl = whl;
+	name_escape(rq->shown, sizeof(rq->shown), whl);
 	if (sha256) {
 		size_t i;
 
@@ -147,81 +129,153 @@ int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
 			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 			      (c >= 'A' && c <= 'F')))
 				break;
-			want[i] = c >= 'A' && c <= 'F' ? (char)(c | 0x20) : c;
+			rq->want[i] = c >= 'A' && c <= 'F' ? (char)(c | 0x20) : c;
 		}
 		if (i != 64 || sha256[i])
 			return ctx_fail(ctx, SPOKE_E_USAGE, 0, NULL, "%s: "
 					"expected sha256 is not 64 hex digits",
-					shown);
-		want[64] = '\0';
-		o.expect_key = want;
+					rq->shown);
+		rq->want[64] = '\0';
+		rq->o.expect_key = rq->want;
 	}
-	wc.label = shown;
-	ret = wheelname_parse(whl, &wn);
+	ret = wheelname_parse(whl, &rq->wn);
 	if (ret)
 		return ctx_fail(ctx, ret == -EINVAL ? SPOKE_E_USAGE : ret,
-				-ret, NULL, "%s: %s", shown, ret == -EINVAL ?
+				-ret, NULL, "%s: %s", rq->shown, ret == -EINVAL ?
 				"not a wheel file name "
 				"(name-version[-build]-python-abi-platform.whl)"
 				: "out of memory");
-	if ((ret = env_size(ctx, "SPOKE_UNPACK_MAX", &o.max_total)) != 0 ||
-	    (ret = env_size(ctx, "SPOKE_UNPACK_RATIO", &o.max_ratio)) != 0 ||
-	    (ret = open_store(ctx, &s, 1)) != 0) {
-		wheelname_free(&wn);
+	rq->parsed = 1;
+	if ((ret = env_size(ctx, "SPOKE_UNPACK_MAX", &rq->o.max_total)) != 0 ||
+	    (ret = env_size(ctx, "SPOKE_UNPACK_RATIO", &rq->o.max_ratio)) != 0)
 		return ret;
-	}
-	if (!pool) {
-		ret = pool_create(&own, ctx->jobs);
-		if (ret) {
-			ret = ctx_fail(ctx, ret, -ret, NULL, "cannot start "
-				       "worker threads: %s", strerror(-ret));
-			goto out;
-		}
-		pool = own;
-	}
-	o.verify = ctx->verify;
-	o.pool = pool;
-	o.cancel = &ctx->cancel;
-	o.check = check_tree;
-	o.check_user = &wc;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = store_add(s, whl, &o, &res, err, sizeof(err));
-	if (!ret) {
-		/* -v of the CLI: where a wheel's files came from, and what
-		 * it cost. */
-		double secs;
+	rq->o.verify = ctx->verify;
+	rq->o.cancel = &ctx->cancel;
+	rq->o.check = check_tree;
+	rq->o.check_user = rq;
+	return 0;
+}
 
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		secs = (double)(t1.tv_sec - t0.tv_sec) +
-		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		if (res.existed)
-			ctx_log(ctx, SPOKE_LOG_INFO, "%s: cache hit in %.3f s",
-				path_basename(shown), secs);
-		else
-			ctx_log(ctx, SPOKE_LOG_INFO, "%s: unpacked into the "
-				"cache: %llu files, %.1f MB in %.3f s",
-				path_basename(shown),
-				(unsigned long long)res.st.files,
-				(double)res.st.bytes / 1e6, secs);
-	}
-	if (ret) {
-		ret = ctx_canceled(ctx) ? ctx_fail(ctx, SPOKE_E_CANCELED, 0,
-						   shown, "canceled") :
-		      fail_store(ctx, ret, shown, err);
+void wheelcache_req_free(struct wheelcache_req *rq)
+{
+	if (rq->parsed)
+		wheelname_free(&rq->wn);
+	rq->parsed = 0;
+}
+
+int wheelcache_open_store(spoke_ctx *ctx, struct store **s)
+{
+	return open_store(ctx, s, 1);
+}
+
+int wheelcache_fail(struct wheelcache_req *rq, int ret, const char *err)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", err);
+	return ctx_canceled(rq->ctx) ? ctx_fail(rq->ctx, SPOKE_E_CANCELED, 0,
+						rq->shown, "canceled") :
+	       fail_store(rq->ctx, ret, rq->shown, msg);
+}
+
+void wheelcache_log(struct wheelcache_req *rq, spoke_ctx *to, double secs)
+{
+	/* -v of the CLI: where a wheel's files came from, and what it
+	 * cost. */
+	if (rq->res.existed && !rq->res.st.files)
+		ctx_log(to, SPOKE_LOG_INFO, "%s: cache hit in %.3f s",
+			path_basename(rq->shown), secs);
+	else
+		ctx_log(to, SPOKE_LOG_INFO, "%s: unpacked into the cache: "
+			"%llu files, %.1f MB in %.3f s",
+			path_basename(rq->shown),
+			(unsigned long long)rq->res.st.files,
+			(double)rq->res.st.bytes / 1e6, secs);
+}
+
+int wheelcache_add(spoke_ctx *ctx, struct pool *pool, const char *whl,
+		   char **entry_dir, char key_out[65])
+{
+	return wheelcache_add_sha256(ctx, pool, whl, NULL, entry_dir, key_out);
+}
+
+static int add_one(spoke_ctx *ctx, struct pool *pool, const char *whl,
+		   const char *sha256, char **entry_dir, char key_out[65])
+{
+	struct wheelcache_req rq;
+	struct store_pending *pd = NULL;
+	struct pool *own = NULL;
+	struct store *s = NULL;
+	char err[1024] = "";
+	struct timespec t0, t1;
+	int ret;
+
+	/* What wheelfetch_all already did with this wheel, if anything. */
+	ret = wheelfetch_replay(ctx, whl, sha256, entry_dir, key_out);
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	ret = wheelcache_req_init(ctx, &rq, whl, sha256);
+	if (!ret)
+		ret = open_store(ctx, &s, 1);
+	if (ret)
+		goto out;
+	/* Canceled during the fetch of the whole install: stop here, with
+	 * the message a canceled unpack gives. */
+	if (ctx_canceled(ctx)) {
+		ret = wheelcache_fail(&rq, SPOKE_E_CANCELED, "");
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = store_add_begin(s, whl, &rq.o, &rq.res, &pd, err, sizeof(err));
+	if (!ret && pd) {
+		struct unpack_job *j = store_pending_job(pd);
+
+		/* Threads only for an unpack, not for a cache hit. */
+		if (!pool && unpack_ntasks(j) > 1 &&
+		    pool_create(&own, ctx->jobs) == 0)
+			pool = own;
+		if (pool && unpack_ntasks(j) > 1) {
+			/* A failed spawn is recorded in the job; run what
+			 * was queued so no task points into the job. */
+			unpack_spawn(j, pool, NULL);
+			pool_run(pool);
+		} else {
+			unpack_run_here(j);
+		}
+		ret = store_add_end(pd, err, sizeof(err));
+	}
+	if (ret) {
+		ret = wheelcache_fail(&rq, ret, err);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	wheelcache_log(&rq, ctx, (double)(t1.tv_sec - t0.tv_sec) +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (key_out)
-		memcpy(key_out, res.key, sizeof(res.key));
+		memcpy(key_out, rq.res.key, sizeof(rq.res.key));
 	if (entry_dir) {
-		ret = store_entry_path_state(s, res.key, res.verified,
+		ret = store_entry_path_state(s, rq.res.key, rq.res.verified,
 					     entry_dir);
 		if (ret)
-			ret = ctx_fail(ctx, ret, -ret, shown, "out of memory");
+			ret = ctx_fail(ctx, ret, -ret, rq.shown,
+				       "out of memory");
 	}
 out:
-	wheelname_free(&wn);
+	wheelcache_req_free(&rq);
 	pool_free(own);
 	store_close(s);
+	return ret;
+}
+
+/* The time is the install's "lookup" phase (report.h). */
+int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
+			  const char *sha256, char **entry_dir,
+			  char key_out[65])
+{
+	long long start = ctx_now_ns();
+	int ret = add_one(ctx, pool, whl, sha256, entry_dir, key_out);
+
+	atomic_fetch_add(&ctx->lookup_ns, ctx_now_ns() - start);
 	return ret;
 }
 

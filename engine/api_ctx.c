@@ -6,6 +6,7 @@
  * is engine/ctx.c.
  */
 #include "engine/ctx.h"
+#include "engine/wheelcache.h"
 #include "base/alloc.h"
 #include "io/linkops.h"
 
@@ -97,6 +98,7 @@ void spoke_ctx_free(spoke_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	wheelfetch_forget(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx->cache_dir);
 	free(ctx);

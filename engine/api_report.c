@@ -238,6 +238,18 @@ char *spoke_report_json(const spoke_report *r)
 			goto out;
 	if (add_fallbacks(root, r) || add_dists(root, r))
 		goto out;
+	if (r->has_phases) {
+		static const char *const keys[4] = { "lookup_s", "plan_s",
+						     "link_s", "finalize_s" };
+		cJSON *ph = cJSON_AddObjectToObject(root, "phases");
+
+		for (int i = 0; ph && i < 4; i++)
+			if (!cJSON_AddNumberToObject(ph, keys[i],
+						     r->phase_s[i]))
+				ph = NULL;
+		if (!ph)
+			goto out;
+	}
 	if (r->status) {
 		cJSON *e = cJSON_AddObjectToObject(root, "error");
 

@@ -5,6 +5,7 @@
  * getters are engine/api_ctx.c.
  */
 #include "engine/ctx.h"
+#include "engine/wheelcache.h"
 #include "base/fault.h"
 #include "base/name.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int fault_status;
 
@@ -37,6 +39,8 @@ int ctx_begin(spoke_ctx *ctx)
 	ctx->err_msg[0] = '\0';
 	pthread_mutex_unlock(&ctx->lock);
 	atomic_store(&ctx->cancel, 0);
+	atomic_store(&ctx->lookup_ns, 0);
+	wheelfetch_forget(ctx);
 	pthread_once(&once, fault_arm_once);
 	if (fault_status) {
 		io_fault_arm(getenv("SPOKE_FAULT"), err, sizeof(err));
@@ -88,8 +92,32 @@ out:
 	return code;
 }
 
+long long ctx_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ctx_copy_error(spoke_ctx *ctx, spoke_ctx *from)
+{
+	pthread_mutex_lock(&from->lock);
+	pthread_mutex_lock(&ctx->lock);
+	if (!ctx->failed && from->failed) {
+		ctx->failed = 1;
+		ctx->err_code = from->err_code;
+		ctx->err_errno = from->err_errno;
+		memcpy(ctx->err_path, from->err_path, sizeof(ctx->err_path));
+		memcpy(ctx->err_msg, from->err_msg, sizeof(ctx->err_msg));
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	pthread_mutex_unlock(&from->lock);
+}
+
 int ctx_end(spoke_ctx *ctx, int ret)
 {
+	wheelfetch_forget(ctx);
 	if (ret < 0 && !ctx_failed(ctx))
 		return ctx_fail(ctx, ret, ret > -4096 ? -ret : 0, NULL, NULL);
 	return ctx_code(ret);

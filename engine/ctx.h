@@ -34,6 +34,8 @@ struct spoke_ctx {
 	int err_wheel; /* plan index the error belongs to, or -1 */
 	char err_path[PATH_MAX];
 	char err_msg[PATH_MAX + 512];
+	struct wheelfetch *fetch; /* results of wheelfetch_all, or NULL */
+	atomic_llong lookup_ns;   /* this run's time finding cache entries */
 };
 
 /* Start of a run: forget the last error and any old cancel request, and
@@ -58,8 +60,13 @@ int ctx_fail(spoke_ctx *ctx, int code, int err_errno, const char *path,
  * spoke_ctx_error_code() agree. */
 int ctx_end(spoke_ctx *ctx, int ret);
 int ctx_failed(spoke_ctx *ctx);
+/* Record from's error in ctx as it stands (first one wins, as ctx_fail):
+ * a failure kept aside (wheelfetch.c) reported later exactly as made. */
+void ctx_copy_error(spoke_ctx *ctx, spoke_ctx *from);
 void ctx_log(spoke_ctx *ctx, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* CLOCK_MONOTONIC in ns: the phase timings of a run. */
+long long ctx_now_ns(void);
 static inline int ctx_canceled(spoke_ctx *ctx)
 {
 	return atomic_load_explicit(&ctx->cancel, memory_order_relaxed);

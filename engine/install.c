@@ -25,6 +25,7 @@
 #include "engine/plan.h"
 #include "engine/report.h"
 #include "engine/scripts.h"
+#include "engine/wheelcache.h"
 #include "base/alloc.h"
 
 #include <dirent.h>
@@ -51,6 +52,7 @@ struct run {
 	size_t nrm;
 	long cur;               /* wheel being validated, for the error */
 	struct bytecode *bc;    /* compiling while linking (bytecode.h) */
+	long long link_ns;      /* time in the linker (phase timings) */
 };
 
 static int nomem(spoke_ctx *ctx)
@@ -528,7 +530,11 @@ static int plan_removals(struct run *r)
 
 static int validate(struct run *r)
 {
-	int err = open_wheels(r);
+	/* Cold wheels: all unpacked at once before they are opened in order. */
+	int err = wheelfetch_all(r->ctx, r->p);
+
+	if (!err)
+		err = open_wheels(r);
 
 	if (!err && r->p->compat_check)
 		err = compat_check(r->ctx, r->p, r->wp, r->n, r->s.python);
@@ -620,8 +626,12 @@ static int link_group(struct run *r, struct envmod *m, size_t from,
 					       wp->roots[k].skip, wp->w.label);
 	}
 	envmod_link_totals(m, files, bytes);
-	if (!err)
+	if (!err) {
+		long long t0 = ctx_now_ns();
+
 		err = envmod_link_run(m);
+		r->link_ns += ctx_now_ns() - t0;
+	}
 	for (size_t i = from; i < to && !err; i++)
 		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].ngen && !err;
 		     k++)
@@ -774,6 +784,7 @@ int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 	struct env_lock *lock = NULL;
 	struct envmod *m = NULL;
 	struct run r;
+	long long t[3];
 	int ret;
 
 	if (report)
@@ -784,8 +795,10 @@ int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 		       "no wheels to install", &lock);
 	if (!r.rep)
 		return ret;
+	t[0] = ctx_now_ns();
 	if (!ret && (ret = validate(&r)) && r.cur >= 0)
 		blame(&r, r.cur);
+	t[1] = ctx_now_ns();
 	if (!ret && !plan->dry_run) {
 		ret = envmod_begin(&m, ctx, r.rep, &r.s);
 		if (!ret && plan->compile_bytecode)
@@ -796,6 +809,14 @@ int install_run(spoke_ctx *ctx, spoke_plan *plan, spoke_report **report)
 			envmod_abort(m);
 		else if (m)
 			ret = envmod_commit(m);
+	}
+	t[2] = ctx_now_ns();
+	if (!ret) {
+		long long lookup = atomic_load(&ctx->lookup_ns);
+		long long ns[4] = { lookup, t[1] - t[0] - lookup, r.link_ns,
+				    t[2] - t[1] - r.link_ns };
+
+		report_set_phases(r.rep, ctx, ns);
 	}
 	envmod_unlock(lock);
 	report_dists(&r, ret != 0);

@@ -26,7 +26,7 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void linker_progress(struct wworker *w, int final)
+void linker_progress(struct wworker *w, int final, const char *label)
 {
 	struct linker *l = w->l;
 	struct spoke_progress p = { 0 };
@@ -59,7 +59,11 @@ void linker_progress(struct wworker *w, int final)
 		p.files_done = l->files_total;
 		p.bytes_done = l->bytes_total;
 	}
+	/* The wheel a worker just linked a batch of, not the last queued. */
+	if (label)
+		l->current = label;
 	p.current = l->current;
+	p.phase = SPOKE_PHASE_LINK;
 	l->ctx->progress_fn(l->ctx->progress_user, &p);
 	pthread_mutex_unlock(&l->progress_lock);
 }
@@ -300,7 +304,8 @@ int linker_run(struct linker *l)
 		d->relpath = "";
 		d->sfd = d->dfd = -1;
 		atomic_init(&d->refs, 1);
-		l->current = r->label;
+		if (!l->current)
+			l->current = r->label;
 		ret = pool_spawn(l->pool, NULL, &d->task);
 	}
 	if (!ret) {
@@ -311,7 +316,7 @@ int linker_run(struct linker *l)
 	for (unsigned i = 0; l->workers && i < l->nworkers; i++)
 		walk_report_made(&l->workers[i]);
 	if (l->workers)
-		linker_progress(&l->workers[0], 1);
+		linker_progress(&l->workers[0], 1, NULL);
 	workers_stop(l);
 	roots_free(l);
 	pool_free(l->pool);

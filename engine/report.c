@@ -105,6 +105,18 @@ void report_dist_counts(struct spoke_report *r, uint64_t files, uint64_t bytes)
 	}
 }
 
+void report_set_phases(struct spoke_report *r, spoke_ctx *ctx,
+		       const long long ns[4])
+{
+	for (int i = 0; i < 4; i++)
+		r->phase_s[i] = ns[i] > 0 ? (double)ns[i] / 1e9 : 0.0;
+	r->has_phases = 1;
+	ctx_log(ctx, SPOKE_LOG_INFO, "phases: lookup %.3f s, plan %.3f s, "
+		"link %.3f s, finalize %.3f s", r->phase_s[REPORT_LOOKUP],
+		r->phase_s[REPORT_PLAN], r->phase_s[REPORT_LINK],
+		r->phase_s[REPORT_FINALIZE]);
+}
+
 void report_set_status(struct spoke_report *r, int status, const spoke_ctx *ctx)
 {
 	status = ctx_code(status);

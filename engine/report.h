@@ -43,7 +43,17 @@ struct spoke_report {
 	char *error_path;
 	int error_errno;
 	int error_wheel;      /* spoke_ctx_error_wheel() at the end */
+	int has_phases;       /* an install's phase split (JSON "phases") */
+	double phase_s[4];    /* enum report_phase, seconds */
 };
+
+/* Where an install's time went (CLOCK_MONOTONIC): lookup = finding (and
+ * unpacking) the cache entries, plan = validation and layout, link = the
+ * linker's runs, finalize = removals, generated files, RECORDs, commit. */
+enum report_phase { REPORT_LOOKUP, REPORT_PLAN, REPORT_LINK, REPORT_FINALIZE };
+/* Keep the split (ns per phase) and log it at info level (-v). */
+void report_set_phases(struct spoke_report *r, spoke_ctx *ctx,
+		       const long long ns[4]);
 
 struct spoke_report *report_create(void);
 int report_add_fallback(struct spoke_report *r, const char *from,

@@ -140,7 +140,7 @@ static int flush(struct wworker *w, struct wdir *d)
 	if (!ret)
 		note_made(w, w->ops, n, 1);
 	arena_reset(&w->scratch);
-	linker_progress(w, 0);
+	linker_progress(w, 0, d->root->label);
 	return ret;
 }
 

@@ -90,6 +90,6 @@ void walk_dir_task(struct pool_worker *pw, struct pool_task *t);
 /* walk.c: report the worker's unreported identities (linker.made). */
 void walk_report_made(struct wworker *w);
 /* linker.c: report progress, at most ten times a second unless final. */
-void linker_progress(struct wworker *w, int final);
+void linker_progress(struct wworker *w, int final, const char *label);
 
 #endif

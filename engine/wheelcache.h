@@ -16,8 +16,13 @@
 #define SPOKE_ENGINE_WHEELCACHE_H
 
 #include "engine/ctx.h"
+#include "engine/wheelname.h"
+#include "cache/store.h"
+
+#include <limits.h>
 
 struct pool;
+struct spoke_plan;
 
 /* pool may be NULL (one is made for the call). *entry_dir (may be NULL) is
  * the heap path of archive-v2/<key> (or <key>.unverified when verification
@@ -30,5 +35,52 @@ int wheelcache_add(spoke_ctx *ctx, struct pool *pool, const char *whl,
 int wheelcache_add_sha256(spoke_ctx *ctx, struct pool *pool, const char *whl,
 			  const char *sha256, char **entry_dir,
 			  char key_out[65]);
+
+/* ---- pieces shared with wheelfetch.c ---------------------------------- */
+
+/* One wheel's add: options, the store's check (WHEEL, METADATA, file
+ * name) and the result. Errors go to ctx. */
+struct wheelcache_req {
+	spoke_ctx *ctx;
+	const char *whl;
+	struct wheelname wn;
+	int parsed;
+	struct unpack_opts o;
+	struct store_add_result res;
+	char want[65];
+	char shown[4 * PATH_MAX + 1];
+};
+/* Parse the name and the expected sha256, read the size budget from the
+ * environment, fill rq->o (verify, cancel, check); errors recorded. The
+ * request must be freed whatever this returns. */
+int wheelcache_req_init(spoke_ctx *ctx, struct wheelcache_req *rq,
+			const char *whl, const char *sha256);
+void wheelcache_req_free(struct wheelcache_req *rq);
+int wheelcache_open_store(spoke_ctx *ctx, struct store **s);
+/* The store's failure (ret, err) recorded in rq->ctx as a single add
+ * records it ("canceled" when the context was canceled). */
+int wheelcache_fail(struct wheelcache_req *rq, int ret, const char *err);
+/* The -v line of one add, to ctx "to". */
+void wheelcache_log(struct wheelcache_req *rq, spoke_ctx *to, double secs);
+
+/*
+ * wheelfetch.c: before an install opens its wheels one by one, unpack
+ * every .whl of the plan that is not in the cache yet, all at once on one
+ * pool, largest first, each entry published when its last file is written
+ * (the store's atomic publish). Progress reports the unpack phase. A
+ * wheel that fails keeps its error, exactly as wheelcache_add would have
+ * recorded it, and the others stop; wheelcache_add then replays that error
+ * when the install reaches the wheel in plan order, so the run fails where
+ * and how it failed before (a cancel too: the next add reports it).
+ * Returns 0, or an error recorded in ctx (none today: kept for callers).
+ */
+int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p);
+/* What the fetch did with whl (the same sha256 expected): 1 and the
+ * entry (as wheelcache_add gives it) when it was added, its failure
+ * recorded into ctx and returned, or 0 when the fetch did not finish it. */
+int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
+		      char **entry_dir, char key_out[65]);
+/* Forget the fetch's results (ctx_begin, ctx_end, spoke_ctx_free). */
+void wheelfetch_forget(spoke_ctx *ctx);
 
 #endif

@@ -96,13 +96,25 @@ typedef void (*spoke_log_fn)(void *user, int level, const char *msg);
 
 /* Progress: called from worker threads (the last call may come from the
  * thread that called the run), serialised by the library (never two calls
- * at once): at the first batch linked, then at most ten times a second, and
- * once at the end, with done == total when the run succeeds. Totals are
- * fixed for a run, done counters monotonic (docs/EMBEDDING.md). */
+ * at once): at the start of each phase, then at most ten times a second,
+ * and once at the end of the phase, with done == total when it succeeds.
+ * Totals are fixed for a phase, done counters monotonic within it
+ * (docs/EMBEDDING.md). The fields after current were added later: phase
+ * says which phase the counters count; an install with .whl files not in
+ * the cache yet has an unpack phase (files and bytes written into the
+ * cache, wheels unpacked of wheels_total) before the link phase (files
+ * and bytes linked; wheels 0 of 0). */
+enum spoke_phase {
+	SPOKE_PHASE_LINK = 0,
+	SPOKE_PHASE_UNPACK,
+	SPOKE_PHASE_COMPILE
+};
 struct spoke_progress {
 	uint64_t files_done, files_total;
 	uint64_t bytes_done, bytes_total;
 	const char *current; /* wheel or tree being processed, may be NULL */
+	int phase;           /* enum spoke_phase */
+	uint64_t wheels_done, wheels_total;
 };
 typedef void (*spoke_progress_fn)(void *user, const struct spoke_progress *p);
 

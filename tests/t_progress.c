@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * t_progress - what a host embedding libspoke relies on, through spoke.h
- * alone: progress calls are never concurrent, monotonic, with fixed totals
- * that match the report and a last call at the totals; a cancel from the
- * progress callback half-way through a fresh install, and through an
- * upgrade, returns SPOKE_E_CANCELED and leaves the venv byte-identical to
- * before; two host threads with two contexts install into two venvs at
+ * alone: progress calls are never concurrent; a cold install (a .whl not
+ * in the cache) reports an unpack phase, then the link phase; within each
+ * phase the counters are monotonic with fixed totals and the phase's last
+ * call is at its totals (the link phase's match the report); a cancel from
+ * the progress callback half-way through a fresh install, through an
+ * upgrade, and half-way through the unpack of a cold install, returns
+ * SPOKE_E_CANCELED and leaves the venv byte-identical to before (and, for
+ * the unpack, no temporary in the cache); two host threads with two contexts install into two venvs at
  * once (sharing one cache); the version macros match the runtime version.
  *
  * Environments are minimal venvs (pyvenv.cfg, bin, site-packages): no
@@ -251,7 +254,9 @@ struct rec {
 	spoke_ctx *ctx;
 	atomic_int inside;   /* calls running now: must never exceed 1 */
 	int overlap;
-	int cancel_at_half;  /* cancel once files_done >= files_total / 2 */
+	int cancel_at_half;  /* cancel once files_done >= files_total / 2
+			      * (unpack: once files_done > 0) */
+	int cancel_phase;    /* ... of this phase */
 	int canceled;
 	size_t n;
 	struct spoke_progress calls[MAXCALLS];
@@ -267,8 +272,13 @@ static void on_progress(void *user, const struct spoke_progress *p)
 	if (r->n < MAXCALLS)
 		r->calls[r->n++] = *p;
 	r->had_current |= p->current != NULL;
-	if (r->cancel_at_half && !r->canceled) {
-		if (p->files_total && p->files_done * 2 >= p->files_total) {
+	if (r->cancel_at_half && !r->canceled && p->phase == r->cancel_phase) {
+		/* The unpack reports per file: at the first file done (the
+		 * start's report sleeps, so one comes before the end). */
+		int unpack = p->phase == SPOKE_PHASE_UNPACK;
+
+		if (p->files_total && (unpack ? p->files_done > 0 :
+				       p->files_done * 2 >= p->files_total)) {
 			spoke_ctx_cancel(r->ctx);
 			r->canceled = 1;
 		} else {
@@ -283,10 +293,13 @@ static void on_progress(void *user, const struct spoke_progress *p)
 	atomic_fetch_sub(&r->inside, 1);
 }
 
-static void check_monotonic(const struct rec *r, const spoke_report *rep,
-			    const char *what)
+/* Phases come in order (unpack, then link) and each is checked on its
+ * own. Returns whether an unpack phase was seen. */
+static int check_monotonic(const struct rec *r, const spoke_report *rep,
+			   const char *what)
 {
 	const struct spoke_progress *last;
+	int saw_unpack = 0;
 
 	if (r->n < 2) {
 		fprintf(stderr, "FAIL: %s: %zu progress calls\n", what, r->n);
@@ -294,23 +307,82 @@ static void check_monotonic(const struct rec *r, const spoke_report *rep,
 	}
 	CHECK(!r->overlap);
 	CHECK(r->had_current);
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0, first = 0; i < r->n; i++) {
 		const struct spoke_progress *p = &r->calls[i];
+		const struct spoke_progress *f = &r->calls[first];
 
-		CHECK_EQ(p->files_total, r->calls[0].files_total);
-		CHECK_EQ(p->bytes_total, r->calls[0].bytes_total);
+		if (p->phase != f->phase) {
+			/* unpack (1) only before link (0) */
+			CHECK_EQ(f->phase, SPOKE_PHASE_UNPACK);
+			CHECK_EQ(p->phase, SPOKE_PHASE_LINK);
+			first = i;
+			f = p;
+		}
+		saw_unpack |= p->phase == SPOKE_PHASE_UNPACK;
+		CHECK_EQ(p->files_total, f->files_total);
+		CHECK_EQ(p->bytes_total, f->bytes_total);
+		CHECK_EQ(p->wheels_total, f->wheels_total);
 		CHECK(p->files_done <= p->files_total);
 		CHECK(p->bytes_done <= p->bytes_total);
-		if (i) {
+		CHECK(p->wheels_done <= p->wheels_total);
+		if (i > first) {
 			CHECK(p->files_done >= p[-1].files_done);
 			CHECK(p->bytes_done >= p[-1].bytes_done);
+			CHECK(p->wheels_done >= p[-1].wheels_done);
+		}
+		/* The end of a phase is at its totals. */
+		if (i + 1 == r->n || p[1].phase != p->phase) {
+			CHECK_EQ(p->files_done, p->files_total);
+			CHECK_EQ(p->bytes_done, p->bytes_total);
+			CHECK_EQ(p->wheels_done, p->wheels_total);
+		}
+		if (p->phase == SPOKE_PHASE_UNPACK) {
+			CHECK(p->files_total > 0);
+			CHECK(p->wheels_total > 0);
 		}
 	}
 	last = &r->calls[r->n - 1];
-	CHECK_EQ(last->files_done, last->files_total);
-	CHECK_EQ(last->bytes_done, last->bytes_total);
+	CHECK_EQ(last->phase, SPOKE_PHASE_LINK);
 	CHECK_EQ(last->files_total, spoke_report_counter(rep, SPOKE_COUNT_FILES));
 	CHECK_EQ(last->bytes_total, spoke_report_counter(rep, SPOKE_COUNT_BYTES));
+	return saw_unpack;
+}
+
+/* A real .whl of n modules with a hashed RECORD, written by python3's
+ * zipfile; 0 when there is no python3 (the unpack checks are skipped). */
+static int make_whl(char *out, size_t len, const char *name, int n)
+{
+	char cmd[PATH_MAX * 2 + 1024];
+
+	snprintf(out, len, "%s/%s-1.0-py3-none-any.whl", tmp, name);
+	snprintf(cmd, sizeof(cmd), "python3 -c '\n"
+		 "import base64, hashlib, sys, zipfile\n"
+		 "out, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])\n"
+		 "di = name + \"-1.0.dist-info\"\n"
+		 "f = {\"%%s/m%%05d.py\" %% (name, i): (\"v = %%d\\n\" %% i * 40).encode() for i in range(n)}\n"
+		 "f[di + \"/METADATA\"] = (\"Metadata-Version: 2.1\\nName: %%s\\nVersion: 1.0\\n\" %% name).encode()\n"
+		 "f[di + \"/WHEEL\"] = b\"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n\"\n"
+		 "h = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b\"=\").decode()\n"
+		 "rec = [\"%%s,sha256=%%s,%%d\" %% (p, h(d), len(d)) for p, d in f.items()]\n"
+		 "f[di + \"/RECORD\"] = (\"\\n\".join(rec + [di + \"/RECORD,,\"]) + \"\\n\").encode()\n"
+		 "z = zipfile.ZipFile(out, \"w\", zipfile.ZIP_DEFLATED)\n"
+		 "[z.writestr(p, d) for p, d in f.items()]\n"
+		 "z.close()' '%s' '%s' %d 2>/dev/null", out, name, n);
+	return system(cmd) == 0;
+}
+
+/* Nothing left in the cache's tmp/ (an unpack's temporaries). */
+static void check_no_temps(void)
+{
+	char dir[PATH_MAX];
+	glob_t g;
+
+	snprintf(dir, sizeof(dir), "%s/cache/tmp/*", tmp);
+	if (glob(dir, 0, NULL, &g) == 0) {
+		fprintf(stderr, "FAIL: left in the cache: %s\n", g.gl_pathv[0]);
+		exit(T_FAIL);
+	}
+	globfree(&g);
 }
 
 /* ---- runs ------------------------------------------------------------------ */
@@ -370,9 +442,9 @@ static void test_version(void)
 
 static struct rec rec_a, rec_b; /* big: static */
 
-static void test_progress(const char *many)
+static void test_progress(const char *many, const char *whl)
 {
-	const char *trees[] = { many, NULL };
+	const char *trees[] = { many, whl, NULL };
 	char venv[PATH_MAX];
 	spoke_report *rep = NULL;
 	spoke_ctx *ctx = new_ctx(&rec_a, 2);
@@ -381,8 +453,9 @@ static void test_progress(const char *many)
 	make_venv(venv, sizeof(venv), "v-progress");
 	plan = new_plan(venv, trees, 1);
 	CHECK_EQ(install(ctx, plan, &rep), 0);
-	check_monotonic(&rec_a, rep, "install");
-	CHECK(rec_a.calls[0].files_total > 3000);
+	/* The .whl is new to the cache: it is unpacked first, reported. */
+	CHECK_EQ(check_monotonic(&rec_a, rep, "install"), whl != NULL);
+	CHECK(rec_a.calls[rec_a.n - 1].files_total > 3000);
 	spoke_report_free(rep);
 	spoke_plan_free(plan);
 	spoke_ctx_free(ctx);
@@ -392,7 +465,7 @@ static void test_progress(const char *many)
  * byte. before_tree (may be NULL) is installed first, so the canceled run
  * is an upgrade that replaced and removed files. */
 static void test_cancel(const char *name, const char *before_tree,
-			const char *tree)
+			const char *tree, int phase)
 {
 	const char *trees[] = { tree, NULL }, *first[] = { before_tree, NULL };
 	char venv[PATH_MAX], *before, *after;
@@ -413,6 +486,7 @@ static void test_cancel(const char *name, const char *before_tree,
 	before = manifest(venv, 0);
 	memset(&rec_b, 0, sizeof(rec_b));
 	rec_b.cancel_at_half = 1;
+	rec_b.cancel_phase = phase;
 	ctx = new_ctx(&rec_b, 1);
 	plan = new_plan(venv, trees, 0);
 	CHECK_EQ(install(ctx, plan, &rep), SPOKE_E_CANCELED);
@@ -424,12 +498,14 @@ static void test_cancel(const char *name, const char *before_tree,
 		(unsigned long long)last->files_done,
 		(unsigned long long)last->files_total);
 	CHECK(last->files_done > 0 && last->files_done < last->files_total);
+	CHECK_EQ(last->phase, phase);
 	CHECK(rep);
 	CHECK_EQ(spoke_report_dist_count(rep), 1);
 	CHECK_EQ(spoke_report_dist(rep, 0, &dname, &dver, &action), 0);
 	CHECK(!strcmp(action, "failed"));
 	after = manifest(venv, 0);
 	same_manifest(before, after, name);
+	check_no_temps();
 	free(before);
 	free(after);
 	spoke_report_free(rep);
@@ -504,6 +580,8 @@ static void test_threads(const char *many)
 int main(void)
 {
 	char many[PATH_MAX], half1[PATH_MAX], half2[PATH_MAX];
+	char whl[PATH_MAX], cold[PATH_MAX];
+	int have_whl;
 	int which = 0;
 	const char *only = getenv("T_PROGRESS_ONLY"); /* for debugging */
 
@@ -514,16 +592,25 @@ int main(void)
 	make_tree(many, sizeof(many), "spoke_many", "1.0", 3000);
 	make_tree(half1, sizeof(half1), "spoke_half", "1.0", 1024);
 	make_tree(half2, sizeof(half2), "spoke_half", "2.0", 1024);
+	have_whl = make_whl(whl, sizeof(whl), "spoke_whl", 2000) &&
+		   make_whl(cold, sizeof(cold), "spoke_cold", 3000);
+	if (!have_whl)
+		fprintf(stderr, "  no python3: unpack phase not tested\n");
 
 	test_version();
 	if (!only || !strcmp(only, "progress"))
-		test_progress(many), which++;
+		test_progress(many, have_whl ? whl : NULL), which++;
 	if (!only || !strcmp(only, "threads"))
 		test_threads(many), which++;
 	if (!only || !strcmp(only, "cancel"))
-		test_cancel("v-cancel-fresh", NULL, half1), which++;
+		test_cancel("v-cancel-fresh", NULL, half1, SPOKE_PHASE_LINK),
+		which++;
 	if (!only || !strcmp(only, "cancel-upgrade"))
-		test_cancel("v-cancel-upgrade", half1, half2), which++;
+		test_cancel("v-cancel-upgrade", half1, half2,
+			    SPOKE_PHASE_LINK), which++;
+	if (have_whl && (!only || !strcmp(only, "cancel-unpack")))
+		test_cancel("v-cancel-unpack", NULL, cold,
+			    SPOKE_PHASE_UNPACK), which++;
 	CHECK(which > 0);
 	globfree(&debian);
 	return T_PASS;

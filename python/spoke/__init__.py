@@ -154,15 +154,22 @@ E_CANCELED = -5007
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress call: counters are monotonic within a run and the last
-    call of a run that completes has done == total. current names the wheel
-    being linked (or None)."""
+    """One progress call. phase is "unpack" (a cold install writes new
+    wheels into the cache first: files and bytes written, wheels_done of
+    wheels_total) or "link" (files and bytes linked; wheels 0 of 0), later
+    perhaps "compile". Within a phase the totals are fixed, the counters
+    monotonic, and the phase's last call of a run that completes has done
+    == total. current names the wheel being unpacked or linked (or None).
+    """
 
     files_done: int
     files_total: int
     bytes_done: int
     bytes_total: int
     current: Optional[str]
+    phase: str = "link"
+    wheels_done: int = 0
+    wheels_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -283,7 +290,13 @@ class _CProgress(ctypes.Structure):
                 ("files_total", ctypes.c_uint64),
                 ("bytes_done", ctypes.c_uint64),
                 ("bytes_total", ctypes.c_uint64),
-                ("current", ctypes.c_char_p)]
+                ("current", ctypes.c_char_p),
+                ("phase", ctypes.c_int),
+                ("wheels_done", ctypes.c_uint64),
+                ("wheels_total", ctypes.c_uint64)]
+
+
+_PHASES = {0: "link", 1: "unpack", 2: "compile"}
 
 
 _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
@@ -557,7 +570,10 @@ class _Run:
             cur = c.current
             if self.progress(Progress(c.files_done, c.files_total,
                                       c.bytes_done, c.bytes_total,
-                                      _dec(cur) if cur else None)) is False:
+                                      _dec(cur) if cur else None,
+                                      _PHASES.get(c.phase, str(c.phase)),
+                                      c.wheels_done,
+                                      c.wheels_total)) is False:
                 self.lib.spoke_ctx_cancel(self.ctx)
         except BaseException as e:  # noqa: B036 - must not reach C
             if self.exc is None:

@@ -137,6 +137,8 @@ def test_install_into_fresh_venv(wheels, venv, cache):
 
 def test_progress_monotonic_and_ends_at_totals(wheels, venv, cache,
                                                tmp_path):
+    """Per phase: unpack (the .whl files new to the cache) before link,
+    fixed totals, monotonic counters, the last call at the totals."""
     tree = make_tree(tmp_path, "spoke_many", 3000)
     seen = []
 
@@ -146,18 +148,30 @@ def test_progress_monotonic_and_ends_at_totals(wheels, venv, cache,
     r = spoke.install(wheels + [str(tree)], venv=venv, cache_dir=cache,
                       jobs=2, link_mode="hardlink", progress=progress)
     assert len(seen) >= 2, seen
-    totals = {(p.files_total, p.bytes_total) for p in seen}
-    assert len(totals) == 1, "totals changed during the run: %s" % totals
-    files_total, bytes_total = totals.pop()
-    assert files_total == r.counters["files"] > 3000
-    assert bytes_total == r.counters["bytes"]
-    for a, b in zip(seen, seen[1:]):
-        assert a.files_done <= b.files_done
-        assert a.bytes_done <= b.bytes_done
-    assert all(p.files_done <= p.files_total and
-               p.bytes_done <= p.bytes_total for p in seen)
-    assert (seen[-1].files_done, seen[-1].bytes_done) == \
-        (files_total, bytes_total)
+    phases = [p.phase for p in seen]
+    assert phases == sorted(phases, key=["unpack", "link"].index), phases
+    assert phases[-1] == "link"
+    assert phases[0] == "unpack", "a fresh cache: the wheels are unpacked"
+    for phase in set(phases):
+        run = [p for p in seen if p.phase == phase]
+        totals = {(p.files_total, p.bytes_total, p.wheels_total)
+                  for p in run}
+        assert len(totals) == 1, "totals changed in %s: %s" % (phase, totals)
+        files_total, bytes_total, wheels_total = totals.pop()
+        for a, b in zip(run, run[1:]):
+            assert a.files_done <= b.files_done
+            assert a.bytes_done <= b.bytes_done
+            assert a.wheels_done <= b.wheels_done
+        assert all(p.files_done <= p.files_total and
+                   p.bytes_done <= p.bytes_total for p in run)
+        assert (run[-1].files_done, run[-1].bytes_done,
+                run[-1].wheels_done) == \
+            (files_total, bytes_total, wheels_total)
+        if phase == "unpack":
+            assert 0 < wheels_total <= len(wheels)
+        else:
+            assert files_total == r.counters["files"] > 3000
+            assert bytes_total == r.counters["bytes"]
     assert any(p.current for p in seen)
 
 
