@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/fault.h"
 #include "base/name.h"
+#include "base/path.h"
 #include "base/pool.h"
 #include "io/linkops.h"
 #include "spoke.h"
@@ -98,6 +99,15 @@ int store_resolve_dir(const char *dir, char **out)
 		*out = join(v, ".cache/spoke");
 	else
 		return -ENOENT;
+	/* Entry paths go to the linker and into manifests' callers, which
+	 * join onto absolute paths only: a relative SPOKE_CACHE_DIR is taken
+	 * from the working directory, once. */
+	if (*out && (*out)[0] != '/') {
+		char *abs = path_absolute(*out);
+
+		free(*out);
+		*out = abs;
+	}
 	return *out ? 0 : -ENOMEM;
 }
 

@@ -66,6 +66,7 @@ struct bc_run {
 	struct bc_wheel *bw;
 	size_t n;
 	unsigned long compiled, failed, cached; /* not yet reported */
+	unsigned long submitted;                /* to the compile pool */
 	uint64_t link_files, link_bytes;        /* of the finish pass */
 };
 
@@ -378,6 +379,7 @@ static int submit_cold(struct bc_run *b, struct bc_wheel *bw,
 		rq.mode = PYC_TIMESTAMP;
 		rq.user = &bw->src[i];
 		err = pyc_pool_submit(b->pool, &rq);
+		b->submitted += !err;
 		if (err == SPOKE_E_CANCELED)
 			err = ctx_fail(b->ctx, err, 0, NULL, "canceled");
 		else if (err)
@@ -727,13 +729,32 @@ int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
 	return err;
 }
 
+/* The compile phase's progress while finish waits for the workers: the
+ * linker is done by then, so these calls cannot overlap its own. */
+static void compile_progress(struct bc_run *b, unsigned long left)
+{
+	struct spoke_progress pr = { 0 };
+
+	if (!b->ctx->progress_fn)
+		return;
+	pr.phase = SPOKE_PHASE_COMPILE;
+	pr.files_total = b->submitted;
+	pr.files_done = b->submitted - (left < b->submitted ? left :
+					b->submitted);
+	b->ctx->progress_fn(b->ctx->progress_user, &pr);
+}
+
 int bytecode_finish(struct bytecode *b, struct envmod *m)
 {
+	unsigned long left;
 	int err = 0, any = 0;
 
 	if (!b || !b->pool)
 		return 0;
-	pyc_pool_wait(b->pool);
+	/* At most ten reports a second, and one at the end. */
+	while ((left = pyc_pool_wait_ms(b->pool, 100)) != 0)
+		compile_progress(b, left);
+	compile_progress(b, 0);
 	pyc_pool_free(b->pool);
 	b->pool = NULL;
 	if (ctx_canceled(b->ctx))

@@ -633,6 +633,26 @@ void pyc_pool_wait(struct pyc_pool *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+unsigned long pyc_pool_wait_ms(struct pyc_pool *p, unsigned ms)
+{
+	struct timespec until;
+	unsigned long left;
+
+	/* The condition variable runs on CLOCK_REALTIME (the default); a
+	 * clock step only makes one wait shorter or longer. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&p->lock);
+	while (p->pending &&
+	       pthread_cond_timedwait(&p->idle, &p->lock, &until) == 0)
+		;
+	left = p->pending;
+	pthread_mutex_unlock(&p->lock);
+	return left;
+}
+
 void pyc_pool_cancel(struct pyc_pool *p)
 {
 	pthread_mutex_lock(&p->lock);

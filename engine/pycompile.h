@@ -90,6 +90,8 @@ int pyc_pool_submit(struct pyc_pool *p, const struct pyc_request *req);
 
 /* Block until every request submitted so far has had its callback. */
 void pyc_pool_wait(struct pyc_pool *p);
+/* The same for at most ms milliseconds: the requests still pending. */
+unsigned long pyc_pool_wait_ms(struct pyc_pool *p, unsigned ms);
 
 /* Stop: queued requests get PYC_CANCELED; a file being compiled either
  * finishes within 50 ms or is abandoned (PYC_CANCELED, its worker killed,

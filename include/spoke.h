@@ -103,7 +103,9 @@ typedef void (*spoke_log_fn)(void *user, int level, const char *msg);
  * says which phase the counters count; an install with .whl files not in
  * the cache yet has an unpack phase (files and bytes written into the
  * cache, wheels unpacked of wheels_total) before the link phase (files
- * and bytes linked; wheels 0 of 0). */
+ * and bytes linked; wheels 0 of 0); with bytecode, a compile phase (files
+ * compiled of those sent to compile) and a second link phase (the .pyc)
+ * follow. */
 enum spoke_phase {
 	SPOKE_PHASE_LINK = 0,
 	SPOKE_PHASE_UNPACK,

@@ -42,6 +42,14 @@ for ver in ("1.0", "2.0"):
 PYEOF
 H1=$W/hab-1.0-py3-none-any.whl H2=$W/hab-2.0-py3-none-any.whl
 
+# -- a relative SPOKE_CACHE_DIR is taken from the working directory ----------
+mkdir "$TMP/rel"
+(cd "$TMP/rel" && SPOKE_CACHE_DIR=relcache "$SPOKE" install -q --venv "$V2" "$H1") 2>"$TMP/err" ||
+	fail "install with a relative SPOKE_CACHE_DIR: $(cat "$TMP/err")"
+[ -d "$TMP/rel/relcache/archive-v2" ] || fail "a relative SPOKE_CACHE_DIR was not made below the working directory"
+has "$V2" 1.0 || fail "install with a relative SPOKE_CACHE_DIR installed nothing"
+rm -rf "$V2" && $PY -m venv --without-pip "$V2" || fail "cannot re-create a venv"
+
 # -- version and help ------------------------------------------------------
 ok -V
 grep -qx "spoke [0-9]*\.[0-9]*\.[0-9]*" "$TMP/out" || fail "-V: '$(cat "$TMP/out")'"

@@ -338,6 +338,8 @@ _PROTOTYPES = {
     "spoke_plan_add_name": (_I, [_P, _S]),
     "spoke_plan_set_venv": (_I, [_P, _S]),
     "spoke_plan_set_target": (_I, [_P, _S]),
+    "spoke_plan_set_prefix": (_I, [_P, _S]),
+    "spoke_plan_set_root": (_I, [_P, _S]),
     "spoke_plan_set_scheme_path": (_I, [_P, _I, _S]),
     "spoke_plan_set_python": (_I, [_P, _S]),
     "spoke_plan_set_reinstall": (_I, [_P, _I]),
@@ -373,7 +375,8 @@ _OPTIONAL = {"spoke_plan_set_no_wait", "spoke_plan_load_json",
              "spoke_plan_add_wheel_sha256", "spoke_plan_add_cache_key",
              "spoke_plan_set_wheel_requested", "spoke_plan_set_installer",
              "spoke_plan_add_remove",
-             "spoke_plan_set_compile_bytecode"}
+             "spoke_plan_set_compile_bytecode", "spoke_plan_set_prefix",
+             "spoke_plan_set_root"}
 
 _lib_lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
@@ -764,10 +767,19 @@ class _Plan:
 
     def environment(self, venv: Optional[PathLike],
                     target: Optional[PathLike], python: Optional[PathLike],
-                    scheme: Optional[Mapping[str, PathLike]]) -> None:
+                    scheme: Optional[Mapping[str, PathLike]],
+                    prefix: Optional[PathLike] = None,
+                    root: Optional[PathLike] = None) -> None:
         lib, p, check = self.run.lib, self.plan, self.run.check
-        if venv is not None and target is not None:
-            raise _usage("venv and target exclude each other: give one")
+        if sum(x is not None for x in (venv, target, prefix)) > 1:
+            raise _usage("venv, target and prefix exclude each other: "
+                         "give one")
+        for name, value in (("prefix", prefix), ("root", root)):
+            if value is None:
+                continue
+            fn = "spoke_plan_set_" + name
+            self.need(fn, name)
+            check(getattr(lib, fn)(p, _fs(value)), name)
         if venv is not None:
             check(lib.spoke_plan_set_venv(p, _fs(venv)), "venv")
         if target is not None:
@@ -791,6 +803,8 @@ def _as_list(items: Union[PathLike, Iterable[PathLike]], what: str) -> list:
 
 def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
             target: Optional[PathLike] = None,
+            prefix: Optional[PathLike] = None,
+            root: Optional[PathLike] = None,
             python: Optional[PathLike] = None,
             scheme: Optional[Mapping[str, PathLike]] = None,
             link_mode: str = "auto", jobs: int = 0, io: str = "auto",
@@ -832,7 +846,7 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
     wheels = _as_list(wheels, "wheels")
     with _Run(progress, cancel, log) as run, _Plan(run) as plan:
         run.options(link_mode, jobs, io, verify, no_fallback, cache_dir)
-        plan.environment(venv, target, python, scheme)
+        plan.environment(venv, target, python, scheme, prefix, root)
         lib, p = run.lib, plan.plan
         urls = dict(direct_urls or {})
         for w in wheels:
@@ -868,6 +882,8 @@ def install(wheels: Iterable[PathLike], venv: Optional[PathLike] = None, *,
 
 def uninstall(names: Iterable[str], venv: Optional[PathLike] = None, *,
               target: Optional[PathLike] = None,
+              prefix: Optional[PathLike] = None,
+              root: Optional[PathLike] = None,
               python: Optional[PathLike] = None,
               scheme: Optional[Mapping[str, PathLike]] = None,
               dry_run: bool = False, no_wait: bool = False,
@@ -879,7 +895,7 @@ def uninstall(names: Iterable[str], venv: Optional[PathLike] = None, *,
     """
     names = _as_list(names, "names")
     with _Run(None, cancel, log) as run, _Plan(run) as plan:
-        plan.environment(venv, target, python, scheme)
+        plan.environment(venv, target, python, scheme, prefix, root)
         lib, p = run.lib, plan.plan
         for n in names:
             run.check(lib.spoke_plan_add_name(p, str(n).encode()),
@@ -921,6 +937,8 @@ def run_plan(plan: Union[Mapping[str, Any], str, bytes], *,
 
 def recover(venv: Optional[PathLike] = None, *,
             target: Optional[PathLike] = None,
+            prefix: Optional[PathLike] = None,
+            root: Optional[PathLike] = None,
             python: Optional[PathLike] = None,
             scheme: Optional[Mapping[str, PathLike]] = None,
             no_wait: bool = False,
@@ -931,7 +949,7 @@ def recover(venv: Optional[PathLike] = None, *,
     commit point was finished. A journal naming paths outside the
     environment raises CorruptError and is left as it is."""
     with _Run(None, None, log) as run, _Plan(run) as plan:
-        plan.environment(venv, target, python, scheme)
+        plan.environment(venv, target, python, scheme, prefix, root)
         plan.no_wait(no_wait)
         return run.run(run.lib.spoke_recover, plan.plan)
 

@@ -175,6 +175,26 @@ def test_progress_monotonic_and_ends_at_totals(wheels, venv, cache,
     assert any(p.current for p in seen)
 
 
+def test_progress_reports_compilation(wheels, venv, cache):
+    """With bytecode compiled now, a compile phase follows the first link
+    phase, its counter monotonic and ending at its total, which is what
+    the report counts as compiled or failed."""
+    seen = []
+    r = spoke.install(wheels, venv=venv, cache_dir=cache, jobs=2,
+                      compile_bytecode=True, progress=seen.append)
+    assert r.ok
+    comp = [p for p in seen if p.phase == "compile"]
+    assert comp, [p.phase for p in seen]
+    phases = [p.phase for p in seen]
+    first = phases.index("compile")
+    assert "link" in phases[:first], phases
+    assert {p.files_total for p in comp} == {comp[0].files_total}
+    assert all(a.files_done <= b.files_done for a, b in zip(comp, comp[1:]))
+    assert comp[-1].files_done == comp[-1].files_total > 0
+    assert comp[-1].files_total == (r.counters["pyc_compiled"] +
+                                    r.counters["pyc_failed"])
+
+
 def test_missing_wheel_raises_with_errno_and_path(venv, cache, tmp_path):
     before = manifest(venv)
     missing = tmp_path / "nope-1.0-py3-none-any.whl"
@@ -283,6 +303,31 @@ def test_bad_arguments_raise_usage_errors(venv):
         spoke.install("single.whl", venv=venv)
     with pytest.raises(spoke.UsageError):
         spoke.install(["x.whl"], venv=venv, target=venv)
+    with pytest.raises(spoke.UsageError):
+        spoke.install(["x.whl"], venv=venv, prefix=venv)
+
+
+def test_prefix_and_root_lay_out_as_pip(wheels, venv, cache, tmp_path):
+    # pip's --prefix layout for the venv's interpreter, and --root placing
+    # the venv's own layout below a staging directory.
+    py = str(venv / "bin" / "python")
+    xy = subprocess.run([py, "-c", "import sys; print('%d.%d' % "
+                         "sys.version_info[:2])"], check=True,
+                        capture_output=True, text=True).stdout.strip()
+    r = spoke.install(wheels, prefix=tmp_path / "pfx", python=py,
+                      cache_dir=cache)
+    assert r.ok
+    assert (tmp_path / "pfx" / "lib" / ("python" + xy) / "site-packages" /
+            "pip" / "__init__.py").is_file()
+    assert (tmp_path / "pfx" / "bin" / "pip").is_file()
+    r = spoke.install(wheels, venv=venv, root=tmp_path / "stage",
+                      cache_dir=cache)
+    assert r.ok
+    staged = tmp_path / "stage" / str(venv).lstrip("/")
+    assert (staged / "lib" / ("python" + xy) / "site-packages" / "wheel" /
+            "__init__.py").is_file()
+    assert not (venv / "lib" / ("python" + xy) / "site-packages" /
+                "wheel").exists()
 
 
 def test_cancel_from_the_callback_leaves_the_venv_as_it_was(venv, tmp_path):
