@@ -558,6 +558,9 @@ int store_add_begin(struct store *s, const char *path,
 		if (ret)
 			goto out;
 		ret = sha256_buf(pd->map, pd->len, dig);
+		/* A cold install hashes every new wheel before unpacking
+		 * them: without this, all of them stay resident at once. */
+		zip_map_release(pd->map, pd->len);
 		if (ret) {
 			errmsg_fail(ret, err, errlen, "%s: sha256 failed",
 				    pd->shown);
@@ -600,6 +603,7 @@ int store_add_begin(struct store *s, const char *path,
 	ret = zip_open_mem(&pd->z, pd->map, pd->len, name, err, errlen);
 	if (ret)
 		goto out;
+	pd->z->file_backed = 1; /* zip_map_fd's mapping */
 	store_temp_name(pd->tmp, sizeof(pd->tmp), res->key);
 	ret = mkdir_excl(s->tmpfd, pd->tmp);
 	if (!ret) {

@@ -444,6 +444,14 @@ int zip_map(const char *path, const void **map, size_t *len, char *err,
 	return ret;
 }
 
+void zip_map_release(const void *map, size_t len)
+{
+	/* Advice only: on failure the pages just stay resident. */
+	if (map && len && madvise((void *)(uintptr_t)map, len,
+				  MADV_DONTNEED) < 0)
+		return;
+}
+
 void zip_unmap(const void *map, size_t len)
 {
 	if (map)
@@ -560,10 +568,12 @@ int zip_open(struct zip **out, const char *path, char *err, size_t errlen)
 		return ret;
 	ret = zip_open_mem(out, map, len, label ? label + 1 : path, err,
 			   errlen);
-	if (ret)
+	if (ret) {
 		zip_unmap(map, len);
-	else
+	} else {
 		(*out)->owns_map = 1;
+		(*out)->file_backed = 1;
+	}
 	return ret;
 }
 

@@ -69,6 +69,9 @@ struct zip {
 	size_t n;
 	char *names;		/* storage for all entry names */
 	int owns_map;
+	/* map is a read-only mapping of the file: the pages of an entry's
+	 * compressed bytes may be given back once it is extracted. */
+	int file_backed;
 };
 
 /*
@@ -93,6 +96,9 @@ struct zip_sink {
 int zip_map(const char *path, const void **map, size_t *len, char *err,
 	    size_t errlen);
 void zip_unmap(const void *map, size_t len);
+/* Give back the resident pages of a zip_map() mapping (after hashing the
+ * whole file, say): reads fault them in again from the page cache. */
+void zip_map_release(const void *map, size_t len);
 /* The two halves of zip_map: open path read-only (fd or -errno, message
  * in err), and map the open fd whole (path only names it in messages). */
 int zip_open_file(const char *path, char *err, size_t errlen);

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #define CHUNK (256u << 10)
@@ -189,14 +191,32 @@ out:
 	return ret;
 }
 
-int zip_extract(const struct zip *z, const struct zip_entry *e,
-		struct zip_sink *s, char *err, size_t errlen)
+/* An entry's compressed bytes are read once: their pages go back after
+ * extraction, so a cold install inflating every wheel at once keeps
+ * resident what it is reading, not every wheel it has read (peak RSS
+ * counts each touched page of a mapping). Only whole pages inside the
+ * entry: the edge pages hold a neighbour's header or data. A page read
+ * again (a retried wheel) comes back from the page cache. */
+static void give_back(const struct zip *z, const struct zip_entry *e)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)(z->map + e->data_off);
+	uintptr_t b = a + (uintptr_t)e->comp_size;
+
+	a = (a + pg - 1) & ~(pg - 1);
+	b &= ~(pg - 1);
+	/* Advice only: on failure the pages just stay resident. */
+	if (z->file_backed && b > a &&
+	    madvise((void *)a, b - a, MADV_DONTNEED) < 0)
+		return;
+}
+
+static int extract(const struct zip *z, const struct zip_entry *e,
+		   struct zip_sink *s, char *err, size_t errlen)
 {
 	uint32_t crc = 0;
 	int ret;
 
-	if (e->is_dir)
-		return 0;
 	switch (e->method) {
 	case ZIP_STORED:
 		ret = emit(z, e, s, z->map + e->data_off, (size_t)e->size,
@@ -211,6 +231,18 @@ int zip_extract(const struct zip *z, const struct zip_entry *e,
 			    "%s: %s: unsupported compression method %u",
 			    z->label, e->name, e->method);
 	}
+}
+
+int zip_extract(const struct zip *z, const struct zip_entry *e,
+		struct zip_sink *s, char *err, size_t errlen)
+{
+	int ret;
+
+	if (e->is_dir)
+		return 0;
+	ret = extract(z, e, s, err, errlen);
+	give_back(z, e);
+	return ret;
 }
 
 struct mem_sink {
