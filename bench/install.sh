@@ -10,7 +10,7 @@
 #   100k   bench/gen100k.py: 100,000 files in ~200 real .whl files shaped
 #          like an ML environment (one torch-like wheel of 30,000 files,
 #          four of 5,000, many small ones)
-# Rows (docs/bench-install-draft.md says what each measures):
+# Rows (docs/BENCHMARKS.md, "Wheel installs", says what each measures):
 #   pip        pip install --no-deps --no-index --no-compile into a fresh
 #              venv like spoke's, run from another venv that has pip
 #              (Debian's bundled pip, `pip --python V/bin/python`): a venv
