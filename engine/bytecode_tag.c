@@ -8,6 +8,7 @@
  */
 #include "engine/bytecode.h"
 #include "engine/wheel.h"
+#include "engine/interp_record.h"
 #include "base/alloc.h"
 #include "base/spawn.h"
 #include "cache/record.h"
@@ -23,34 +24,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* <cache>/pytag-v1/<sha256 of the interpreter's real path, mtime and
- * size> (heap), where its cache tag is kept: asking the interpreter costs
- * a start of Python on every install (15 ms idle, 0.2 s on a loaded
- * machine), more than a warm install of a few wheels. NULL when there is
- * no cache directory or python cannot be stat'ed. */
+/* <cache>/pytag-v1/<key> (interp_record.h), where the cache tag is kept:
+ * asking the interpreter costs a start of Python on every install (15 ms
+ * idle, 0.2 s on a loaded machine), more than a warm install of a few
+ * wheels. */
 static char *tag_file(spoke_ctx *ctx, const char *python)
 {
-	char real[PATH_MAX], key[PATH_MAX + 128], hex[65], *dir = NULL, *p;
-	unsigned char md[32];
-	struct stat st;
-	int len;
-
-	if (!realpath(python, real) || stat(real, &st) < 0)
-		return NULL;
-	len = snprintf(key, sizeof(key), "%s\n%lld.%09ld\n%lld\npytag-v1",
-		       real, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		       (long long)st.st_size);
-	if (len < 0 || (size_t)len >= sizeof(key) ||
-	    sha256_buf(key, (size_t)len, md) ||
-	    store_resolve_dir(ctx->cache_dir, &dir))
-		return NULL;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	p = xmalloc(strlen(dir) + sizeof("/pytag-v1/") + 64);
-	if (p)
-		sprintf(p, "%s/pytag-v1/%s", dir, hex);
-	free(dir);
-	return p;
+	return interp_record_path(ctx, python, "pytag-v1", "pytag-v1");
 }
 
 static int tag_ok(const char *tag)

@@ -9,6 +9,7 @@
  * again. The cache is best effort: a failure to write it is not an error.
  */
 #include "engine/compat.h"
+#include "engine/interp_record.h"
 #include "base/spawn.h"
 #include "cache/record.h"
 #include "cache/store.h"
@@ -153,31 +154,10 @@ static int parse_tags(struct interp *in, char *text)
 	return n >= 2 ? 0 : -EINVAL;
 }
 
-/* <cache>/tags-v1/<key> for the interpreter (heap), or NULL when there is
- * no cache directory or the interpreter cannot be stat'ed. */
+/* <cache>/tags-v1/<key> for the interpreter (interp_record.h). */
 static char *cache_file(spoke_ctx *ctx, const char *python)
 {
-	char real[PATH_MAX], key[PATH_MAX + 128], hex[65], *dir = NULL, *p;
-	unsigned char md[32];
-	struct stat st;
-	int len;
-
-	if (!realpath(python, real) || stat(real, &st) < 0)
-		return NULL;
-	len = snprintf(key, sizeof(key), "%s\n%lld.%09ld\n%lld\n%s", real,
-		       (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-		       (long long)st.st_size, TAGS_HEADER);
-	if (len < 0 || (size_t)len >= sizeof(key) ||
-	    sha256_buf(key, (size_t)len, md) ||
-	    store_resolve_dir(ctx->cache_dir, &dir))
-		return NULL;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	p = xmalloc(strlen(dir) + sizeof("/tags-v1/") + 64);
-	if (p)
-		sprintf(p, "%s/tags-v1/%s", dir, hex);
-	free(dir);
-	return p;
+	return interp_record_path(ctx, python, "tags-v1", TAGS_HEADER);
 }
 
 static char *read_cached(const char *file)
