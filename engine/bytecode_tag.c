@@ -39,27 +39,6 @@ static int tag_ok(const char *tag)
 		       strlen(tag);
 }
 
-/* Best effort: a new file renamed into place, read whole or not at all. */
-static void tag_save(const char *file, const char *tag)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX + 64];
-	size_t len = strlen(tag);
-	int fd, ok;
-
-	snprintf(dir, sizeof(dir), "%s", file);
-	path_dirname(dir);
-	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return;
-	ok = write(fd, tag, len) == (ssize_t)len;
-	ok &= close(fd) == 0;
-	if (!ok || rename(tmp, file) < 0)
-		unlink(tmp);
-}
-
 int bytecode_tag(spoke_ctx *ctx, const char *python, char tag[64])
 {
 	char *argv[] = { (char *)python, "-I", "-S", "-c",
@@ -99,7 +78,7 @@ int bytecode_tag(spoke_ctx *ctx, const char *python, char tag[64])
 				"(not Python 3?)");
 	}
 	if (file)
-		tag_save(file, tag);
+		interp_record_save(ctx, file, tag);
 	free(file);
 	return 0;
 }

@@ -179,32 +179,6 @@ static char *read_cached(const char *file)
 	return buf;
 }
 
-/* A new file renamed into place, so a reader sees all of it or none. */
-static void write_cached(spoke_ctx *ctx, char *file, const char *text)
-{
-	char tmp[PATH_MAX + 64], *slash = strrchr(file, '/');
-	size_t len = strlen(text);
-	int fd, ok;
-
-	*slash = '\0';
-	if (mkdir(file, 0777) < 0 && errno != EEXIST) {
-		ctx_log(ctx, SPOKE_LOG_DEBUG, "cannot cache wheel tags in "
-			"'%s': %s", file, strerror(errno));
-		*slash = '/';
-		return;
-	}
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%ld-%s", file, (long)getpid(),
-		 slash + 1);
-	*slash = '/';
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return;
-	ok = write(fd, text, len) == (ssize_t)len;
-	ok &= close(fd) == 0;
-	if (!ok || rename(tmp, file) < 0)
-		unlink(tmp);
-}
-
 static int interp_load(spoke_ctx *ctx, const char *python, struct interp *in)
 {
 	char *file = cache_file(ctx, python), *text = NULL, *copy;
@@ -235,7 +209,7 @@ static int interp_load(spoke_ctx *ctx, const char *python, struct interp *in)
 				       python);
 	}
 	if (!err && file)
-		write_cached(ctx, file, text);
+		interp_record_save(ctx, file, text);
 	free(text);
 	free(file);
 	return err;

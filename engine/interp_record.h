@@ -18,4 +18,9 @@
 char *interp_record_path(spoke_ctx *ctx, const char *python,
 			 const char *subdir, const char *salt);
 
+/* Keep text in the record file (best effort: a failure only costs the
+ * next install a start of Python): a new file beside it, renamed into
+ * place, so a reader sees all of it or none. */
+void interp_record_save(spoke_ctx *ctx, const char *file, const char *text);
+
 #endif
