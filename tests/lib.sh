@@ -52,6 +52,23 @@ need_spoke_venv() {
 	"$PY" -c 'import venv' 2>/dev/null || skip "python3-venv is not installed (make deps-test)"
 }
 
+# run ARGS...: spoke with stdout in $TMP/out, stderr in $TMP/err (the
+# outer 2>/dev/null silences bash's "Killed" when a KILL fault fires);
+# ok ARGS...: the same, and it must succeed.
+run() { { "$SPOKE" "$@" >"$TMP/out" 2>"$TMP/err"; } 2>/dev/null; }
+ok() { run "$@" || { cat "$TMP/err" >&2; fail "spoke $* failed"; }; }
+
+# expect_fail WORD WHAT: the last run failed and its message has WORD.
+expect_fail() {
+	local rc=$?
+	[ "$rc" != 0 ] || fail "$2: exit 0, expected a failure"
+	grep -q -- "$1" "$TMP/err" || fail "$2: the message lacks '$1': $(cat "$TMP/err")"
+}
+
+# envm DIR: DIR's manifest without the lock file, which a killed run
+# leaves for the next run to take over.
+envm() { manifest "$1" | grep -v '^\.spoke-lock '; }
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root for loop mounts ($1)"
 }

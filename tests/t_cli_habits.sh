@@ -11,8 +11,6 @@ need_spoke_venv
 export SPOKE_CACHE_DIR=$TMP/cache
 unset VIRTUAL_ENV
 
-run() { "$SPOKE" "$@" >"$TMP/out" 2>"$TMP/err"; }
-ok() { run "$@" || { cat "$TMP/err" >&2; fail "spoke $* failed"; }; }
 has() { [ -d "$1/lib/python$XY/site-packages/hab-$2.dist-info" ]; }
 
 V=$TMP/v V2=$TMP/v2 P=$TMP/proj

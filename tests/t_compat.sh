@@ -41,8 +41,6 @@ if len(sys.argv) > 6:
     w.write_tree(os.path.join(out, "tree-" + name))
 PYEOF
 }
-run() { "$SPOKE" "$@" >"$TMP/out" 2>"$TMP/err"; }
-ok() { run "$@" || { cat "$TMP/err" >&2; fail "spoke $* failed"; }; }
 refused() { # refused WHAT EXPECTED-MESSAGE ARGS...
 	local what=$1 msg=$2
 	shift 2

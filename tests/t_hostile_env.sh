@@ -24,13 +24,6 @@ G=$TMP/gen
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$G" >/dev/null || fail "mkwheels.py good failed"
 E1=$G/trees/spoke_edge-1.0 E2=$G/trees/spoke_edge-2.0
 
-run() { { "$SPOKE" "$@" >"$TMP/out" 2>"$TMP/err"; } 2>/dev/null; }
-ok() { run "$@" || { cat "$TMP/err" >&2; fail "spoke $* failed"; }; }
-expect_fail() { # expect_fail WORD WHAT: the last run failed, its message has WORD
-	local rc=$?
-	[ "$rc" != 0 ] || fail "$2: exit 0, expected a failure"
-	grep -q -- "$1" "$TMP/err" || fail "$2: the message lacks '$1': $(cat "$TMP/err")"
-}
 journal() { # journal FILE RECORD...: a well-formed journal of one batch
 	$PY - "$@" <<'PY'
 import struct, sys
@@ -42,7 +35,6 @@ for c in payload:
 open(out, "wb").write(b"SPKJ" + struct.pack("<IQ", len(payload), h) + payload)
 PY
 }
-envm() { manifest "$1" | grep -v '^\.spoke-lock '; } # a killed run's lock file goes with the next run
 header() { echo "H2|$1|$(stat -c %d "$1")|$(stat -c %i "$1")|$(id -u)|1|0123456789abcdef|$(date +%s%N)"; }
 
 V0=$TMP/v0

@@ -12,14 +12,6 @@ G=$TMP/gen
 $PY "$ROOT/tests/wheels/mkwheels.py" good "$G" >/dev/null || fail "mkwheels.py good failed"
 E1=$G/trees/spoke_edge-1.0 E2=$G/trees/spoke_edge-2.0
 
-run() { { "$SPOKE" "$@" >"$TMP/out" 2>"$TMP/err"; } 2>/dev/null; }
-ok() { run "$@" || { cat "$TMP/err" >&2; fail "spoke $* failed"; }; }
-expect_fail() { # expect_fail WORD WHAT: the last run failed, its message has WORD
-	local rc=$?
-	[ "$rc" != 0 ] || fail "$2: exit 0, expected a failure"
-	grep -q -- "$1" "$TMP/err" || fail "$2: the message lacks '$1': $(cat "$TMP/err")"
-}
-envm() { manifest "$1" | grep -v '^\.spoke-lock '; }
 want() { [ -z "${SPOKE_REDTEAM:-}" ] || [[ " $SPOKE_REDTEAM " == *" $1 "* ]]; }
 mkwheel() { # mkwheel DIR NAME PATH=CONTENT...: an unpacked wheel tree
 	$PY - "$ROOT/tests/wheels" "$@" <<'PY' || fail "cannot make wheel $2"

@@ -26,10 +26,10 @@ FULL=0
 make_scenario
 
 exec $PY - "$SPOKE" "$TMP" "$V0" "$G/trees" "$FULL" <<'PY'
-import os, shutil, subprocess, sys, time
+import os, sys, time
 
 sys.path.insert(0, os.environ["SPOKE_TESTS_DIR"])
-from treecheck import differ, leftovers, manifest  # noqa: E402
+from treecheck import FaultRun, differ, leftovers, manifest  # noqa: E402
 
 spoke, tmp, v0, trees, full = sys.argv[1:6]
 full = full == "1"
@@ -48,37 +48,14 @@ def note(msg):
     print("  " + msg, file=sys.stderr, flush=True)
 
 
-
-
-
-def restore():
-    if os.path.lexists(V):
-        shutil.rmtree(V)
-    subprocess.run(["cp", "-a", v0, V], check=True)
+FAULTS = FaultRun(spoke, v0, V)
+restore = FAULTS.restore
+count = FAULTS.calls
 
 
 def run(args, fault=None):
-    env = dict(os.environ)
-    env.pop("SPOKE_FAULT", None)
-    if fault:
-        env["SPOKE_FAULT"] = fault
-    p = subprocess.run([spoke] + args, env=env, capture_output=True, text=True)
-    return p.returncode, p.stderr
-
-
-def count(args, op):
-    """Calls of op in a run of args: call k exists iff SPOKE_FAULT=op:k:KILL
-    kills the run."""
-    def exists(k):
-        restore()
-        return run(args, "%s:%d:KILL" % (op, k))[0] == -9
-    lo, hi = 0, 1
-    while exists(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if exists(mid) else (lo, mid)
-    return lo
+    rc, out, err = FAULTS.run(args, fault)
+    return rc, err
 
 
 def check_checks(before):
