@@ -547,16 +547,10 @@ static int validate(struct run *r)
 		r->cur = -1;
 		err = plan_removals(r);
 	}
+	/* Layouts on a pool, claims in plan order (layout_run.c). */
 	if (!err)
-		err = plan_load_sources(r->ctx, r->wp, r->n);
-	for (size_t i = 0; i < r->n && !err; i++) {
-		r->cur = (long)i;
-		if (!r->wp[i].skip)
-			err = plan_layout(r->ctx, r->p, &r->s, r->wp, i,
-					  &r->dests, &r->removing);
-	}
-	if (!err)
-		r->cur = -1;
+		err = plan_layout_all(r->ctx, r->p, &r->s, r->wp, r->n,
+				      &r->dests, &r->removing, &r->cur);
 	/* Starts the compile; execute() links its result. */
 	if (!err)
 		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
@@ -567,8 +561,8 @@ static int validate(struct run *r)
 	for (size_t i = 0; i < r->n && !err && !r->bc; i++) {
 		struct wplan *wp = &r->wp[i];
 
-		if (wp->skip || r->p->dry_run)
-			continue;
+		if (wp->skip || r->p->dry_run || wp->record_text)
+			continue; /* (formatted by its layout: layout_run.c) */
 		if (record_format(&wp->out, &wp->record_text, &wp->record_len))
 			err = nomem(r->ctx);
 		record_free(&wp->out);
