@@ -266,7 +266,7 @@ static int is_kept(const struct run *r, const char *abs)
 {
 	const struct strmap_ent *e = strmap_get(&r->dests, abs);
 
-	return e && e->kind == DEST_FILE;
+	return e && (e->kind & DEST_FILE);
 }
 
 /* Remove an installed version: its RECORD files that this run does not
@@ -576,7 +576,7 @@ static long blame_path(const struct run *r, const char *path)
 {
 	const struct strmap_ent *e = *path ? strmap_get(&r->dests, path) : NULL;
 
-	if (e && e->kind == DEST_FILE)
+	if (e && (e->kind & DEST_FILE) && e->owner >= 0)
 		return e->owner;
 	for (size_t i = 0; i < r->n && *path; i++)
 		for (size_t k = 0; k < r->wp[i].nroots; k++) {
@@ -643,10 +643,7 @@ static int execute(struct run *r, struct envmod *m)
 
 	/* Every destination, so the journal names them all before the
 	 * first change. */
-	for (size_t i = 0; i < r->dests.cap && !err; i++)
-		if (r->dests.slots[i].key)
-			err = envmod_expect(m, r->dests.slots[i].key,
-					    r->dests.slots[i].kind == DEST_DIR);
+	err = envmod_expect_map(m, &r->dests); /* shared, not copied */
 	for (size_t i = 0; i < r->n && !err; i++)
 		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].nold && !err;
 		     k++)
