@@ -5,9 +5,10 @@
  * claims in plan order), layout_src.c reads each wheel tree's manifest,
  * layout.c walks the tree as the manifest lists it and decides what is
  * linked, layout_dest.c keeps the claims of destinations and checks each
- * against the other wheels and the environment, layout_gen.c makes the files spoke writes itself
- * (rewritten scripts, launchers, INSTALLER, REQUESTED, direct_url.json and
- * the RECORD row of each). Not for use outside plan_layout().
+ * against the other wheels and the environment, layout_gen.c makes the
+ * files spoke writes itself (rewritten scripts, launchers, INSTALLER,
+ * REQUESTED, direct_url.json and the RECORD row of each). Not for use
+ * outside plan_layout().
  */
 #ifndef SPOKE_ENGINE_LAYOUT_H
 #define SPOKE_ENGINE_LAYOUT_H
