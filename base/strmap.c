@@ -4,8 +4,10 @@
  * 32-bit hash it was placed by: no malloc header per key, growing never
  * hashes a key again, and a probe compares hashes before strings (the
  * paths a run keeps share long prefixes, which strcmp would scan on every
- * collision). That lets the table fill to 3/4 before doubling: a 100,000
- * file install keeps two such maps of every destination.
+ * collision). That lets the table fill to 3/4 before doubling. Keys may
+ * also be made ahead, on other threads (strmap_keys_add), and entered
+ * without a copy: an install's layouts find its 100,000 destinations on a
+ * pool, and the map of them adopts the memory they were listed in.
  */
 #include "base/strmap.h"
 #include "base/alloc.h"
@@ -63,9 +65,8 @@ static char *key_copy(struct strmap *m, const char *key, uint32_t h)
 	return p + sizeof(h);
 }
 
-static int strmap_grow(struct strmap *m)
+static int strmap_resize(struct strmap *m, size_t cap)
 {
-	size_t cap = m->cap ? m->cap * 2 : 256;
 	struct strmap_ent *slots = xcalloc(cap, sizeof(*slots));
 
 	if (!slots)
@@ -101,20 +102,129 @@ static struct strmap_ent *find(const struct strmap *m, const char *key,
 	return NULL;
 }
 
-int strmap_put(struct strmap *m, const char *key, struct strmap_ent **ent)
+static int strmap_grow(struct strmap *m)
 {
-	uint32_t h = hash_str(key);
+	return strmap_resize(m, m->cap ? m->cap * 2 : 256);
+}
+
+int strmap_reserve(struct strmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 256;
+
+	while (n * 4 > cap * 3)
+		cap *= 2;
+	return cap > m->cap ? strmap_resize(m, cap) : 0;
+}
+
+static int put(struct strmap *m, const char *key, uint32_t h, int copy,
+	       struct strmap_ent **ent)
+{
 	size_t j;
 
 	if ((m->n + 1) * 4 > m->cap * 3 && strmap_grow(m))
 		return -ENOMEM;
 	if ((*ent = find(m, key, h, &j)))
 		return 0;
-	if (!(m->slots[j].key = key_copy(m, key, h)))
+	if (!copy)
+		m->slots[j].key = (char *)key;
+	else if (!(m->slots[j].key = key_copy(m, key, h)))
 		return -ENOMEM;
 	m->n++;
 	*ent = &m->slots[j];
 	return 1;
+}
+
+int strmap_put(struct strmap *m, const char *key, struct strmap_ent **ent)
+{
+	return put(m, key, hash_str(key), 1, ent);
+}
+
+int strmap_put_made(struct strmap *m, const char *key,
+		    struct strmap_ent **ent)
+{
+	return put(m, key, key_hash(key), 0, ent);
+}
+
+/* A chunk with room for need bytes. */
+static struct strmap_chunk *chunk_new(size_t need)
+{
+	size_t size = need > CHUNK_SIZE ? need : CHUNK_SIZE;
+	struct strmap_chunk *c = xmalloc(sizeof(*c) + size);
+
+	if (c) {
+		c->next = NULL;
+		c->used = 0;
+		c->size = size;
+	}
+	return c;
+}
+
+char *strmap_keys_add(struct strmap_keys *ks, const char *key, size_t extra)
+{
+	uint32_t h = hash_str(key);
+	size_t len = strlen(key), need = sizeof(h) + len + 1 + extra;
+	struct strmap_chunk *c = ks->tail;
+	char *p;
+
+	if (!c || c->size - c->used < need) {
+		if (!(c = chunk_new(need)))
+			return NULL;
+		if (ks->tail)
+			ks->tail->next = c;
+		else
+			ks->head = c;
+		ks->tail = c;
+	}
+	p = c->data + c->used;
+	c->used += need;
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + sizeof(h), key, len + 1);
+	return p + sizeof(h);
+}
+
+const char *strmap_keys_next(const struct strmap_keys *ks,
+			     struct strmap_keys_it *it, size_t extra)
+{
+	const char *key;
+
+	if (!it->c) {
+		it->c = ks->head;
+		it->off = 0;
+	}
+	while (it->c && it->off >= it->c->used) {
+		it->c = it->c->next;
+		it->off = 0;
+	}
+	if (!it->c)
+		return NULL;
+	key = it->c->data + it->off + sizeof(uint32_t);
+	it->off += sizeof(uint32_t) + strlen(key) + 1 + extra;
+	return key;
+}
+
+void strmap_adopt(struct strmap *m, struct strmap_keys *ks)
+{
+	if (!ks->head)
+		return;
+	/* After the map's current chunk, which key_copy goes on filling. */
+	if (m->chunks) {
+		ks->tail->next = m->chunks->next;
+		m->chunks->next = ks->head;
+	} else {
+		m->chunks = ks->head;
+	}
+	ks->head = ks->tail = NULL;
+}
+
+void strmap_keys_free(struct strmap_keys *ks)
+{
+	while (ks->head) {
+		struct strmap_chunk *c = ks->head;
+
+		ks->head = c->next;
+		free(c);
+	}
+	ks->tail = NULL;
 }
 
 struct strmap_ent *strmap_get(const struct strmap *m, const char *key)

@@ -264,6 +264,20 @@ static struct record_row *grow(struct record *r)
 	return memset(&r->rows[r->n], 0, sizeof(r->rows[0]));
 }
 
+int record_reserve(struct record *r, size_t n)
+{
+	struct record_row *rows;
+
+	if (n <= r->cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*rows) ||
+	    !(rows = xrealloc(r->rows, n * sizeof(*rows))))
+		return -ENOMEM;
+	r->rows = rows;
+	r->cap = n;
+	return 0;
+}
+
 /* Validate and append, taking ownership of path (freed on failure). */
 static int add_owned(struct record *r, char *path, const char *algo,
 		     const void *digest, size_t digest_len, int64_t size)
@@ -385,6 +399,25 @@ int record_parse(const char *buf, size_t len, struct record *out, char *err,
 	s = xmalloc(len + 1);
 	if (!s)
 		return -ENOMEM;
+	/* One row per line end at most (a quoted newline or a blank line
+	 * only makes it more): the rows of a 30,000-file RECORD are
+	 * allocated once, not doubled (and copied) ten times. */
+	if (len > 0) {
+		size_t lines = 1;
+
+		for (const char *c = buf, *end = buf + len;
+		     (c = memchr(c, '\n', (size_t)(end - c))); c++)
+			lines++;
+		if (lines == 1)
+			for (size_t i = 0; i < len; i++)
+				lines += buf[i] == '\r';
+		if (lines > SIZE_MAX / sizeof(*out->rows) ||
+		    !(out->rows = xmalloc(lines * sizeof(*out->rows)))) {
+			free(s);
+			return -ENOMEM;
+		}
+		out->cap = lines;
+	}
 	while (pos < len) {
 		struct field f[3];
 		size_t nf = 0, sp = 0, row_line = line;
@@ -523,6 +556,14 @@ int record_format(const struct record *r, char **out, size_t *outlen)
 		s[o++] = '\n';
 	}
 	s[o] = '\0';
+	/* cap is the worst case, about twice the text: give the rest back
+	 * (a run keeps every wheel's text until its RECORD is written). */
+	if (o + 1 < cap) {
+		char *t = xrealloc(s, o + 1);
+
+		if (t)
+			s = t;
+	}
 	*out = s;
 	*outlen = o;
 	return 0;

@@ -48,6 +48,8 @@ int record_parse(const char *buf, size_t len, struct record *out, char *err,
 		 size_t errlen);
 /* Release the rows; *r is left empty and reusable. Accepts NULL. */
 void record_free(struct record *r);
+/* Room for n rows in all without moving them: 0 or -ENOMEM. */
+int record_reserve(struct record *r, size_t n);
 /* Append a row (path copied). algo may be NULL or "" for no hash; size -1
  * for none. 0, -EINVAL (bad algo name or digest length) or -ENOMEM. */
 int record_add(struct record *r, const char *path, const char *algo,

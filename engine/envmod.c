@@ -46,6 +46,8 @@ enum {
 	K_DONE = 8,   /* classified */
 	K_NEW = 16,   /* created by this run (journaled, or below a D) */
 };
+_Static_assert((int)K_FILE == (int)DEST_FILE && (int)K_DIR == (int)DEST_DIR,
+	       "envmod_expect_map takes the layout's kinds as they are");
 
 struct envop {
 	char *path;
@@ -68,7 +70,9 @@ struct envmod {
 	const struct scheme *s;
 	struct linker *linker;
 	struct txn *txn;
-	struct strmap known;
+	struct strmap *known;     /* own_known, or the caller's map
+				   * (envmod_expect_map) */
+	struct strmap own_known;
 	int classified;
 	struct envop *ops;
 	size_t nops, recorded, done;
@@ -217,6 +221,7 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 	m->ctx = ctx;
 	m->rep = rep;
 	m->s = s;
+	m->known = &m->own_known;
 	dirfd_init(&m->dc);
 	err = make_outer_parents(ctx, s);
 	if (!err)
@@ -245,12 +250,14 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
 static struct strmap_ent *know(struct envmod *m, const char *path)
 {
 	struct strmap_ent *e;
-	int r = strmap_put(&m->known, path, &e);
+	int r = strmap_put(m->known, path, &e);
 
 	if (r < 0)
 		return NULL;
-	if (r == 1)
-		e->kind = e->owner = 0;
+	if (r == 1) {
+		e->kind = 0;
+		e->owner = -1; /* no wheel's (a map shared by expect_map) */
+	}
 	return e;
 }
 
@@ -293,7 +300,7 @@ static int classify(struct envmod *m, struct strmap_ent *e)
 	e->kind |= K_DONE;
 	snprintf(parent, sizeof(parent), "%s", e->key);
 	path_dirname(parent);
-	pe = strmap_get(&m->known, parent);
+	pe = strmap_get(m->known, parent);
 	if (pe && (pe->kind & (K_FILE | K_DIR)) && !(pe->kind & K_DONE) &&
 	    (err = classify(m, pe)))
 		return err;
@@ -340,8 +347,8 @@ static int classify_all(struct envmod *m)
 	m->classified = 1;
 	/* classify() only reads the map and sets flags, so iterating its
 	 * slots while it runs is safe. */
-	for (size_t i = 0; i < m->known.cap && !err; i++) {
-		struct strmap_ent *e = &m->known.slots[i];
+	for (size_t i = 0; i < m->known->cap && !err; i++) {
+		struct strmap_ent *e = &m->known->slots[i];
 
 		if (e->key && (e->kind & (K_FILE | K_DIR)) &&
 		    !(e->kind & K_DONE))
@@ -370,6 +377,28 @@ int envmod_expect(struct envmod *m, const char *path, int is_dir)
 	return m->classified ? classify(m, e) : 0;
 }
 
+int envmod_expect_map(struct envmod *m, struct strmap *map)
+{
+	if (m->classified || m->own_known.n)
+		return ctx_fail(m->ctx, SPOKE_E_USAGE, 0, NULL, "internal: "
+				"envmod_expect_map after other paths");
+	for (size_t i = 0; i < map->cap; i++) {
+		struct strmap_ent *e = &map->slots[i];
+
+		if (!e->key)
+			continue;
+		/* As envmod_expect: the last line before the journal. */
+		if (scheme_reserved(m->s, e->key))
+			return ctx_fail(m->ctx, SPOKE_E_UNSAFE_PATH, 0, e->key,
+					"refusing to write '%s': names "
+					"beginning with '.spoke' are reserved "
+					"for spoke's own files", e->key);
+		e->kind &= K_FILE | K_DIR;
+	}
+	m->known = map;
+	return 0;
+}
+
 /* A path about to be created that may not have been announced (a
  * caller's extra file, a linker root's missing parents): announce it and
  * every ancestor below the deepest one that is announced or exists. */
@@ -384,7 +413,7 @@ static int expect_created(struct envmod *m, const char *path, int is_dir)
 	snprintf(p, sizeof(p), "%s", path);
 	do {
 		path_dirname(p);
-		e = strmap_get(&m->known, p);
+		e = strmap_get(m->known, p);
 	} while (strcmp(p, "/") != 0 && !(e && (e->kind & (K_FILE | K_DIR))) &&
 		 !(stat(p, &st) == 0 && S_ISDIR(st.st_mode)));
 	/* Top down, so every parent is known before its child. */
@@ -529,7 +558,7 @@ static int dir_whole(struct envmod *m, const struct envop *op,
 			yes = strmap_get(whole, child) != NULL;
 			continue;
 		}
-		e = strmap_get(&m->known, child);
+		e = strmap_get(m->known, child);
 		yes = e && (e->kind & K_QUEUED) && !(e->kind & (K_FILE | K_DIR));
 	}
 	closedir(dir);
@@ -730,11 +759,17 @@ void envmod_link_totals(struct envmod *m, uint64_t files, uint64_t bytes)
 static int make_dirs(struct envmod *m, const char *path, int self, int phase)
 {
 	char p[PATH_MAX];
+	struct stat st;
 	int opened = 0;
 
 	snprintf(p, sizeof(p), "%s", path);
 	if (!self)
 		path_dirname(p);
+	/* Most often the directory is there already (a generated file in a
+	 * dist-info directory the linker made): one stat instead of an
+	 * access and a mkdir for every component from the root. */
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	for (char *s = p + 1;; s++) {
 		struct objid id;
 		char c = *s;
@@ -872,7 +907,7 @@ static void envmod_free(struct envmod *m)
 	for (size_t i = 0; i < m->nops; i++)
 		free(m->ops[i].path);
 	free(m->ops);
-	strmap_free(&m->known);
+	strmap_free(&m->own_known);
 	free(m);
 }
 

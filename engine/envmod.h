@@ -30,6 +30,7 @@
 #include "engine/ctx.h"
 #include "engine/report.h"
 #include "engine/scheme.h"
+#include "base/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,15 @@ int envmod_begin(struct envmod **out, spoke_ctx *ctx, struct spoke_report *rep,
  * directory. Announce every destination before the first change (paths
  * announced later cost a journal write each). */
 int envmod_expect(struct envmod *m, const char *path, int is_dir);
+
+/* envmod_expect of every key of map at once (kind DEST_FILE or DEST_DIR,
+ * engine/plan.h), without a copy: envmod keeps map as its own map of the
+ * paths it knows, adding flags above those two bits to the kinds and
+ * entries (owner -1) for other paths it meets. So the caller keeps map
+ * until envmod_commit or envmod_abort, reads a kind as kind & DEST_FILE
+ * or DEST_DIR, and holds no entry pointer across an envmod call. Only as
+ * the first announcement. */
+int envmod_expect_map(struct envmod *m, struct strmap *map);
 
 /* Queue src -> dst for the next envmod_link_run (see linker_add_tree).
  * A dst that already exists keeps its own mode (the linker would give it

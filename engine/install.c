@@ -266,7 +266,7 @@ static int is_kept(const struct run *r, const char *abs)
 {
 	const struct strmap_ent *e = strmap_get(&r->dests, abs);
 
-	return e && e->kind == DEST_FILE;
+	return e && (e->kind & DEST_FILE);
 }
 
 /* Remove an installed version: its RECORD files that this run does not
@@ -547,16 +547,10 @@ static int validate(struct run *r)
 		r->cur = -1;
 		err = plan_removals(r);
 	}
+	/* Layouts on a pool, claims in plan order (layout_run.c). */
 	if (!err)
-		err = plan_load_sources(r->ctx, r->wp, r->n);
-	for (size_t i = 0; i < r->n && !err; i++) {
-		r->cur = (long)i;
-		if (!r->wp[i].skip)
-			err = plan_layout(r->ctx, r->p, &r->s, r->wp, i,
-					  &r->dests, &r->removing);
-	}
-	if (!err)
-		r->cur = -1;
+		err = plan_layout_all(r->ctx, r->p, &r->s, r->wp, r->n,
+				      &r->dests, &r->removing, &r->cur);
 	/* Starts the compile; execute() links its result. */
 	if (!err)
 		err = bytecode_prepare(r->ctx, r->p, &r->s, r->wp, r->n,
@@ -567,8 +561,8 @@ static int validate(struct run *r)
 	for (size_t i = 0; i < r->n && !err && !r->bc; i++) {
 		struct wplan *wp = &r->wp[i];
 
-		if (wp->skip || r->p->dry_run)
-			continue;
+		if (wp->skip || r->p->dry_run || wp->record_text)
+			continue; /* (formatted by its layout: layout_run.c) */
 		if (record_format(&wp->out, &wp->record_text, &wp->record_len))
 			err = nomem(r->ctx);
 		record_free(&wp->out);
@@ -582,7 +576,7 @@ static long blame_path(const struct run *r, const char *path)
 {
 	const struct strmap_ent *e = *path ? strmap_get(&r->dests, path) : NULL;
 
-	if (e && e->kind == DEST_FILE)
+	if (e && (e->kind & DEST_FILE) && e->owner >= 0)
 		return e->owner;
 	for (size_t i = 0; i < r->n && *path; i++)
 		for (size_t k = 0; k < r->wp[i].nroots; k++) {
@@ -649,10 +643,7 @@ static int execute(struct run *r, struct envmod *m)
 
 	/* Every destination, so the journal names them all before the
 	 * first change. */
-	for (size_t i = 0; i < r->dests.cap && !err; i++)
-		if (r->dests.slots[i].key)
-			err = envmod_expect(m, r->dests.slots[i].key,
-					    r->dests.slots[i].kind == DEST_DIR);
+	err = envmod_expect_map(m, &r->dests); /* shared, not copied */
 	for (size_t i = 0; i < r->n && !err; i++)
 		for (size_t k = 0; !r->wp[i].skip && k < r->wp[i].nold && !err;
 		     k++)

@@ -16,12 +16,15 @@
 #include "base/alloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static pthread_mutex_t pyver_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int layout_nomem(spoke_ctx *ctx)
 {
@@ -129,7 +132,7 @@ static int walk_file(struct walker *wk, const struct mf_ent *e, int efd,
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, wk->wrel,
 				"wheel '%s': '%s' is not listed in its RECORD",
 				wk->wp->w.label, layout_esc(wk, 0, wk->wrel));
-	if (e->type == MF_FILE && row && row->size >= 0 && wk->ctx->verify &&
+	if (e->type == MF_FILE && row && row->size >= 0 && wk->run->verify &&
 	    row->size != e->size)
 		return ctx_fail(wk->ctx, SPOKE_E_HASH, 0, wk->wrel,
 				"wheel '%s': '%s' has %lld bytes, RECORD says "
@@ -258,7 +261,9 @@ static int walk_dir(struct walker *wk, size_t first, size_t end, int efd,
 	     i = ents[i].type == MF_DIR ? ents[i].end : i + 1) {
 		const char *name = ents[i].name;
 
-		if (ctx_canceled(wk->ctx))
+		if (ctx_canceled(wk->run) ||
+		    (wk->stop && atomic_load_explicit(wk->stop,
+						      memory_order_relaxed)))
 			return ctx_fail(wk->ctx, SPOKE_E_CANCELED, 0, NULL,
 					"canceled");
 		if (len + strlen(name) + 2 >= sizeof(wk->wrel))
@@ -483,20 +488,29 @@ static int check_unseen(struct walker *wk)
 	return 0;
 }
 
-static int layout(struct walker *wk)
+int layout_walk(struct walker *wk)
 {
 	struct wheel *w = &wk->wp->w;
 	const char *pyver = NULL;
 	char why[PATH_MAX + 32];
 	int err;
 
+	/* A row per file of the wheel's RECORD, and a few generated: the
+	 * rows of a large wheel are not moved a dozen times as they grow. */
+	if (record_reserve(&wk->wp->out, w->rec.n + 8))
+		return layout_nomem(wk->ctx);
 	snprintf(why, sizeof(why), "wheel '%s'", w->label);
 	err = scheme_dir(wk->ctx, wk->s, w->root_purelib ?
 			 SPOKE_SCHEME_PURELIB : SPOKE_SCHEME_PLATLIB, why,
 			 &wk->wp->lib);
-	if (!err && scripts_needs_pyver(w->eps, w->neps))
+	/* The interpreter's version is asked once, by the first wheel that
+	 * needs it; the scheme keeps it for the others. */
+	if (!err && scripts_needs_pyver(w->eps, w->neps)) {
+		pthread_mutex_lock(&pyver_lock);
 		err = scheme_pyver(wk->ctx, wk->s, "the pip and easy_install "
 				   "entry points", &pyver);
+		pthread_mutex_unlock(&pyver_lock);
+	}
 	if (!err && scripts_expand(w->eps, w->neps, pyver, &wk->launchers,
 				   &wk->nlaunchers))
 		err = layout_nomem(wk->ctx);
@@ -508,43 +522,5 @@ static int layout(struct walker *wk)
 		err = check_unseen(wk);
 	if (!err)
 		err = layout_gen_files(wk);
-	return err;
-}
-
-int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
-		struct wplan *wp, size_t i, struct strmap *dests,
-		const struct strmap *removing)
-{
-	struct walker *wk;
-	char msg[PATH_MAX + 256];
-	int err = plan_wheel_source(&wp[i], msg, sizeof(msg));
-
-	if (err)
-		return ctx_fail(ctx, err == -ENOMEM ? SPOKE_E_NOMEM : err,
-				err < 0 ? -err : 0, wp[i].w.dir, "wheel '%s': %s",
-				wp[i].w.label, msg);
-	if (!(wk = xcalloc(1, sizeof(*wk))))
-		return layout_nomem(ctx);
-	wk->mf = wp[i].src;
-	wk->ctx = ctx;
-	wk->p = p;
-	wk->s = s;
-	wk->all = wp;
-	wk->wp = &wp[i];
-	wk->index = (int)i;
-	wk->dests = dests;
-	wk->removing = removing;
-	wk->seen = xcalloc(wp[i].w.rec.n + 1, 1);
-	err = wk->seen ? layout(wk) : layout_nomem(ctx);
-	scripts_free_eps(wk->launchers, wk->nlaunchers);
-	free(wk->seen);
-	free(wk);
-	/* Laid out: the names are in the map and the roots now, the rows
-	 * in wp->out; the wheel's RECORD is not needed again. */
-	record_index_free(&wp[i].w.idx);
-	record_free(&wp[i].w.rec);
-	manifest_free(wp[i].src);
-	free(wp[i].src);
-	wp[i].src = NULL;
 	return err;
 }

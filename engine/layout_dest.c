@@ -6,6 +6,9 @@
  * are found before anything is written; and every destination is checked
  * against what the environment already holds, with the files the upgrade
  * removes first counted as gone. Also the RECORD row of a destination.
+ * A wheel's layout (which may run on any thread) keeps its claims in a
+ * list; plan_layout_claim() enters them in the map in plan order, so the
+ * first collision is the one a serial walk would meet.
  */
 #include "engine/layout.h"
 #include "base/alloc.h"
@@ -122,16 +125,43 @@ static int foreign_distinfo(const struct walker *wk, const char *dest)
 	return 0;
 }
 
-/* Claim dest for this wheel. Directories may be claimed any number of
- * times; a file only once, except that with --allow-overwrite a later
- * wheel may take a file of an earlier one: it then becomes a barrier, so it
- * is linked in a later pool run and wins deterministically. No wheel may
- * claim a name spoke keeps for itself (scheme_reserved). */
+/* A wheel's claims: its destinations, copied and hashed on the layout's
+ * thread, each with its kind in the byte after its NUL; the map adopts
+ * their memory as its keys (strmap_keys), so a destination is copied
+ * once, not once for the list and again for the map. */
+static int claim_keep(struct walker *wk, const char *dest, int kind)
+{
+	char *key = strmap_keys_add(&wk->wp->claims, dest, 1);
+
+	if (!key)
+		return layout_nomem(wk->ctx);
+	key[strlen(key) + 1] = (char)kind;
+	return 0;
+}
+
+int layout_claims_each(struct walker *wk,
+		       int (*fn)(struct walker *, const char *, int))
+{
+	struct strmap_keys_it it = { 0 };
+	const char *dest;
+	int err = 0;
+
+	while (!err && (dest = strmap_keys_next(&wk->wp->claims, &it, 1)))
+		err = fn(wk, dest, dest[strlen(dest) + 1]);
+	return err;
+}
+
+void layout_claims_free(struct wplan *wp)
+{
+	strmap_keys_free(&wp->claims);
+}
+
+/* Claim dest for this wheel. No wheel may claim a name spoke keeps for
+ * itself (scheme_reserved) or another distribution's metadata: both are
+ * known from dest alone, so they fail here, in the wheel's own walk. The
+ * rest needs the other wheels and happens in layout_claim_merge(). */
 int layout_claim(struct walker *wk, const char *dest, int kind)
 {
-	struct strmap_ent *e;
-	int r;
-
 	if (scheme_reserved(wk->s, dest))
 		return ctx_fail(wk->ctx, SPOKE_E_BADWHEEL, 0, dest,
 				"wheel '%s' would write '%s': a name beginning "
@@ -145,7 +175,20 @@ int layout_claim(struct walker *wk, const char *dest, int kind)
 				"distribution's .dist-info directory",
 				layout_label(wk, wk->index),
 				layout_esc(wk, 1, dest));
-	r = strmap_put(wk->dests, dest, &e);
+	return claim_keep(wk, dest, kind);
+}
+
+/* Enter a claim in the run's map, in plan order. Directories may be
+ * claimed any number of times; a file only once, except that with
+ * --allow-overwrite a later wheel may take a file of an earlier one: it
+ * then becomes a barrier, so it is linked in a later pool run and wins
+ * deterministically. */
+int layout_claim_merge(struct walker *wk, const char *dest, int kind)
+{
+	struct strmap_ent *e;
+	int r;
+
+	r = strmap_put_made(wk->dests, dest, &e);
 	if (r < 0)
 		return layout_nomem(wk->ctx);
 	if (r == 1) {

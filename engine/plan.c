@@ -5,6 +5,7 @@
  * public object are in api_plan.c, the layout walk in layout.c.
  */
 #include "engine/plan.h"
+#include "engine/layout.h"
 #include "engine/wheelcache.h"
 #include "cache/manifest.h"
 #include "cache/store.h"
@@ -129,6 +130,8 @@ void wplan_free(struct wplan *wp)
 	free(wp->record_text);
 	free(wp->record_path);
 	strmap_free(&wp->nfc_alias);
+	layout_claims_free(wp);
+	spoke_ctx_free(wp->lerr);
 	if (wp->src)
 		manifest_free(wp->src);
 	free(wp->src);

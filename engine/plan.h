@@ -18,6 +18,7 @@
 #include "engine/wheel.h"
 #include "base/strmap.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -94,6 +95,12 @@ struct wplan {
 	uint64_t files, bytes; /* what the linker will materialise */
 	struct manifest *src; /* the tree's manifest (plan_wheel_source) */
 	int cached;         /* the tree is a cache entry (its manifest kept) */
+	/* Between plan_layout_wheel() and plan_layout_claim(): every
+	 * destination the layout claimed, in order (layout_dest.c), and its
+	 * failure, kept aside until it is this wheel's turn. */
+	struct strmap_keys claims;
+	int lfail;          /* the layout's error code, or 0 */
+	spoke_ctx *lerr;    /* its message (NULL: out of memory) */
 	/* Wheel 0 only: the destinations of the run whose name is not in
 	 * Unicode NFC, by their NFC form (layout_dest.c). It lives here
 	 * because plan_layout() has no run-wide state of its own. */
@@ -113,10 +120,35 @@ int plan_load_sources(spoke_ctx *ctx, struct wplan *wp, size_t n);
 /* Lay out wheel i of wp (its manifest loaded first if not yet): fill roots, gen, out, record_path, and claim its
  * destinations in dests (conflicts with earlier wheels are errors, or with
  * allow_overwrite make this wheel a barrier). removing: files the upgrade
- * removes first, which may stand where this wheel puts a directory. */
+ * removes first, which may stand where this wheel puts a directory.
+ * The same as plan_layout_wheel() then plan_layout_claim(). */
 int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
 		struct wplan *wp, size_t i, struct strmap *dests,
 		const struct strmap *removing);
+/* The two halves of plan_layout. plan_layout_wheel() does everything that
+ * needs no other wheel (the walk, RECORD, the environment checks, the
+ * generated files) and keeps its destinations and its failure in wp[i]:
+ * it records nothing in ctx (only reads its options and cancel flag), so
+ * it may run for distinct i on any threads at once. plan_layout_claim()
+ * then enters them in dests, in plan order (i ascending), and reports
+ * the first collision or, if none came before it, the layout's own
+ * failure: the same error, with the same message, as the serial walk.
+ * stop (may be NULL): when set, a running layout gives up early. */
+void plan_layout_wheel(spoke_ctx *ctx, const struct spoke_plan *p,
+		       struct scheme *s, struct wplan *wp, size_t i,
+		       const struct strmap *removing, atomic_int *stop);
+int plan_layout_claim(spoke_ctx *ctx, const struct spoke_plan *p,
+		      struct scheme *s, struct wplan *wp, size_t i,
+		      struct strmap *dests);
+/* Every wheel of wp[0..n) that is not skipped: manifests and layouts on a
+ * pool of ctx->jobs threads (the biggest wheel first), claims entered in
+ * plan order as soon as the wheels before are in. 0, or the error of the
+ * wheel a serial run of plan_layout() would have failed at (*failed: its
+ * index, else -1). */
+int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
+		    struct scheme *s, struct wplan *wp, size_t n,
+		    struct strmap *dests, const struct strmap *removing,
+		    long *failed);
 void wplan_free(struct wplan *wp);
 
 /* For "x.cpython-311.pyc" or "x.cpython-311.opt-1.pyc": the length of

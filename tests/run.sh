@@ -14,7 +14,7 @@ only_tsan=0
 [ "${1:-}" = --tsan ] && only_tsan=1
 
 # Tests that exercise threads; the TSan run takes these.
-TSAN_TESTS="t_pool t_attempt t_batch t_walk t_linker t_zip t_store t_progress t_pycompile"
+TSAN_TESTS="t_pool t_attempt t_batch t_walk t_linker t_zip t_store t_progress t_pycompile t_plan"
 
 tests=()
 for t in "$BUILD"/tests/t_*; do
