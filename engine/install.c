@@ -58,6 +58,10 @@ struct run {
 	spoke_ctx *ahead;
 	size_t laid;
 	int ahead_failed;
+	/* Opened out of plan order as the unpack publishes them (pre_open):
+	 * 1 kept, 2 tried (opened again in turn). */
+	unsigned char *pre;
+	int pre_warned;
 	/* The prepare phase's progress (prepare_progress). */
 	int fetching;
 	size_t prep_done;
@@ -72,6 +76,7 @@ static int nomem(spoke_ctx *ctx)
 static void run_free(struct run *r)
 {
 	spoke_ctx_free(r->ahead);
+	free(r->pre);
 	bytecode_free(r->bc);
 	for (size_t i = 0; i < r->n; i++)
 		wplan_free(&r->wp[i]);
@@ -464,16 +469,21 @@ static int check_cancel(struct run *r)
 static int open_one(struct run *r, size_t i)
 {
 	char *dir;
-	int err;
+	int err = 0;
 
 	r->cur = (long)i;
-	err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir,
-			      &r->wp[i].cached);
-	if (err)
-		return err;
-	r->n = i + 1;
-	err = wheel_open(r->ctx, dir, r->p->wheels[i].path, &r->wp[i].w);
-	free(dir);
+	if (r->pre && r->pre[i] == 1) {
+		r->n = i + 1; /* opened already by pre_open() */
+	} else {
+		err = plan_source_dir(r->ctx, &r->p->wheels[i], &dir,
+				      &r->wp[i].cached);
+		if (err)
+			return err;
+		r->n = i + 1;
+		err = wheel_open(r->ctx, dir, r->p->wheels[i].path,
+				 &r->wp[i].w);
+		free(dir);
+	}
 	for (size_t j = 0; j < i && !err; j++)
 		if (!strcmp(r->wp[j].w.norm, r->wp[i].w.norm))
 			err = ctx_fail(r->ctx, SPOKE_E_CONFLICT, 0,
@@ -485,6 +495,67 @@ static int open_one(struct run *r, size_t i)
 	if (!err)
 		prepare_progress(r, r->wp[i].w.label, 0);
 	return err;
+}
+
+/* The log of a pre_open(): anything said makes it open the wheel again
+ * in its turn, which then says it, once and in order. */
+static void pre_log(void *user, int level, const char *msg)
+{
+	struct run *r = user;
+
+	(void)level;
+	(void)msg;
+	r->pre_warned = 1;
+}
+
+/* Open wheel k, which the unpack has published, before its turn, and
+ * read its manifest: what the unpack's tail leaves a core for. Only a
+ * clean success is kept; anything else is forgotten and met again in
+ * plan order by open_one(), so errors, and which one the run reports,
+ * stay as they were. */
+static void pre_open(struct run *r, size_t k)
+{
+	struct wplan *wp = &r->wp[k];
+	spoke_ctx *c = spoke_ctx_create();
+	char *dir = NULL, msg[PATH_MAX + 256];
+
+	r->pre[k] = 2;
+	if (!c)
+		return;
+	c->verify = r->ctx->verify;
+	c->jobs = r->ctx->jobs;
+	c->cache_dir = r->ctx->cache_dir; /* borrowed, as the fetch is */
+	c->fetch = r->ctx->fetch;
+	c->log_fn = pre_log;
+	c->log_user = r;
+	r->pre_warned = 0;
+	if (!plan_source_dir(c, &r->p->wheels[k], &dir, &wp->cached) &&
+	    !wheel_open(c, dir, r->p->wheels[k].path, &wp->w) &&
+	    !r->pre_warned) {
+		r->pre[k] = 1;
+		(void)plan_wheel_source(wp, msg, sizeof(msg));
+	} else {
+		wplan_free(wp);
+	}
+	free(dir);
+	c->fetch = NULL;
+	c->cache_dir = NULL;
+	spoke_ctx_free(c);
+}
+
+/* pre_open() one published wheel after wheel i-1; 0 when there is none. */
+static int pre_open_one(struct run *r, size_t from)
+{
+	int pub;
+
+	for (size_t k = from; k < r->p->nwheels; k++)
+		if (!r->pre[k] &&
+		    wheelfetch_settled(r->ctx, r->p->wheels[k].path, &pub) &&
+		    pub) {
+			pre_open(r, k);
+			return 1;
+		}
+	return 0;
 }
 
 /* Whether any distribution is installed where decide() looks (a
@@ -541,6 +612,15 @@ static void layout_ahead(struct run *r)
 	}
 }
 
+static size_t count_pre(const struct run *r)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; r->pre && k < r->p->nwheels; k++)
+		n += r->pre[k] == 1;
+	return n;
+}
+
 /* Every wheel opened, in plan order; wheels already unpacked are laid
  * out meanwhile (layout_ahead). The unpack is over when this returns. */
 static int open_wheels(struct run *r)
@@ -550,17 +630,38 @@ static int open_wheels(struct run *r)
 	r->wp = xcalloc(r->p->nwheels, sizeof(*r->wp));
 	if (!r->wp)
 		return nomem(r->ctx);
-	if (r->fetching)
+	if (r->fetching) {
 		ahead_ok(r);
+		r->pre = xcalloc(r->p->nwheels, 1);
+	}
 	for (size_t i = 0; i < r->p->nwheels && !err; i++) {
+		unsigned long seen = 0;
+		int pub;
+
 		err = check_cancel(r);
+		/* Until wheel i is published, open those that are. */
+		while (!err && r->pre && !wheelfetch_settled(r->ctx,
+					r->p->wheels[i].path, &pub)) {
+			if (!pre_open_one(r, i + 1))
+				wheelfetch_wait(r->ctx, &seen);
+			err = check_cancel(r);
+		}
 		if (!err)
 			err = open_one(r, i);
 		if (!err)
 			layout_ahead(r);
 	}
 	wheelfetch_finish(r->ctx);
+	if (r->fetching)
+		ctx_log(r->ctx, SPOKE_LOG_DEBUG, "while unpacking: %zu of %zu "
+			"wheels laid out, %zu opened out of turn", r->laid,
+			r->p->nwheels, count_pre(r));
 	r->fetching = 0;
+	/* Opened ahead of a failure: not opened, as far as the report
+	 * goes (it lists the wheels the run reached). */
+	for (size_t k = r->n; err && r->pre && k < r->p->nwheels; k++)
+		if (r->pre[k] == 1)
+			wplan_free(&r->wp[k]);
 	return err;
 }
 

@@ -85,6 +85,13 @@ int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p);
 void wheelfetch_finish(spoke_ctx *ctx);
 /* 1 while the pool of a started fetch still unpacks. */
 int wheelfetch_busy(spoke_ctx *ctx);
+/* Without waiting: 1 when replay would not wait for whl (the fetch has
+ * settled it, is over, or does not have it); *published: the fetch
+ * published its entry. */
+int wheelfetch_settled(spoke_ctx *ctx, const char *whl, int *published);
+/* Wait until more wheels are settled than *seen (0 at first), or the
+ * pool is done; *seen becomes the count. */
+void wheelfetch_wait(spoke_ctx *ctx, unsigned long *seen);
 /* What the fetch did with whl (the same sha256 expected), waiting until
  * its outcome is settled: 1 and the entry (as wheelcache_add gives it)
  * when it was added, its failure recorded into ctx and returned, or 0 when

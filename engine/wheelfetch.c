@@ -3,7 +3,7 @@
  * wheelfetch - the cold half of an install: every .whl of the plan that the
  * cache does not hold yet is unpacked at once, as tasks of one pool, so the
  * total work, not the order of the wheels, sets the time (see
- * wheelcache.h). One task per wheel, largest wheel first, hashes it and
+ * wheelcache.h). One task per wheel, long wheels first, hashes it and
  * begins its unpack (store_add_begin), then queues one task per file on its
  * own worker; the task that writes a wheel's last file publishes the entry
  * (store_add_end), so entries appear as they complete while others are
@@ -68,6 +68,7 @@ struct wheelfetch {
 	pthread_cond_t dcond;
 	pthread_t runner;
 	int running, has_runner, finished;
+	unsigned long settled; /* wheels final so far (wheelfetch_wait) */
 };
 
 enum { FW_IDLE, FW_OK, FW_FAILED, FW_STOPPED };
@@ -82,7 +83,6 @@ struct fwheel {
 	uint64_t files, bytes, wlen;
 	int state;
 	int final;  /* under f->dlock: state will not change again */
-	int logged; /* its -v line is out */
 	struct timespec t0;
 	double secs;
 };
@@ -180,6 +180,7 @@ static void mark_final(struct fwheel *fw)
 {
 	pthread_mutex_lock(&fw->f->dlock);
 	fw->final = 1;
+	fw->f->settled++;
 	pthread_cond_broadcast(&fw->f->dcond);
 	pthread_mutex_unlock(&fw->f->dlock);
 }
@@ -410,6 +411,7 @@ int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p)
 {
 	struct wheelfetch *f;
 	size_t big = 0;
+	uint64_t total = 0;
 	int ret;
 
 	wheelfetch_forget(ctx);
@@ -431,14 +433,23 @@ int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p)
 			wheelfetch_forget(ctx);
 		return 0;
 	}
-	/* Largest first (by the .whl's size, in 4 KiB steps): the long
-	 * wheel starts at once, the small ones fill the gaps. The tasks stay
-	 * where they are: requests point into them. */
+	/* The long wheels first, largest first (by the .whl's size, in 4 KiB
+	 * steps), so the longest unpack starts at once; then the others in
+	 * plan order, which fill the gaps as well in any order and so are
+	 * published in the order the install opens and lays them out while
+	 * the unpack runs. Long: a sixteenth of all the .whl bytes or more.
+	 * The tasks stay where they are: requests point into them. */
+	for (size_t i = 0; i < f->n; i++)
+		total += f->w[i].wlen;
 	for (size_t i = 0; i < f->n; i++) {
 		uint64_t units = f->w[i].wlen >> 12;
 
-		f->w[i].t.prio = units > INT_MAX ? INT_MAX : (int)units;
-		if (f->w[i].t.prio > f->w[big].t.prio)
+		if (f->w[i].wlen >= total / 16 && f->w[i].wlen)
+			f->w[i].t.prio = units > INT_MAX - (uint64_t)f->n ?
+					 INT_MAX : (int)(units + f->n);
+		else
+			f->w[i].t.prio = (int)(f->n - i);
+		if (f->w[i].wlen > f->w[big].wlen)
 			big = i;
 	}
 	if (pool_create(&f->pool, ctx->jobs)) {
@@ -469,6 +480,43 @@ int wheelfetch_busy(spoke_ctx *ctx)
 	return busy;
 }
 
+static struct fwheel *find(struct wheelfetch *f, const char *whl)
+{
+	for (size_t i = 0; f && i < f->n; i++)
+		if (f->w[i].pw->path == whl || !strcmp(f->w[i].pw->path, whl))
+			return &f->w[i];
+	return NULL;
+}
+
+int wheelfetch_settled(spoke_ctx *ctx, const char *whl, int *published)
+{
+	struct wheelfetch *f = ctx->fetch;
+	struct fwheel *fw = find(f, whl);
+	int settled = 1;
+
+	*published = 0;
+	if (!fw)
+		return 1;
+	pthread_mutex_lock(&f->dlock);
+	settled = fw->final || !f->running;
+	pthread_mutex_unlock(&f->dlock);
+	*published = settled && fw->state == FW_OK;
+	return settled;
+}
+
+void wheelfetch_wait(spoke_ctx *ctx, unsigned long *seen)
+{
+	struct wheelfetch *f = ctx->fetch;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->dlock);
+	while (f->settled == *seen && f->running)
+		pthread_cond_wait(&f->dcond, &f->dlock);
+	*seen = f->settled;
+	pthread_mutex_unlock(&f->dlock);
+}
+
 /* Wait for the pool, once: then every wheel's outcome is settled. */
 static void join(struct wheelfetch *f)
 {
@@ -478,12 +526,12 @@ static void join(struct wheelfetch *f)
 	}
 }
 
+/* The -v lines once the pool is done, as before: a host's log and
+ * progress callbacks are not called at once by the fetch. */
 static void log_wheel(struct wheelfetch *f, struct fwheel *fw)
 {
-	if (fw->state == FW_OK && !fw->logged) {
-		fw->logged = 1;
+	if (fw->state == FW_OK)
 		wheelcache_log(&fw->rq, f->ctx, fw->secs);
-	}
 }
 
 void wheelfetch_finish(spoke_ctx *ctx)
@@ -513,13 +561,11 @@ int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 		      char **entry_dir, char key_out[65])
 {
 	struct wheelfetch *f = ctx->fetch;
+	struct fwheel *fw = find(f, whl);
 
-	for (size_t i = 0; f && i < f->n; i++) {
-		struct fwheel *fw = &f->w[i];
+	if (fw) {
 		char *dir = NULL;
 
-		if (fw->pw->path != whl && strcmp(fw->pw->path, whl))
-			continue;
 		if ((fw->pw->sha256 == NULL) != (sha256 == NULL) ||
 		    (sha256 && strcmp(fw->pw->sha256, sha256)))
 			return 0;
@@ -536,7 +582,6 @@ int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 		    store_entry_path_state(f->s, fw->rq.res.key,
 					   fw->rq.res.verified, &dir))
 			return 0;
-		log_wheel(f, fw);
 		if (key_out)
 			memcpy(key_out, fw->rq.res.key, 65);
 		if (entry_dir)
