@@ -445,7 +445,7 @@ static void prepare_progress(struct run *r, const char *current, int final)
 	struct spoke_progress pr = { 0 };
 	long long now;
 
-	if (!r->ctx->progress_fn || r->fetching)
+	if (!r->ctx->progress_fn || r->fetching || !r->p->nwheels)
 		return;
 	now = ctx_now_ns();
 	if (!final && now < r->prep_next)
@@ -750,7 +750,7 @@ static int layout_rest(struct run *r)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < r->n && r->laid; i++)
+	for (size_t i = 0; i < r->n && (r->laid || r->ahead_failed); i++)
 		if (r->wp[i].nold || r->wp[i].skip)
 			return ctx_fail(r->ctx, SPOKE_E_CONFLICT, 0, NULL,
 					"the environment changed while it "
