@@ -231,7 +231,8 @@ static const char *short_name(char *buf, size_t len, const char *s)
 	return buf;
 }
 
-/* One line, redrawn in place: files, MB and %, wheels for the unpack, the
+/* One line, redrawn in place: wheels looked up and laid out while
+ * preparing; then files, MB and %, wheels for the unpack, the
  * rate over the last second, ETA, the phase and the wheel worked on.
  * Only on a TTY, so logs and pipes never get carriage returns. */
 static void draw_progress(void *user, const struct spoke_progress *p)
@@ -244,6 +245,13 @@ static void draw_progress(void *user, const struct spoke_progress *p)
 			   "linking";
 
 	(void)user;
+	if (p->phase == SPOKE_PHASE_PREPARE) {
+		fprintf(stderr, "\r\033[K%" PRIu64 "/%" PRIu64 " wheels  "
+			"%.1fs  preparing %s", p->wheels_done, p->wheels_total,
+			t, short_name(name, sizeof(name), p->current));
+		progress.drawn = 1;
+		return;
+	}
 	if (p->wheels_total)
 		snprintf(wheels, sizeof(wheels), "  %" PRIu64 "/%" PRIu64
 			 " wheels", p->wheels_done, p->wheels_total);

@@ -34,7 +34,7 @@ struct spoke_ctx {
 	int err_wheel; /* plan index the error belongs to, or -1 */
 	char err_path[PATH_MAX];
 	char err_msg[PATH_MAX + 512];
-	struct wheelfetch *fetch; /* results of wheelfetch_all, or NULL */
+	struct wheelfetch *fetch; /* the run's fetch (wheelfetch.c), or NULL */
 	atomic_llong lookup_ns;   /* this run's time finding cache entries */
 };
 

@@ -218,11 +218,11 @@ static void lay_task_run(struct pool_worker *w, struct pool_task *t)
 }
 
 static int layout_serial(spoke_ctx *ctx, const struct spoke_plan *p,
-			 struct scheme *s, struct wplan *wp, size_t n,
-			 struct strmap *dests, const struct strmap *removing,
-			 long *failed)
+			 struct scheme *s, struct wplan *wp, size_t from,
+			 size_t n, struct strmap *dests,
+			 const struct strmap *removing, long *failed)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i < n; i++) {
 		int err = wp[i].skip ? 0 : plan_layout(ctx, p, s, wp, i, dests,
 							removing);
 
@@ -235,7 +235,7 @@ static int layout_serial(spoke_ctx *ctx, const struct spoke_plan *p,
 }
 
 int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
-		    struct scheme *s, struct wplan *wp, size_t n,
+		    struct scheme *s, struct wplan *wp, size_t from, size_t n,
 		    struct strmap *dests, const struct strmap *removing,
 		    long *failed)
 {
@@ -246,7 +246,7 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	int err;
 
 	*failed = -1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i < n; i++) {
 		todo += !wp[i].skip;
 		rows += wp[i].skip ? 0 : wp[i].w.rec.n + 8;
 	}
@@ -255,7 +255,8 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	 * in the slot arrays it outgrows. Without the memory it grows. */
 	(void)strmap_reserve(dests, rows + rows / 4);
 	if (todo < 2 || ctx->jobs == 1)
-		return layout_serial(ctx, p, s, wp, n, dests, removing, failed);
+		return layout_serial(ctx, p, s, wp, from, n, dests, removing,
+				    failed);
 	memset(&r, 0, sizeof(r));
 	r.ctx = ctx;
 	r.p = p;
@@ -265,6 +266,7 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	r.dests = dests;
 	r.removing = removing;
 	r.failed = -1;
+	r.next = from;
 	atomic_init(&r.stop, 0);
 	tasks = xcalloc(n, sizeof(*tasks));
 	r.done = xcalloc(n, 1);
@@ -274,10 +276,11 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 		pool_free(pool);
 		free(tasks);
 		free(r.done);
-		return layout_serial(ctx, p, s, wp, n, dests, removing, failed);
+		return layout_serial(ctx, p, s, wp, from, n, dests, removing,
+				    failed);
 	}
 	err = 0;
-	for (size_t i = 0; i < n && !err; i++) {
+	for (size_t i = from; i < n && !err; i++) {
 		tasks[i].t.fn = lay_task_run;
 		/* The biggest first: one large wheel is the longest task. */
 		tasks[i].t.prio = wp[i].w.rec.n > INT32_MAX ? INT32_MAX :
@@ -298,7 +301,7 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	} else {
 		(void)pool_run(pool); /* a pthread failure still completes */
 		pthread_mutex_lock(&r.mu);
-		merge_ready(&r); /* every wheel skipped before wheel 0's turn */
+		merge_ready(&r); /* every wheel skipped before the first's turn */
 		pthread_mutex_unlock(&r.mu);
 	}
 	pool_free(pool);
@@ -306,14 +309,15 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	free(tasks);
 	free(r.done);
 	/* After a failure: what the wheels past it laid out is not used. */
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i < n; i++) {
 		layout_claims_free(&wp[i]);
 		spoke_ctx_free(wp[i].lerr);
 		wp[i].lerr = NULL;
 		wp[i].lfail = 0;
 	}
 	if (err)
-		return layout_serial(ctx, p, s, wp, n, dests, removing, failed);
+		return layout_serial(ctx, p, s, wp, from, n, dests, removing,
+				    failed);
 	*failed = r.err ? r.failed : -1;
 	return r.err;
 }

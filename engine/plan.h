@@ -140,13 +140,14 @@ void plan_layout_wheel(spoke_ctx *ctx, const struct spoke_plan *p,
 int plan_layout_claim(spoke_ctx *ctx, const struct spoke_plan *p,
 		      struct scheme *s, struct wplan *wp, size_t i,
 		      struct strmap *dests);
-/* Every wheel of wp[0..n) that is not skipped: manifests and layouts on a
+/* Every wheel of wp[from..n) that is not skipped (the wheels before from
+ * are laid out and claimed already): manifests and layouts on a
  * pool of ctx->jobs threads (the biggest wheel first), claims entered in
  * plan order as soon as the wheels before are in. 0, or the error of the
  * wheel a serial run of plan_layout() would have failed at (*failed: its
  * index, else -1). */
 int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
-		    struct scheme *s, struct wplan *wp, size_t n,
+		    struct scheme *s, struct wplan *wp, size_t from, size_t n,
 		    struct strmap *dests, const struct strmap *removing,
 		    long *failed);
 void wplan_free(struct wplan *wp);

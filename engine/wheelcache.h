@@ -75,9 +75,27 @@ void wheelcache_log(struct wheelcache_req *rq, spoke_ctx *to, double secs);
  * Returns 0, or an error recorded in ctx (none today: kept for callers).
  */
 int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p);
-/* What the fetch did with whl (the same sha256 expected): 1 and the
- * entry (as wheelcache_add gives it) when it was added, its failure
- * recorded into ctx and returned, or 0 when the fetch did not finish it. */
+/* The same in two halves: start the unpack on a thread of its own and
+ * return at once (the first unpack progress report is made before), so the
+ * install can open each wheel as its entry is published (replay waits for
+ * that one wheel); finish waits for every wheel, makes the phase's last
+ * report and adds the unpack's time to the lookup phase. finish is
+ * idempotent; forget waits for a running fetch before freeing it. */
+int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p);
+void wheelfetch_finish(spoke_ctx *ctx);
+/* 1 while the pool of a started fetch still unpacks. */
+int wheelfetch_busy(spoke_ctx *ctx);
+/* Without waiting: 1 when replay would not wait for whl (the fetch has
+ * settled it, is over, or does not have it); *published: the fetch
+ * published its entry. */
+int wheelfetch_settled(spoke_ctx *ctx, const char *whl, int *published);
+/* Wait until more wheels are settled than *seen (0 at first), or the
+ * pool is done; *seen becomes the count. */
+void wheelfetch_wait(spoke_ctx *ctx, unsigned long *seen);
+/* What the fetch did with whl (the same sha256 expected), waiting until
+ * its outcome is settled: 1 and the entry (as wheelcache_add gives it)
+ * when it was added, its failure recorded into ctx and returned, or 0 when
+ * the fetch did not finish it. */
 int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 		      char **entry_dir, char key_out[65]);
 /* Forget the fetch's results (ctx_begin, ctx_end, spoke_ctx_free). */

@@ -3,7 +3,7 @@
  * wheelfetch - the cold half of an install: every .whl of the plan that the
  * cache does not hold yet is unpacked at once, as tasks of one pool, so the
  * total work, not the order of the wheels, sets the time (see
- * wheelcache.h). One task per wheel, largest wheel first, hashes it and
+ * wheelcache.h). One task per wheel, long wheels first, hashes it and
  * begins its unpack (store_add_begin), then queues one task per file on its
  * own worker; the task that writes a wheel's last file publishes the entry
  * (store_add_end), so entries appear as they complete while others are
@@ -17,6 +17,11 @@
  * After a failure the other wheels stop (their temporaries are removed,
  * nothing of them is published); those the install reaches before the
  * failing one are then added one by one as before.
+ *
+ * The pool runs on a thread of its own (wheelfetch_start), so the install
+ * can open and lay out each wheel as soon as its entry is published while
+ * the others are still being inflated: wheelfetch_replay() waits for the
+ * one wheel it is asked about, and wheelfetch_finish() for the rest.
  *
  * Progress: the unpack phase, totals from the central directories read
  * before any task starts (the first report comes right after, well within
@@ -41,22 +46,10 @@
 
 #define PROGRESS_NS 100000000 /* at most ten progress calls a second */
 
-/* One wheel's outcome, kept in the context until the run ends. */
-struct fetched {
-	const char *path, *sha256; /* the plan's strings */
-	spoke_ctx *err;             /* its failure, or NULL */
-	char *entry_dir;            /* success: the entry */
-	char key[65];
-};
-
-struct wheelfetch {
-	struct fetched *v;
-	size_t n;
-};
-
 struct fwheel;
 
-struct fetch {
+/* ctx->fetch: the fetch of one run, running or done, until forgotten. */
+struct wheelfetch {
 	spoke_ctx *ctx;
 	struct store *s;
 	struct pool *pool;
@@ -68,19 +61,28 @@ struct fetch {
 	atomic_llong next_progress;
 	pthread_mutex_t plock;
 	const char *current;
+	long long start_ns, end_ns;
+	/* dlock guards each wheel's final flag and running: a wheel's
+	 * outcome is read only after it is final or the pool is done. */
+	pthread_mutex_t dlock;
+	pthread_cond_t dcond;
+	pthread_t runner;
+	int running, has_runner, finished;
+	unsigned long settled; /* wheels final so far (wheelfetch_wait) */
 };
 
 enum { FW_IDLE, FW_OK, FW_FAILED, FW_STOPPED };
 
 struct fwheel {
 	struct pool_task t;
-	struct fetch *f;
+	struct wheelfetch *f;
 	const struct plan_wheel *pw;
 	spoke_ctx *sctx;
 	struct wheelcache_req rq;
 	struct store_pending *pd;
 	uint64_t files, bytes, wlen;
 	int state;
+	int final;  /* under f->dlock: state will not change again */
 	struct timespec t0;
 	double secs;
 };
@@ -98,7 +100,7 @@ static int64_t now_ns(void)
 
 /* Serialised by the context's progress contract: never two calls at once.
  * Done counters are read after the totals were fixed and only grow. */
-static void progress(struct fetch *f, const char *label, int final)
+static void progress(struct wheelfetch *f, const char *label, int final)
 {
 	struct spoke_progress p = { 0 };
 	int64_t now;
@@ -173,6 +175,16 @@ static void wheel_ok(struct fwheel *fw)
 	progress(fw->f, fw->rq.shown, 0);
 }
 
+/* fw's outcome is settled: wake an install waiting for it. */
+static void mark_final(struct fwheel *fw)
+{
+	pthread_mutex_lock(&fw->f->dlock);
+	fw->final = 1;
+	fw->f->settled++;
+	pthread_cond_broadcast(&fw->f->dcond);
+	pthread_mutex_unlock(&fw->f->dlock);
+}
+
 /* The job's last task: publish (or clean up) the entry. */
 static void job_done(void *user)
 {
@@ -185,18 +197,20 @@ static void job_done(void *user)
 		wheel_failed(fw, ret, err);
 	else
 		wheel_ok(fw);
+	mark_final(fw);
 }
 
 static void wheel_task(struct pool_worker *w, struct pool_task *pt)
 {
 	struct fwheel *fw = container_of(pt, struct fwheel, t);
-	struct fetch *f = fw->f;
+	struct wheelfetch *f = fw->f;
 	struct unpack_job *j;
 	char err[1024] = "";
 	int ret;
 
 	if (atomic_load(&f->stop) || ctx_canceled(f->ctx)) {
 		fw->state = FW_STOPPED;
+		mark_final(fw);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &fw->t0);
@@ -204,6 +218,7 @@ static void wheel_task(struct pool_worker *w, struct pool_task *pt)
 			      &fw->pd, err, sizeof(err));
 	if (ret) {
 		wheel_failed(fw, ret, err);
+		mark_final(fw);
 		return;
 	}
 	if (!fw->pd) {
@@ -212,6 +227,7 @@ static void wheel_task(struct pool_worker *w, struct pool_task *pt)
 		atomic_fetch_add(&f->files_done, fw->files);
 		atomic_fetch_add(&f->bytes_done, fw->bytes);
 		wheel_ok(fw);
+		mark_final(fw);
 		return;
 	}
 	j = store_pending_job(fw->pd);
@@ -255,37 +271,7 @@ static int candidate(const struct plan_wheel *pw)
 	       stat(pw->path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int keep_results(struct fetch *f)
-{
-	struct wheelfetch *wf = xcalloc(1, sizeof(*wf));
-
-	if (!wf || !(wf->v = xcalloc(f->n ? f->n : 1, sizeof(*wf->v)))) {
-		free(wf);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < f->n; i++) {
-		struct fwheel *fw = &f->w[i];
-		struct fetched *r = &wf->v[wf->n];
-
-		if (fw->state == FW_FAILED) {
-			r->err = fw->sctx;
-			fw->sctx = NULL;
-		} else if (fw->state != FW_OK ||
-			   store_entry_path_state(f->s, fw->rq.res.key,
-						  fw->rq.res.verified,
-						  &r->entry_dir)) {
-			continue;
-		}
-		r->path = fw->pw->path;
-		r->sha256 = fw->pw->sha256;
-		memcpy(r->key, fw->rq.res.key, sizeof(r->key));
-		wf->n++;
-	}
-	f->ctx->fetch = wf;
-	return 0;
-}
-
-static void fetch_free(struct fetch *f)
+static void fetch_free(struct wheelfetch *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		wheelcache_req_free(&f->w[i].rq);
@@ -295,31 +281,33 @@ static void fetch_free(struct fetch *f)
 	pool_free(f->pool);
 	store_close(f->s);
 	pthread_mutex_destroy(&f->plock);
+	pthread_mutex_destroy(&f->dlock);
+	pthread_cond_destroy(&f->dcond);
+	free(f);
 }
 
-/* Keep err (taken over) as pw's failure, to be replayed. */
-static void keep_failure(spoke_ctx *ctx, const struct plan_wheel *pw,
-			 spoke_ctx *err)
+/* Keep err (taken over) as pw's failure, to be replayed; no pool runs. */
+static int keep_failure(struct wheelfetch *f, const struct plan_wheel *pw,
+			spoke_ctx *err)
 {
-	struct wheelfetch *wf = xcalloc(1, sizeof(*wf));
-
 	err->cache_dir = NULL; /* borrowed from ctx */
-	if (!wf || !(wf->v = xcalloc(1, sizeof(*wf->v)))) {
-		free(wf);
+	if (!(f->w = xcalloc(1, sizeof(*f->w)))) {
 		spoke_ctx_free(err);
-		return;
+		return -ENOMEM;
 	}
-	wf->v[0].path = pw->path;
-	wf->v[0].sha256 = pw->sha256;
-	wf->v[0].err = err;
-	wf->n = 1;
-	ctx->fetch = wf;
+	f->w[0].f = f;
+	f->w[0].pw = pw;
+	f->w[0].sctx = err;
+	f->w[0].state = FW_FAILED;
+	f->w[0].final = 1;
+	f->n = 1;
+	return 0;
 }
 
 /* The wheels to fetch, each with its private context and request; 0 and
  * f->n == 0 when there is nothing to do (or the setup failed: the install
  * then meets the same failure one wheel at a time). */
-static int setup(struct fetch *f, const struct spoke_plan *p)
+static int setup(struct wheelfetch *f, const struct spoke_plan *p)
 {
 	spoke_ctx *probe;
 	struct wheelcache_req rq;
@@ -352,8 +340,9 @@ static int setup(struct fetch *f, const struct spoke_plan *p)
 						  p->wheels[i].sha256);
 			wheelcache_req_free(&one);
 			if (!bad) {
-				keep_failure(f->ctx, &p->wheels[i], probe);
+				ret = keep_failure(f, &p->wheels[i], probe);
 				probe = NULL;
+				return ret;
 			}
 			break;
 		}
@@ -405,72 +394,200 @@ static int setup(struct fetch *f, const struct spoke_plan *p)
 	return 0;
 }
 
-int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p)
+static void *runner(void *arg)
 {
-	struct fetch f = { .ctx = ctx };
-	long long start = ctx_now_ns();
+	struct wheelfetch *f = arg;
+
+	pool_run(f->pool);
+	pthread_mutex_lock(&f->dlock);
+	f->running = 0;
+	f->end_ns = ctx_now_ns();
+	pthread_cond_broadcast(&f->dcond);
+	pthread_mutex_unlock(&f->dlock);
+	return NULL;
+}
+
+int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p)
+{
+	struct wheelfetch *f;
 	size_t big = 0;
+	uint64_t total = 0;
 	int ret;
 
 	wheelfetch_forget(ctx);
-	pthread_mutex_init(&f.plock, NULL);
-	ret = setup(&f, p);
-	if (ret || f.n == 0)
-		goto out;
-	/* Largest first (by the .whl's size, in 4 KiB steps): the long
-	 * wheel starts at once, the small ones fill the gaps. The tasks stay
-	 * where they are: requests point into them. */
-	for (size_t i = 0; i < f.n; i++) {
-		uint64_t units = f.w[i].wlen >> 12;
+	if (!(f = xcalloc(1, sizeof(*f))))
+		return 0; /* the install adds the wheels one by one */
+	f->ctx = ctx;
+	f->start_ns = f->end_ns = ctx_now_ns();
+	pthread_mutex_init(&f->plock, NULL);
+	pthread_mutex_init(&f->dlock, NULL);
+	pthread_cond_init(&f->dcond, NULL);
+	ctx->fetch = f;
+	ret = setup(f, p);
+	if (ret || f->n == 0 || f->w[0].final) {
+		/* Nothing to do (the probes were the lookup), or only a
+		 * failure to replay. */
+		atomic_fetch_add(&ctx->lookup_ns, ctx_now_ns() - f->start_ns);
+		f->finished = 1;
+		if (ret || f->n == 0)
+			wheelfetch_forget(ctx);
+		return 0;
+	}
+	/* The long wheels first, largest first (by the .whl's size, in 4 KiB
+	 * steps), so the longest unpack starts at once; then the others in
+	 * plan order, which fill the gaps as well in any order and so are
+	 * published in the order the install opens and lays them out while
+	 * the unpack runs. Long: a sixteenth of all the .whl bytes or more.
+	 * The tasks stay where they are: requests point into them. */
+	for (size_t i = 0; i < f->n; i++)
+		total += f->w[i].wlen;
+	for (size_t i = 0; i < f->n; i++) {
+		uint64_t units = f->w[i].wlen >> 12;
 
-		f.w[i].t.prio = units > INT_MAX ? INT_MAX : (int)units;
-		if (f.w[i].t.prio > f.w[big].t.prio)
+		if (f->w[i].wlen >= total / 16 && f->w[i].wlen)
+			f->w[i].t.prio = units > INT_MAX - (uint64_t)f->n ?
+					 INT_MAX : (int)(units + f->n);
+		else
+			f->w[i].t.prio = (int)(f->n - i);
+		if (f->w[i].wlen > f->w[big].wlen)
 			big = i;
 	}
-	ret = pool_create(&f.pool, ctx->jobs);
-	if (ret)
-		goto out;
-	progress(&f, f.w[big].rq.shown, 1);
-	for (size_t i = 0; i < f.n && !ret; i++)
-		ret = pool_spawn(f.pool, NULL, &f.w[i].t);
-	pool_run(f.pool);
-	progress(&f, NULL, 1);
-	for (size_t i = 0; i < f.n; i++)
-		if (f.w[i].state == FW_OK)
-			wheelcache_log(&f.w[i].rq, ctx, f.w[i].secs);
-	if (!ret)
-		ret = keep_results(&f);
-out:
-	fetch_free(&f);
-	atomic_fetch_add(&ctx->lookup_ns, ctx_now_ns() - start);
-	/* A cancel is reported by the install at its first wheel, as
-	 * before; anything else (out of memory, no threads) only costs the
-	 * parallelism: the install adds the wheels one by one. */
+	if (pool_create(&f->pool, ctx->jobs)) {
+		wheelfetch_forget(ctx);
+		return 0;
+	}
+	progress(f, f->w[big].rq.shown, 1);
+	for (size_t i = 0; i < f->n && !ret; i++)
+		ret = pool_spawn(f->pool, NULL, &f->w[i].t);
+	f->running = 1;
+	if (pthread_create(&f->runner, NULL, runner, f) == 0)
+		f->has_runner = 1;
+	else
+		runner(f); /* no thread: the unpack before the install */
 	return 0;
+}
+
+int wheelfetch_busy(spoke_ctx *ctx)
+{
+	struct wheelfetch *f = ctx->fetch;
+	int busy;
+
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->dlock);
+	busy = f->running;
+	pthread_mutex_unlock(&f->dlock);
+	return busy;
+}
+
+static struct fwheel *find(struct wheelfetch *f, const char *whl)
+{
+	for (size_t i = 0; f && i < f->n; i++)
+		if (f->w[i].pw->path == whl || !strcmp(f->w[i].pw->path, whl))
+			return &f->w[i];
+	return NULL;
+}
+
+int wheelfetch_settled(spoke_ctx *ctx, const char *whl, int *published)
+{
+	struct wheelfetch *f = ctx->fetch;
+	struct fwheel *fw = find(f, whl);
+	int settled = 1;
+
+	*published = 0;
+	if (!fw)
+		return 1;
+	pthread_mutex_lock(&f->dlock);
+	settled = fw->final || !f->running;
+	pthread_mutex_unlock(&f->dlock);
+	*published = settled && fw->state == FW_OK;
+	return settled;
+}
+
+void wheelfetch_wait(spoke_ctx *ctx, unsigned long *seen)
+{
+	struct wheelfetch *f = ctx->fetch;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->dlock);
+	while (f->settled == *seen && f->running)
+		pthread_cond_wait(&f->dcond, &f->dlock);
+	*seen = f->settled;
+	pthread_mutex_unlock(&f->dlock);
+}
+
+/* Wait for the pool, once: then every wheel's outcome is settled. */
+static void join(struct wheelfetch *f)
+{
+	if (f->has_runner) {
+		pthread_join(f->runner, NULL);
+		f->has_runner = 0;
+	}
+}
+
+/* The -v lines once the pool is done, as before: a host's log and
+ * progress callbacks are not called at once by the fetch. */
+static void log_wheel(struct wheelfetch *f, struct fwheel *fw)
+{
+	if (fw->state == FW_OK)
+		wheelcache_log(&fw->rq, f->ctx, fw->secs);
+}
+
+void wheelfetch_finish(spoke_ctx *ctx)
+{
+	struct wheelfetch *f = ctx->fetch;
+
+	if (!f || f->finished)
+		return;
+	f->finished = 1;
+	join(f);
+	if (f->pool)
+		progress(f, NULL, 1);
+	for (size_t i = 0; i < f->n; i++)
+		log_wheel(f, &f->w[i]);
+	atomic_fetch_add(&ctx->lookup_ns, f->end_ns - f->start_ns);
+}
+
+int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p)
+{
+	int ret = wheelfetch_start(ctx, p);
+
+	wheelfetch_finish(ctx);
+	return ret;
 }
 
 int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 		      char **entry_dir, char key_out[65])
 {
-	struct wheelfetch *wf = ctx->fetch;
+	struct wheelfetch *f = ctx->fetch;
+	struct fwheel *fw = find(f, whl);
 
-	for (size_t i = 0; wf && i < wf->n; i++) {
-		struct fetched *r = &wf->v[i];
+	if (fw) {
+		char *dir = NULL;
 
-		if (r->path != whl && strcmp(r->path, whl))
-			continue;
-		if ((r->sha256 == NULL) != (sha256 == NULL) ||
-		    (sha256 && strcmp(r->sha256, sha256)))
+		if ((fw->pw->sha256 == NULL) != (sha256 == NULL) ||
+		    (sha256 && strcmp(fw->pw->sha256, sha256)))
 			return 0;
-		if (r->err) {
-			ctx_copy_error(ctx, r->err);
+		/* Its entry may still be being written: wait for it alone. */
+		pthread_mutex_lock(&f->dlock);
+		while (!fw->final && f->running)
+			pthread_cond_wait(&f->dcond, &f->dlock);
+		pthread_mutex_unlock(&f->dlock);
+		if (fw->state == FW_FAILED) {
+			ctx_copy_error(ctx, fw->sctx);
 			return spoke_ctx_error_code(ctx);
 		}
+		if (fw->state != FW_OK ||
+		    store_entry_path_state(f->s, fw->rq.res.key,
+					   fw->rq.res.verified, &dir))
+			return 0;
 		if (key_out)
-			memcpy(key_out, r->key, 65);
-		if (entry_dir && !(*entry_dir = xstrdup(r->entry_dir)))
-			return ctx_fail(ctx, SPOKE_E_NOMEM, ENOMEM, NULL,
-					"out of memory");
+			memcpy(key_out, fw->rq.res.key, 65);
+		if (entry_dir)
+			*entry_dir = dir;
+		else
+			free(dir);
 		return 1;
 	}
 	return 0;
@@ -478,14 +595,13 @@ int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 
 void wheelfetch_forget(spoke_ctx *ctx)
 {
-	struct wheelfetch *wf = ctx->fetch;
+	struct wheelfetch *f = ctx->fetch;
 
+	if (!f)
+		return;
+	/* A run that stopped early: the pool ends its wheels (each cleans
+	 * its temporaries) before anything of it is freed. */
+	join(f);
 	ctx->fetch = NULL;
-	for (size_t i = 0; wf && i < wf->n; i++) {
-		spoke_ctx_free(wf->v[i].err);
-		free(wf->v[i].entry_dir);
-	}
-	if (wf)
-		free(wf->v);
-	free(wf);
+	fetch_free(f);
 }

@@ -109,7 +109,14 @@ typedef void (*spoke_log_fn)(void *user, int level, const char *msg);
 enum spoke_phase {
 	SPOKE_PHASE_LINK = 0,
 	SPOKE_PHASE_UNPACK,
-	SPOKE_PHASE_COMPILE
+	SPOKE_PHASE_COMPILE,
+	/* Added later: an install's work before its first link (wheels
+	 * looked up, opened, checked and laid out: wheels_done of
+	 * wheels_total; files and bytes 0 of 0). It comes first, within
+	 * moments of the call; a cold install's unpack phase runs inside it
+	 * (prepare, unpack, prepare again with the counters continuing),
+	 * and the link phase follows it. */
+	SPOKE_PHASE_PREPARE
 };
 struct spoke_progress {
 	uint64_t files_done, files_total;

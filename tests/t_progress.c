@@ -7,7 +7,8 @@
  * call is at its totals (the link phase's match the report); a cancel from
  * the progress callback half-way through a fresh install, through an
  * upgrade, and half-way through the unpack of a cold install, returns
- * SPOKE_E_CANCELED and leaves the venv byte-identical to before (and, for
+ * SPOKE_E_CANCELED and leaves the venv byte-identical to before (as does
+ * a cancel at an upgrade's first call, in the prepare phase) (and, for
  * the unpack, no temporary in the cache); two host threads with two contexts install into two venvs at
  * once (sharing one cache); the version macros match the runtime version.
  *
@@ -277,8 +278,10 @@ static void on_progress(void *user, const struct spoke_progress *p)
 		 * start's report sleeps, so one comes before the end). */
 		int unpack = p->phase == SPOKE_PHASE_UNPACK;
 
-		if (p->files_total && (unpack ? p->files_done > 0 :
-				       p->files_done * 2 >= p->files_total)) {
+		/* Prepare: at its first call, before the lock is taken. */
+		if (p->phase == SPOKE_PHASE_PREPARE ||
+		    (p->files_total && (unpack ? p->files_done > 0 :
+				       p->files_done * 2 >= p->files_total))) {
 			spoke_ctx_cancel(r->ctx);
 			r->canceled = 1;
 		} else {
@@ -293,53 +296,81 @@ static void on_progress(void *user, const struct spoke_progress *p)
 	atomic_fetch_sub(&r->inside, 1);
 }
 
-/* Phases come in order (unpack, then link) and each is checked on its
- * own. Returns whether an unpack phase was seen. */
+/* Phases come in order: prepare first (before any unpack or link
+ * call), then for a cold install unpack and prepare again, then link;
+ * the phase sequence, collapsed, is P L or P U P L. Each phase is checked
+ * on its own across all its calls (fixed totals, monotonic counters); an
+ * unpack or link stretch ends at its totals, prepare's last call too.
+ * Returns whether an unpack phase was seen. */
 static int check_monotonic(const struct rec *r, const spoke_report *rep,
 			   const char *what)
 {
-	const struct spoke_progress *last;
-	int saw_unpack = 0;
+	static const int cold[] = { SPOKE_PHASE_PREPARE, SPOKE_PHASE_UNPACK,
+				    SPOKE_PHASE_PREPARE, SPOKE_PHASE_LINK };
+	const struct spoke_progress *last, *prev[4] = { 0 };
+	int seq[8], nseq = 0, saw_unpack = 0;
 
-	if (r->n < 2) {
+	if (r->n < 3) {
 		fprintf(stderr, "FAIL: %s: %zu progress calls\n", what, r->n);
 		exit(T_FAIL);
 	}
 	CHECK(!r->overlap);
 	CHECK(r->had_current);
-	for (size_t i = 0, first = 0; i < r->n; i++) {
+	for (size_t i = 0; i < r->n; i++) {
 		const struct spoke_progress *p = &r->calls[i];
-		const struct spoke_progress *f = &r->calls[first];
+		const struct spoke_progress *f;
+		int ph = p->phase;
 
-		if (p->phase != f->phase) {
-			/* unpack (1) only before link (0) */
-			CHECK_EQ(f->phase, SPOKE_PHASE_UNPACK);
-			CHECK_EQ(p->phase, SPOKE_PHASE_LINK);
-			first = i;
-			f = p;
+		CHECK(ph >= 0 && ph <= SPOKE_PHASE_PREPARE &&
+		      ph != SPOKE_PHASE_COMPILE);
+		if (i == 0 || ph != p[-1].phase) {
+			CHECK(nseq < 4);
+			seq[nseq++] = ph;
 		}
-		saw_unpack |= p->phase == SPOKE_PHASE_UNPACK;
-		CHECK_EQ(p->files_total, f->files_total);
-		CHECK_EQ(p->bytes_total, f->bytes_total);
-		CHECK_EQ(p->wheels_total, f->wheels_total);
+		f = prev[ph];
+		saw_unpack |= ph == SPOKE_PHASE_UNPACK;
+		if (f) {
+			CHECK_EQ(p->files_total, f->files_total);
+			CHECK_EQ(p->bytes_total, f->bytes_total);
+			CHECK_EQ(p->wheels_total, f->wheels_total);
+			CHECK(p->files_done >= f->files_done);
+			CHECK(p->bytes_done >= f->bytes_done);
+			CHECK(p->wheels_done >= f->wheels_done);
+		}
+		prev[ph] = p;
 		CHECK(p->files_done <= p->files_total);
 		CHECK(p->bytes_done <= p->bytes_total);
 		CHECK(p->wheels_done <= p->wheels_total);
-		if (i > first) {
-			CHECK(p->files_done >= p[-1].files_done);
-			CHECK(p->bytes_done >= p[-1].bytes_done);
-			CHECK(p->wheels_done >= p[-1].wheels_done);
-		}
-		/* The end of a phase is at its totals. */
-		if (i + 1 == r->n || p[1].phase != p->phase) {
+		/* The end of an unpack or link stretch is at its totals. */
+		if (ph != SPOKE_PHASE_PREPARE &&
+		    (i + 1 == r->n || p[1].phase != ph)) {
 			CHECK_EQ(p->files_done, p->files_total);
 			CHECK_EQ(p->bytes_done, p->bytes_total);
 			CHECK_EQ(p->wheels_done, p->wheels_total);
 		}
-		if (p->phase == SPOKE_PHASE_UNPACK) {
+		if (ph == SPOKE_PHASE_UNPACK) {
 			CHECK(p->files_total > 0);
 			CHECK(p->wheels_total > 0);
 		}
+		if (ph == SPOKE_PHASE_PREPARE) {
+			CHECK_EQ(p->files_total, 0);
+			CHECK_EQ(p->bytes_total, 0);
+			CHECK(p->wheels_total > 0);
+		}
+	}
+	/* Prepare's last call is at its totals; the sequence is P L or
+	 * P U P L: the first call precedes any unpack or link. */
+	CHECK(prev[SPOKE_PHASE_PREPARE]);
+	CHECK_EQ(prev[SPOKE_PHASE_PREPARE]->wheels_done,
+		 prev[SPOKE_PHASE_PREPARE]->wheels_total);
+	if (saw_unpack) {
+		CHECK_EQ(nseq, 4);
+		for (int k = 0; k < 4; k++)
+			CHECK_EQ(seq[k], cold[k]);
+	} else {
+		CHECK_EQ(nseq, 2);
+		CHECK_EQ(seq[0], SPOKE_PHASE_PREPARE);
+		CHECK_EQ(seq[1], SPOKE_PHASE_LINK);
 	}
 	last = &r->calls[r->n - 1];
 	CHECK_EQ(last->phase, SPOKE_PHASE_LINK);
@@ -497,7 +528,11 @@ static void test_cancel(const char *name, const char *before_tree,
 	fprintf(stderr, "  %s: canceled at %llu of %llu files\n", name,
 		(unsigned long long)last->files_done,
 		(unsigned long long)last->files_total);
-	CHECK(last->files_done > 0 && last->files_done < last->files_total);
+	if (phase == SPOKE_PHASE_PREPARE)
+		CHECK(last->wheels_done < last->wheels_total);
+	else
+		CHECK(last->files_done > 0 &&
+		      last->files_done < last->files_total);
 	CHECK_EQ(last->phase, phase);
 	CHECK(rep);
 	CHECK_EQ(spoke_report_dist_count(rep), 1);
@@ -608,6 +643,9 @@ int main(void)
 	if (!only || !strcmp(only, "cancel-upgrade"))
 		test_cancel("v-cancel-upgrade", half1, half2,
 			    SPOKE_PHASE_LINK), which++;
+	if (!only || !strcmp(only, "cancel-prepare"))
+		test_cancel("v-cancel-prepare", half1, half2,
+			    SPOKE_PHASE_PREPARE), which++;
 	if (have_whl && (!only || !strcmp(only, "cancel-unpack")))
 		test_cancel("v-cancel-unpack", NULL, cold,
 			    SPOKE_PHASE_UNPACK), which++;

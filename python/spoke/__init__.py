@@ -154,9 +154,12 @@ E_CANCELED = -5007
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress call. phase is "unpack" (a cold install writes new
-    wheels into the cache first: files and bytes written, wheels_done of
-    wheels_total) or "link" (files and bytes linked; wheels 0 of 0), later
+    """One progress call. phase is "prepare" (first, within moments of the
+    call: wheels looked up, opened and laid out, wheels_done of
+    wheels_total; files and bytes 0 of 0), "unpack" (a cold install writes
+    new wheels into the cache meanwhile: files and bytes written,
+    wheels_done of wheels_total; "prepare" resumes after it, its counters
+    continuing) or "link" (files and bytes linked; wheels 0 of 0), later
     perhaps "compile". Within a phase the totals are fixed, the counters
     monotonic, and the phase's last call of a run that completes has done
     == total. current names the wheel being unpacked or linked (or None).
@@ -296,7 +299,7 @@ class _CProgress(ctypes.Structure):
                 ("wheels_total", ctypes.c_uint64)]
 
 
-_PHASES = {0: "link", 1: "unpack", 2: "compile"}
+_PHASES = {0: "link", 1: "unpack", 2: "compile", 3: "prepare"}
 
 
 _PROGRESS_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
