@@ -543,6 +543,9 @@ int plan_layout(spoke_ctx *ctx, const struct spoke_plan *p, struct scheme *s,
 	 * in wp->out; the wheel's RECORD is not needed again. */
 	record_index_free(&wp[i].w.idx);
 	record_free(&wp[i].w.rec);
+	/* bytecode_prepare() lists the sources to compile from it. */
+	if (p->compile_bytecode && !p->dry_run && !err)
+		return 0;
 	manifest_free(wp[i].src);
 	free(wp[i].src);
 	wp[i].src = NULL;

@@ -66,7 +66,7 @@ const char pyc_worker_py[] =
 	"            os.close(fd)\n"
 	"        os.unlink(tmp)\n"
 	"        raise\n"
-	"    return 'ok'\n"
+	"    return 'ok %d %d %d' % (int(st.st_mtime), st.st_size, len(body))\n"
 	"def main():\n"
 	"    die = sys.argv[1] if len(sys.argv) > 1 else ''\n"
 	"    put('hello %s %s' % (sys.implementation.cache_tag or '-', MAGIC_NUMBER.hex()))\n"
