@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pycompile - a pool of persistent Python worker interpreters that compile
- * .py files to .pyc. Each worker is one `python -I -B -c <script>` started
+ * .py files to .pyc. Each worker is one `python -I -S -B -c <script>` started
  * once per pool, connected by a socketpair (so a write to a dead worker is
  * EPIPE, never SIGPIPE) and driven by a thread of the pool: requests are
  * queued by any thread, each driver takes the next one, sends it as one line
