@@ -510,7 +510,10 @@ static int prepare_wheel(struct bc_run *b, struct bc_wheel *bw,
 		} else if (w) {
 			bw->usable = 1;
 			err = claim_all(b, bw, dests, 0);
-			if (!err)
+			/* Overwriting wheels link their .pyc in wheel order,
+			 * after the compile (bytecode_finish). */
+			bw->deferred = b->ordered;
+			if (!err && !bw->deferred)
 				err = add_to_layout(b, bw, &first);
 			tally(b, bw);
 		} else {
@@ -530,7 +533,7 @@ int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
 {
 	struct bc_run *b;
 	const char *python = NULL;
-	int err = 0, any = 0;
+	int err = 0, any = 0, ordered = 0;
 
 	*out = NULL;
 	if (!p->compile_bytecode || p->dry_run)
@@ -539,9 +542,12 @@ int bytecode_prepare(spoke_ctx *ctx, const struct spoke_plan *p,
 		any |= !wp[i].skip;
 	if (!any)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		ordered |= !wp[i].skip && wp[i].barrier;
 	if (!(b = xcalloc(1, sizeof(*b))))
 		return nomem(ctx);
-	*b = (struct bc_run){ .ctx = ctx, .p = p, .s = s, .rep = rep, .n = n };
+	*b = (struct bc_run){ .ctx = ctx, .p = p, .s = s, .rep = rep, .n = n,
+			      .ordered = ordered };
 	*out = b;
 	err = scheme_python(ctx, s, "compiling bytecode", &python);
 	if (!err)
@@ -575,37 +581,80 @@ static void compile_progress(struct bc_run *b, unsigned long left)
 	b->ctx->progress_fn(b->ctx->progress_user, &pr);
 }
 
+/* The __pycache__ directories claimed for cold wheel bw's sources that
+ * got no .pyc: one that was there (an upgrade moved its old .pyc aside)
+ * would otherwise stay behind empty; the removal takes it only if it is
+ * empty when the run commits. */
+static int unclaim_dirs(struct bc_run *b, const struct bc_wheel *bw,
+			struct envmod *m)
+{
+	char pyc[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < bw->n && !err; i++) {
+		const char *lib = lib_of(b->s, bw->src[i].dest);
+
+		if ((bw->usable && bw->src[i].status == PYC_OK) ||
+		    pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
+			continue;
+		path_dirname(pyc);
+		err = envmod_rmdir_unused(m, lib, pyc + strlen(lib) + 1);
+	}
+	return err;
+}
+
+/* Link what finish queued, in one pool run. */
+static int link_queued(struct bc_run *b, struct envmod *m)
+{
+	/* Every destination was announced and what was there moved aside;
+	 * one taken now is this run's own (a .pyc the wheel shipped, or an
+	 * earlier wheel's under --allow-overwrite). */
+	envmod_allow_replace(m);
+	envmod_link_totals(m, b->link_files, b->link_bytes);
+	b->link_files = b->link_bytes = 0;
+	return envmod_link_run(m);
+}
+
 int bytecode_finish(struct bytecode *b, struct envmod *m)
 {
 	unsigned long left;
-	int err = 0, any = 0;
+	int err = 0, queued = 0;
 
-	if (!b || !b->pool)
+	if (!b)
 		return 0;
-	/* At most ten reports a second, and one at the end. */
-	while ((left = pyc_pool_wait_ms(b->pool, 100)) != 0)
-		compile_progress(b, left);
-	compile_progress(b, 0);
-	pyc_pool_magic(b->pool, b->magic);
-	pyc_pool_free(b->pool);
-	b->pool = NULL;
-	if (ctx_canceled(b->ctx))
-		return ctx_fail(b->ctx, SPOKE_E_CANCELED, 0, NULL, "canceled");
+	if (b->pool) {
+		/* At most ten reports a second, and one at the end. */
+		while ((left = pyc_pool_wait_ms(b->pool, 100)) != 0)
+			compile_progress(b, left);
+		compile_progress(b, 0);
+		pyc_pool_magic(b->pool, b->magic);
+		pyc_pool_free(b->pool);
+		b->pool = NULL;
+		if (ctx_canceled(b->ctx))
+			return ctx_fail(b->ctx, SPOKE_E_CANCELED, 0, NULL,
+					"canceled");
+	}
 	b->link_files = b->link_bytes = 0;
 	for (size_t i = 0; i < b->n && !err; i++) {
 		struct bc_wheel *bw = &b->bw[i];
 		size_t first;
 
-		if (!bw->stage)
+		if (!bw->stage && !bw->deferred)
 			continue;
-		for (size_t k = 0; k < bw->n && !err; k++)
+		/* --allow-overwrite: a later wheel's .pyc win as its .py did */
+		if (bw->wp->barrier && queued) {
+			err = link_queued(b, m);
+			queued = 0;
+		}
+		for (size_t k = 0; bw->stage && k < bw->n && !err; k++)
 			if (bw->src[k].status == PYC_CANCELED)
 				err = ctx_fail(b->ctx, SPOKE_E_CANCELED, 0,
 					       NULL, "canceled");
-		if (!err)
+		if (!err && bw->stage) {
 			err = bc_publish(b, bw);
-		bw->published = 1;
-		tally(b, bw);
+			bw->published = 1;
+			tally(b, bw);
+		}
 		if (err || !bw->usable)
 			continue;
 		err = add_to_layout(b, bw, &first);
@@ -615,15 +664,15 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 					       (const char *const *)
 					       bw->wp->roots[k].skip,
 					       bw->wp->w.label);
-		any |= bw->wp->nroots > first;
+		queued |= bw->wp->nroots > first;
 	}
 	report_bytecode(b);
-	if (err || !any)
-		return err;
-	/* Every destination was announced and what was there moved aside;
-	 * one taken now is this run's own (a .pyc the wheel shipped). */
-	envmod_allow_replace(m);
-	envmod_link_totals(m, b->link_files, b->link_bytes);
-	return envmod_link_run(m);
+	if (!err && queued)
+		err = link_queued(b, m);
+	/* After the links, so the removal never takes a directory they
+	 * fill again. */
+	for (size_t i = 0; i < b->n && !err; i++)
+		if (b->bw[i].stage)
+			err = unclaim_dirs(b, &b->bw[i], m);
+	return err;
 }
-

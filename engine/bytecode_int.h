@@ -28,6 +28,7 @@ struct bc_wheel {
 	char *stage; /* tmp/... while compiling */
 	int usable;
 	int published; /* bc_publish() ran: stage is gone either way */
+	int deferred;  /* usable from the cache, linked by finish */
 	unsigned char mf_id[32]; /* pyc_stamp_manifest_id of the entry */
 };
 
@@ -41,6 +42,7 @@ struct bytecode {
 	char tag[64];
 	unsigned char magic[4];  /* the workers', once a pool ran */
 	struct pyc_pool *pool;
+	int ordered;             /* --allow-overwrite barriers: wheel order */
 	struct bc_wheel *bw;
 	size_t n;
 	unsigned long compiled, failed, cached; /* not yet reported */
