@@ -6,10 +6,9 @@
  * stamp says which sources compiled; bytecode_cache.c decides whether it
  * can be used), then claim the .pyc destinations and their __pycache__
  * directories, add their RECORD rows (path,, as pip writes them) and one
- * link root per root of the wheel. Cold wheels of a run are compiled
- * together by one pool, so the workers stay busy across wheels. (Some 620
- * lines: listing, compile, layout additions and the two halves of the run
- * are one flow per wheel; the cache directory is bytecode_cache.c.)
+ * link root per root of the wheel (bytecode_layout.c). Cold wheels of a
+ * run are compiled together by one pool, so the workers stay busy across
+ * wheels.
  */
 #include "engine/bytecode_int.h"
 #include "engine/envmod.h"
@@ -29,27 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #define nomem bc_nomem
 #define bc_run bytecode
-
-static int in_lib(const struct scheme *s, const char *dest)
-{
-	const char *pure = s->path[SPOKE_SCHEME_PURELIB];
-	const char *plat = s->path[SPOKE_SCHEME_PLATLIB];
-
-	return (pure && path_under(pure, dest)) ||
-	       (plat && path_under(plat, dest));
-}
-
-/* The scheme directory dest lies in (in_lib is true). */
-static const char *lib_of(const struct scheme *s, const char *dest)
-{
-	const char *pure = s->path[SPOKE_SCHEME_PURELIB];
-
-	return pure && path_under(pure, dest) ? pure :
-	       s->path[SPOKE_SCHEME_PLATLIB];
-}
 
 static int skipped(char *const *skip, const char *name)
 {
@@ -143,30 +123,13 @@ static int collect_wheel(struct bc_run *b, struct bc_wheel *bw)
 	for (size_t k = 0; k < bw->wp->nroots && !err; k++) {
 		const struct link_root *r = &bw->wp->roots[k];
 
-		if (!in_lib(b->s, r->dst) || strncmp(r->src, entry, el) ||
+		if (!bc_in_lib(b->s, r->dst) || strncmp(r->src, entry, el) ||
 		    (r->src[el] && r->src[el] != '/'))
 			continue;
 		err = collect_root(b, bw, m, r, r->src + el +
 				   (r->src[el] ? 1 : 0));
 	}
 	return err;
-}
-
-/* "<reldir>/__pycache__/<stem>.<tag>[.opt-N].pyc" below base. */
-static int pyc_path(const struct bc_run *b, char *buf, size_t len,
-		    const char *base, const char *rel)
-{
-	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
-	int dirlen = slash ? (int)(slash - rel) : 0;
-	char pyc[NAME_MAX + 1];
-	int n = pyc_cache_name(pyc, sizeof(pyc), name, b->tag,
-			       b->p->compile_optimize);
-
-	if (n < 0 || (size_t)n >= sizeof(pyc))
-		return -ENAMETOOLONG;
-	n = snprintf(buf, len, "%s%s%.*s%s__pycache__/%s", base ? base : "",
-		     base ? "/" : "", dirlen, rel, dirlen ? "/" : "", pyc);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 static void compiled(void *user, const struct pyc_request *req,
@@ -241,11 +204,11 @@ static int submit_cold(struct bc_run *b, struct bc_wheel *bw,
 	err = start_pool(b, python);
 	for (size_t i = 0; i < bw->n && !err; i++) {
 		struct pyc_request rq = { 0 };
-		const char *lib = lib_of(b->s, bw->src[i].dest);
+		const char *lib = bc_lib_of(b->s, bw->src[i].dest);
 
 		snprintf(src, sizeof(src), "%s/%s", bw->wp->w.dir,
 			 bw->src[i].rel);
-		if (pyc_path(b, out, sizeof(out), bw->stage, bw->src[i].rel)) {
+		if (bc_pyc_path(b, out, sizeof(out), bw->stage, bw->src[i].rel)) {
 			bw->src[i].status = PYC_ERROR;
 			continue;
 		}
@@ -264,141 +227,6 @@ static int submit_cold(struct bc_run *b, struct bc_wheel *bw,
 		else if (err)
 			err = nomem(b->ctx);
 	}
-	return err;
-}
-
-static int cmp_row(const void *a, const void *b)
-{
-	return strcmp(((const struct record_row *)a)->path,
-		      ((const struct record_row *)b)->path);
-}
-
-static int claim(struct bc_run *b, struct strmap *dests, const char *path,
-		 int kind)
-{
-	struct strmap_ent *e;
-	int r = strmap_put(dests, path, &e);
-
-	if (r < 0)
-		return nomem(b->ctx);
-	if (r == 1) {
-		e->kind = kind;
-		e->owner = -1;
-	}
-	return e->kind == kind ? 0 : 1;
-}
-
-/* Claim the .pyc destinations of bw's sources and their __pycache__
- * directories in the run's map, so the journal names them before the first
- * change (and an old .pyc there is moved aside): every source of a cold
- * wheel (its compile is not over yet; a destination that stays unused
- * costs nothing), the cached .pyc of a warm one. */
-static int claim_all(struct bc_run *b, struct bc_wheel *bw,
-		     struct strmap *dests, int cold)
-{
-	char pyc[PATH_MAX];
-	int err = 0;
-
-	for (size_t i = 0; i < bw->n && !err; i++) {
-		char *dir;
-
-		if (!cold && bw->src[i].status != PYC_OK)
-			continue;
-		if (pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
-			continue;
-		if (!(dir = xstrdup(pyc)))
-			return nomem(b->ctx);
-		path_dirname(dir);
-		err = claim(b, dests, dir, DEST_DIR);
-		if (!err)
-			err = claim(b, dests, pyc, DEST_FILE);
-		if (err > 0)
-			err = ctx_fail(b->ctx, SPOKE_E_CONFLICT, 0, pyc,
-				       "'%s' is both a file and a directory "
-				       "of this install", pyc);
-		free(dir);
-	}
-	return err;
-}
-
-/* The RECORD rows (path,, as pip writes them) and the link roots of a
- * usable wheel's cached .pyc: one root per root of the wheel, the same
- * subpath below bw->dir, skipping what the root skips plus the manifest.
- * The roots are appended to wp->roots from index *first on. */
-static int add_to_layout(struct bc_run *b, struct bc_wheel *bw,
-			 size_t *first)
-{
-	struct wplan *wp = bw->wp;
-	size_t el = strlen(wp->w.dir), nroots = wp->nroots;
-	char pyc[PATH_MAX];
-	int err = 0;
-
-	*first = nroots;
-	for (size_t i = 0; i < bw->n && !err; i++) {
-		uint64_t size = (uint64_t)bw->src[i].pyc_size;
-		char *rel;
-
-		if (bw->src[i].status != PYC_OK) {
-			if (!bw->stage)
-				ctx_log(b->ctx, SPOKE_LOG_WARN, "not compiling "
-					"'%s' of '%s': it did not compile when "
-					"its bytecode was cached",
-					bw->src[i].rel, wp->w.label);
-			continue;
-		}
-		if (pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
-			continue;
-		if (!(rel = path_relative(wp->lib, pyc)))
-			return nomem(b->ctx);
-		if (record_add(&wp->out, rel, NULL, NULL, 0, -1))
-			err = nomem(b->ctx);
-		free(rel);
-		wp->files++;
-		wp->bytes += size;
-		b->link_files++;
-		b->link_bytes += size;
-	}
-	for (size_t k = 0; k < nroots && !err; k++) {
-		const struct link_root *r = &wp->roots[k];
-		struct link_root *grown;
-		char *src = NULL, **skip;
-		size_t ns = 0;
-		struct stat st;
-
-		if (!in_lib(b->s, r->dst) || strncmp(r->src, wp->w.dir, el) ||
-		    (r->src[el] && r->src[el] != '/'))
-			continue;
-		if (asprintf(&src, "%s%s", bw->dir, r->src + el) < 0)
-			return nomem(b->ctx);
-		if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(src);
-			continue;
-		}
-		while (r->skip && r->skip[ns])
-			ns++;
-		skip = xcalloc(ns + 2, sizeof(*skip));
-		grown = skip ? xrealloc(wp->roots, (wp->nroots + 1) *
-					sizeof(*grown)) : NULL;
-		if (!grown) {
-			free(skip);
-			free(src);
-			return nomem(b->ctx);
-		}
-		wp->roots = grown;
-		r = &wp->roots[k];
-		grown += wp->nroots++;
-		grown->src = src;
-		grown->dst = xstrdup(r->dst);
-		grown->skip = skip;
-		for (size_t j = 0; j < ns && !err; j++)
-			if (!(skip[j] = xstrdup(r->skip[j])))
-				err = nomem(b->ctx);
-		if (!err && !(skip[ns] = xstrdup(PYC_STAMP_FILE)))
-			err = nomem(b->ctx);
-		if (!err && !grown->dst)
-			err = nomem(b->ctx);
-	}
-	qsort(wp->out.rows, wp->out.n, sizeof(*wp->out.rows), cmp_row);
 	return err;
 }
 
@@ -509,17 +337,17 @@ static int prepare_wheel(struct bc_run *b, struct bc_wheel *bw,
 			err = w;
 		} else if (w) {
 			bw->usable = 1;
-			err = claim_all(b, bw, dests, 0);
+			err = bc_claim_all(b, bw, dests, 0);
 			/* Overwriting wheels link their .pyc in wheel order,
 			 * after the compile (bytecode_finish). */
 			bw->deferred = b->ordered;
 			if (!err && !bw->deferred)
-				err = add_to_layout(b, bw, &first);
+				err = bc_add_to_layout(b, bw, &first);
 			tally(b, bw);
 		} else {
 			err = submit_cold(b, bw, entries, python);
 			if (!err && bw->stage)
-				err = claim_all(b, bw, dests, 1);
+				err = bc_claim_all(b, bw, dests, 1);
 		}
 	}
 	free(entries);
@@ -581,28 +409,6 @@ static void compile_progress(struct bc_run *b, unsigned long left)
 	b->ctx->progress_fn(b->ctx->progress_user, &pr);
 }
 
-/* The __pycache__ directories claimed for cold wheel bw's sources that
- * got no .pyc: one that was there (an upgrade moved its old .pyc aside)
- * would otherwise stay behind empty; the removal takes it only if it is
- * empty when the run commits. */
-static int unclaim_dirs(struct bc_run *b, const struct bc_wheel *bw,
-			struct envmod *m)
-{
-	char pyc[PATH_MAX];
-	int err = 0;
-
-	for (size_t i = 0; i < bw->n && !err; i++) {
-		const char *lib = lib_of(b->s, bw->src[i].dest);
-
-		if ((bw->usable && bw->src[i].status == PYC_OK) ||
-		    pyc_path(b, pyc, sizeof(pyc), NULL, bw->src[i].dest))
-			continue;
-		path_dirname(pyc);
-		err = envmod_rmdir_unused(m, lib, pyc + strlen(lib) + 1);
-	}
-	return err;
-}
-
 /* Link what finish queued, in one pool run. */
 static int link_queued(struct bc_run *b, struct envmod *m)
 {
@@ -618,7 +424,7 @@ static int link_queued(struct bc_run *b, struct envmod *m)
 int bytecode_finish(struct bytecode *b, struct envmod *m)
 {
 	unsigned long left;
-	int err = 0, queued = 0;
+	int err = 0, queued = 0, syncfd = -1, synced = 0;
 
 	if (!b)
 		return 0;
@@ -634,6 +440,22 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 			return ctx_fail(b->ctx, SPOKE_E_CANCELED, 0, NULL,
 					"canceled");
 	}
+	/* Stamp every compiled directory, one syncfs for all, then each is
+	 * published (renamed) in its turn below. */
+	for (size_t i = 0; i < b->n && !err; i++) {
+		struct bc_wheel *bw = &b->bw[i];
+
+		for (size_t k = 0; bw->stage && k < bw->n && !err; k++)
+			if (bw->src[k].status == PYC_CANCELED)
+				err = ctx_fail(b->ctx, SPOKE_E_CANCELED, 0,
+					       NULL, "canceled");
+		if (!err && bw->stage)
+			err = bc_seal(b, bw, &syncfd);
+	}
+	if (syncfd >= 0) {
+		synced = syncfs(syncfd) < 0 ? -errno : 0;
+		close(syncfd);
+	}
 	b->link_files = b->link_bytes = 0;
 	for (size_t i = 0; i < b->n && !err; i++) {
 		struct bc_wheel *bw = &b->bw[i];
@@ -646,18 +468,13 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 			err = link_queued(b, m);
 			queued = 0;
 		}
-		for (size_t k = 0; bw->stage && k < bw->n && !err; k++)
-			if (bw->src[k].status == PYC_CANCELED)
-				err = ctx_fail(b->ctx, SPOKE_E_CANCELED, 0,
-					       NULL, "canceled");
 		if (!err && bw->stage) {
-			err = bc_publish(b, bw);
-			bw->published = 1;
+			err = bc_publish(b, bw, synced);
 			tally(b, bw);
 		}
 		if (err || !bw->usable)
 			continue;
-		err = add_to_layout(b, bw, &first);
+		err = bc_add_to_layout(b, bw, &first);
 		for (size_t k = first; k < bw->wp->nroots && !err; k++)
 			err = envmod_link_tree(m, bw->wp->roots[k].src,
 					       bw->wp->roots[k].dst,
@@ -673,6 +490,6 @@ int bytecode_finish(struct bytecode *b, struct envmod *m)
 	 * fill again. */
 	for (size_t i = 0; i < b->n && !err; i++)
 		if (b->bw[i].stage)
-			err = unclaim_dirs(b, &b->bw[i], m);
+			err = bc_unclaim_dirs(b, &b->bw[i], m);
 	return err;
 }

@@ -199,44 +199,61 @@ static int stamp_stage(struct bytecode *b, struct bc_wheel *bw, int dfd)
 	return ret;
 }
 
-int bc_publish(struct bytecode *b, struct bc_wheel *bw)
+static void no_bytecode(struct bytecode *b, struct bc_wheel *bw,
+			const char *why)
 {
-	char path[PATH_MAX];
-	int err = 0, lost = 0, why = 0, dfd;
+	ctx_log(b->ctx, SPOKE_LOG_WARN, "no bytecode for '%s': %s",
+		bw->wp->w.label, why);
+	bc_drop_dir(bw->stage);
+	bw->published = 1;
+}
+
+int bc_seal(struct bytecode *b, struct bc_wheel *bw, int *syncfd)
+{
+	int dfd, ret;
 
 	for (size_t i = 0; i < bw->n; i++)
-		if (bw->src[i].status == PYC_ERROR)
-			err = 1;
-	dfd = err ? -1 : open(bw->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			      O_CLOEXEC);
-	if (!err && dfd < 0)
-		why = errno;
-	else if (!err && (why = -stamp_stage(b, bw, dfd)) == ENOMEM)
-		err = -1;
-	else if (!err && !why && syncfs(dfd) < 0)
-		why = errno;
-	if (dfd >= 0)
-		close(dfd);
-	if (err < 0) {
-		bc_drop_dir(bw->stage);
-		return bc_nomem(b->ctx);
+		if (bw->src[i].status == PYC_ERROR) {
+			no_bytecode(b, bw, "a file could not be compiled");
+			return 0;
+		}
+	dfd = open(bw->stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	ret = dfd < 0 ? -errno : stamp_stage(b, bw, dfd);
+	if (ret) {
+		if (dfd >= 0)
+			close(dfd);
+		no_bytecode(b, bw, strerror(-ret));
+		return ret == -ENOMEM ? bc_nomem(b->ctx) : 0;
 	}
+	bw->sealed = 1;
+	if (*syncfd < 0)
+		*syncfd = dfd; /* one syncfs covers every stage: same fs */
+	else
+		close(dfd);
+	return 0;
+}
+
+int bc_publish(struct bytecode *b, struct bc_wheel *bw, int synced)
+{
+	char path[PATH_MAX];
+	int err, lost = 0, why = 0;
+
+	if (!bw->sealed || bw->published)
+		return 0;
+	bw->published = 1;
 	snprintf(path, sizeof(path), "%s", bw->dir);
 	path_dirname(path);
-	if (!err && !why) {
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			why = errno;
-		else if (renameat2(AT_FDCWD, bw->stage, AT_FDCWD, bw->dir,
-				   RENAME_NOREPLACE) < 0) {
-			lost = errno == EEXIST || errno == ENOTEMPTY;
-			why = lost ? 0 : errno;
-		}
+	if (synced < 0)
+		why = -synced;
+	else if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		why = errno;
+	else if (renameat2(AT_FDCWD, bw->stage, AT_FDCWD, bw->dir,
+			   RENAME_NOREPLACE) < 0) {
+		lost = errno == EEXIST || errno == ENOTEMPTY;
+		why = lost ? 0 : errno;
 	}
-	if (err || why) {
-		ctx_log(b->ctx, SPOKE_LOG_WARN, "no bytecode for '%s': %s",
-			bw->wp->w.label, err ? "a file could not be compiled" :
-			strerror(why));
-		bc_drop_dir(bw->stage);
+	if (why) {
+		no_bytecode(b, bw, strerror(why));
 		return 0;
 	}
 	if (!lost) {
