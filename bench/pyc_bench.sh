@@ -37,7 +37,9 @@
 # Usage: bench/pyc_bench.sh [RUNS [ROUNDS]]   (defaults 5 and 5)
 # PYC_BENCH_PARTS="a b c d" picks parts (default all).
 # Env: PYTHON (default python3), BUILD (default build; needs libspoke.a and
-# spoke), PIP_PYTHON (the interpreter that runs pip, default /usr/bin/python3).
+# spoke), PIP_PYTHON (the interpreter that runs pip, default /usr/bin/python3),
+# PYC_BENCH_TMP (where the trees, caches and venvs go, default /tmp; a
+# loop-mounted filesystem of its own keeps other load's journal out of it).
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -54,7 +56,7 @@ ${CC:-cc} -I. -Iinclude -D_GNU_SOURCE -O2 -std=c11 -Wall -Wextra -Werror -pthrea
 	-o "$DRIVER" bench/pyc_bench.c "$BUILD/libspoke.a" \
 	-luring -lzstd -ldeflate -lcrypto -lcjson -lutf8proc -pthread
 
-W=$(mktemp -d /tmp/spoke-pycbench.XXXXXX)
+W=$(mktemp -d "${PYC_BENCH_TMP:-/tmp}/spoke-pycbench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 mkdir "$W/src"
 for whl in /usr/share/python-wheels/pip-*.whl /usr/share/python-wheels/setuptools-*.whl \

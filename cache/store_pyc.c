@@ -8,7 +8,9 @@
  */
 #include "cache/store_pyc.h"
 #include "cache/store_int.h"
+#include "cache/store_pyc_stamp.h"
 #include "base/alloc.h"
+#include "base/strmap.h"
 #include "spoke.h"
 
 #include <errno.h>
@@ -20,10 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define MANIFEST "BYTECODE"
-#define MANIFEST_HEAD "spoke-bytecode-v1\n"
-#define MANIFEST_MAX (64 << 20)
 
 struct pyc_name {
 	char entry[STORE_ENTRY_NAME_MAX];
@@ -196,6 +194,8 @@ struct check {
 	const struct store *s;
 	const char *entry;
 	int efd;
+	unsigned char mf_id[32]; /* of the entry's manifest; have_mf */
+	int have_mf;
 	char *err;
 	size_t errlen;
 	int bad;
@@ -207,112 +207,137 @@ static uint32_t le32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* A source path of the manifest: relative, no "." or ".." component. */
-static int rel_ok(const char *rel)
-{
-	size_t n = strlen(rel);
-
-	if (!n || n >= PATH_MAX - 64 || rel[0] == '/' || n < 4 ||
-	    strcmp(rel + n - 3, ".py"))
-		return 0;
-	for (const char *p = rel; *p;) {
-		size_t c = strcspn(p, "/");
-
-		if (!c || (c == 1 && p[0] == '.') ||
-		    (c == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += c + (p[c] == '/');
-	}
-	return 1;
-}
-
-/* The .pyc of source rel is sound: NULL, else what is wrong with it. */
+/* The .pyc of the compiled source v is sound and what the stamp says:
+ * NULL, else what is wrong with it (pyc: its path). */
 static const char *check_pyc(struct check *c, int dfd,
-			     const struct pyc_name *pn, const char *rel,
-			     unsigned char magic[4], char *pyc, size_t len)
+			     const struct pyc_stamp *st,
+			     const struct pyc_stamp_src *v, char *pyc,
+			     size_t len)
 {
-	const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
-	int dirlen = slash ? (int)(slash - rel) : 0, fd, n;
 	unsigned char h[16];
-	struct stat src, st;
-	char opt[8] = "";
+	struct stat src, ps;
+	int fd, n;
 
-	if (pn->opt)
-		snprintf(opt, sizeof(opt), ".opt-%d", pn->opt);
-	n = snprintf(pyc, len, "%.*s%s__pycache__/%.*s.%s%s.pyc", dirlen, rel,
-		     dirlen ? "/" : "", (int)strlen(base) - 3, base, pn->tag,
-		     opt);
+	n = pyc_stamp_pyc_path(pyc, len, v->rel, st->tag, st->opt);
 	if (n < 0 || (size_t)n >= len)
 		return "name too long";
-	if (fstatat(c->efd, rel, &src, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (fstatat(c->efd, v->rel, &src, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(src.st_mode))
 		return "its source is not in the entry";
 	fd = openat(dfd, pyc, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return "missing";
-	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 16 &&
+	n = fstat(fd, &ps) == 0 && S_ISREG(ps.st_mode) && ps.st_size > 16 &&
 	    pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h);
 	close(fd);
-	if (!n)
-		return "truncated";
+	if (!n || ps.st_size != v->pyc_size)
+		return "truncated or of another size than its stamp says";
 	if (h[2] != '\r' || h[3] != '\n' || le32(h + 4) != 0)
 		return "not a timestamp .pyc";
-	if (magic[0] == 0 && magic[1] == 0)
-		memcpy(magic, h, 4);
-	else if (memcmp(magic, h, 4))
-		return "magic number differs from the others";
+	if (memcmp(h, st->magic, 4))
+		return "magic number differs from its stamp's";
 	if (le32(h + 8) != (uint32_t)src.st_mtime ||
-	    le32(h + 12) != (uint32_t)src.st_size)
+	    le32(h + 12) != (uint32_t)src.st_size ||
+	    v->mtime != (int64_t)src.st_mtime || v->size != src.st_size)
 		return "stale (its source's mtime or size changed)";
 	return NULL;
+}
+
+/* Every file below the directory at dfd is the stamp or an expected
+ * .pyc: an install links whatever lies there. NULL, or what is wrong. */
+static const char *check_names(int dfd, const struct strmap *want,
+			       char *rel, size_t len, int depth)
+{
+	size_t rl = strlen(rel);
+	const char *why = NULL;
+	struct dirent *de;
+	DIR *d = depth < 300 ? store_opendir(dfd) : NULL;
+
+	if (!d)
+		return "cannot be read";
+	while (!why && (de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (rl + strlen(de->d_name) + 2 > len) {
+			why = "name too long";
+			break;
+		}
+		snprintf(rel + rl, len - rl, "%s%s", rl ? "/" : "",
+			 de->d_name);
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			why = "cannot be read";
+		else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY |
+					 O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			why = sub < 0 ? "cannot be read" :
+			      check_names(sub, want, rel, len, depth + 1);
+			if (sub >= 0)
+				close(sub);
+		} else if (!S_ISREG(st.st_mode) ||
+			   (!strmap_get(want, rel) &&
+			    (rl || strcmp(de->d_name, PYC_STAMP_FILE)))) {
+			why = "holds a file that is not one of its .pyc";
+		}
+		if (!why)
+			rel[rl] = '\0';
+	}
+	closedir(d);
+	return why;
 }
 
 /* NULL when the directory name is sound, else why not (pyc: the file). */
 static const char *check_dir(struct check *c, int bfd, const char *name,
 			     const struct pyc_name *pn, char *pyc, size_t len)
 {
+	struct strmap want = { 0 };
+	struct strmap_ent *e;
+	struct pyc_stamp st;
 	const char *why = NULL;
-	unsigned char magic[4] = { 0 };
-	char *buf = NULL, *line, *save = NULL;
-	struct stat st;
-	int dfd, fd;
+	int dfd, ret;
 
 	pyc[0] = '\0';
 	dfd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		     O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? NULL : "cannot be opened";
-	snprintf(pyc, len, MANIFEST);
-	fd = openat(dfd, MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > MANIFEST_MAX)
-		why = "missing or not a file";
-	else if (!(buf = xmalloc((size_t)st.st_size + 1)))
+	snprintf(pyc, len, PYC_STAMP_FILE);
+	ret = pyc_stamp_read(dfd, &st);
+	if (ret == -ENOENT)
+		why = "missing";
+	else if (ret == -ENOMEM)
 		why = "out of memory";
-	else if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
-		why = "unreadable";
-	if (fd >= 0)
-		close(fd);
+	else if (ret)
+		why = "not a whole stamp of this version (damaged, edited or "
+		      "older)";
+	else if (strcmp(st.entry, c->entry) || strcmp(st.tag, pn->tag) ||
+		 st.opt != pn->opt)
+		why = "names another entry, cache tag or optimization level";
+	for (size_t i = 0; !why && i < st.nsrc; i++) {
+		if (!st.src[i].ok)
+			continue;
+		why = check_pyc(c, dfd, &st, &st.src[i], pyc, len);
+		if (!why && strmap_put(&want, pyc, &e) < 0)
+			why = "out of memory";
+	}
 	if (!why) {
-		buf[st.st_size] = '\0';
-		if (strncmp(buf, MANIFEST_HEAD, strlen(MANIFEST_HEAD)) ||
-		    strlen(buf) != (size_t)st.st_size)
-			why = "not a bytecode manifest";
+		pyc[0] = '\0';
+		why = check_names(dfd, &want, pyc, len, 0);
 	}
-	for (line = why ? NULL : strtok_r(buf + strlen(MANIFEST_HEAD), "\n",
-					  &save);
-	     line && !why; line = strtok_r(NULL, "\n", &save)) {
-		int ok = !strncmp(line, "ok ", 3);
-		const char *rel = line + (ok ? 3 : 10);
-
-		if (!ok && strncmp(line, "nocompile ", 10))
-			why = "not a bytecode manifest";
-		else if (!rel_ok(rel))
-			why = "names a source outside the entry";
-		else if (ok)
-			why = check_pyc(c, dfd, pn, rel, magic, pyc, len);
+	/* Sound: bind the stamp to the entry and the directories as they
+	 * are, so installs trust it without checking each file again. */
+	if (!why && c->have_mf &&
+	    (memcmp(st.manifest, c->mf_id, sizeof(st.manifest)) ||
+	     !pyc_stamp_dirs_hold(dfd, &st))) {
+		memcpy(st.manifest, c->mf_id, sizeof(st.manifest));
+		if (pyc_stamp_take_dirs(dfd, &st) == 0)
+			(void)pyc_stamp_write(dfd, &st);
 	}
-	free(buf);
+	strmap_free(&want);
+	if (ret == 0)
+		pyc_stamp_free(&st);
 	close(dfd);
 	return why;
 }
@@ -341,6 +366,27 @@ static int verify_dir(const struct store *s, int bfd, const char *name,
 	return 0;
 }
 
+/* The identity stamps bind to: SHA-256 of the entry's manifest (the kept
+ * one when current, else rebuilt and kept, as an install would). */
+static int entry_manifest_id(const struct store *s, const char *entry,
+			     unsigned char id[32])
+{
+	struct manifest m;
+	char *dir = NULL, msg[256];
+	int ret;
+
+	if (!s->root || asprintf(&dir, "%s/" STORE_ARCHIVE "/%s", s->root,
+				 entry) < 0)
+		return -ENOMEM;
+	ret = manifest_for_entry(dir, &m, NULL, msg, sizeof(msg));
+	free(dir);
+	if (ret)
+		return ret;
+	ret = pyc_stamp_manifest_id(&m, id);
+	manifest_free(&m);
+	return ret;
+}
+
 int store_pyc_verify(const struct store *s, const char *entry, char *err,
 		     size_t errlen)
 {
@@ -354,6 +400,7 @@ int store_pyc_verify(const struct store *s, const char *entry, char *err,
 		       O_CLOEXEC);
 	if (c.efd < 0)
 		return 0; /* the entry's own check says so */
+	c.have_mf = entry_manifest_id(s, entry, c.mf_id) == 0;
 	ret = each_dir(s, verify_dir, &c);
 	close(c.efd);
 	if (ret && ret != -ENOENT)

@@ -874,10 +874,10 @@ static int queue_path(struct envmod *m, const char *root, const char *rel,
 	if (!e)
 		return nomem(m);
 	/* Moved once is enough; an announced directory stays (the install
-	 * puts files into it again). */
-	if ((e->kind & K_QUEUED) || (rmdir && (e->kind & K_DIR)))
+	 * puts files into it again) unless the caller knows better (2). */
+	if ((e->kind & K_QUEUED) || (rmdir == 1 && (e->kind & K_DIR)))
 		return 0;
-	return queue(m, e, root, rmdir, 1);
+	return queue(m, e, root, rmdir != 0, 1);
 }
 
 int envmod_remove(struct envmod *m, const char *root, const char *rel)
@@ -888,6 +888,11 @@ int envmod_remove(struct envmod *m, const char *root, const char *rel)
 int envmod_rmdir(struct envmod *m, const char *root, const char *rel)
 {
 	return *rel ? queue_path(m, root, rel, 1) : 0; /* never a root */
+}
+
+int envmod_rmdir_unused(struct envmod *m, const char *root, const char *rel)
+{
+	return *rel ? queue_path(m, root, rel, 2) : 0;
 }
 
 int envmod_touch(struct envmod *m, const char *dir)

@@ -102,6 +102,9 @@ int envmod_remove(struct envmod *m, const char *root, const char *rel);
 /* Remove the directory rel below root if it is empty when the queue runs
  * (an announced directory is never removed). Deferred: 0 or an error. */
 int envmod_rmdir(struct envmod *m, const char *root, const char *rel);
+/* The same for a directory the run announced but may have left empty
+ * (the __pycache__ of sources whose compile failed). */
+int envmod_rmdir_unused(struct envmod *m, const char *root, const char *rel);
 /* Set a directory's mtime to now: CPython's path finder caches a sys.path
  * directory's listing until its mtime changes. Not undone (a newer mtime
  * is harmless, and after a rollback it is what the finder needs). */

@@ -97,6 +97,9 @@ out:
 	 * in wp->out; the wheel's RECORD is not needed again. */
 	record_index_free(&wp[i].w.idx);
 	record_free(&wp[i].w.rec);
+	/* bytecode_prepare() lists the sources to compile from it. */
+	if (p->compile_bytecode && !p->dry_run && !wp[i].lfail)
+		return;
 	if (wp[i].src)
 		manifest_free(wp[i].src);
 	free(wp[i].src);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pycompile - a pool of persistent Python worker interpreters that compile
- * .py files to .pyc. Each worker is one `python -I -B -c <script>` started
+ * .py files to .pyc. Each worker is one `python -I -S -B -c <script>` started
  * once per pool, connected by a socketpair (so a write to a dead worker is
  * EPIPE, never SIGPIPE) and driven by a thread of the pool: requests are
  * queued by any thread, each driver takes the next one, sends it as one line
@@ -52,6 +52,10 @@ struct pyc_result {
 	int err;		/* PYC_ERROR: -errno or SPOKE_E_*; else 0 */
 	const char *msg;	/* PYC_NOCOMPILE / PYC_ERROR: why; else "" */
 	int attempts;		/* workers the file was sent to (0..2) */
+	/* PYC_OK: the source's mtime (whole seconds) and size as the worker
+	 * read them (a timestamp header holds them mod 2^32), and the size
+	 * of the .pyc written. */
+	long long mtime, size, pyc_size;
 };
 
 /* Called once per request, from a driver thread, concurrently with other
@@ -106,6 +110,9 @@ void pyc_pool_free(struct pyc_pool *p);
 /* sys.implementation.cache_tag of the workers ("cpython-311"), the
  * __pycache__ name part and the cache key part. Valid until free. */
 const char *pyc_pool_cache_tag(struct pyc_pool *p);
+/* importlib.util.MAGIC_NUMBER of the workers: the first 4 bytes of every
+ * .pyc they write. */
+void pyc_pool_magic(struct pyc_pool *p, unsigned char magic[4]);
 
 struct pyc_pool_stats {
 	unsigned long compiled, nocompile, errors, canceled;

@@ -7,8 +7,10 @@
 # the loader's set_data watched), byte equality with py_compile, the warm
 # install compiling nothing and linking the cached .pyc, copy mode, worker
 # death (retried; twice: no bytecode, install still fine), SIGKILL and
-# SIGINT while compiling (rolled back), upgrade and uninstall, and an
-# unchanged distribution installed without bytecode getting it.
+# SIGINT while compiling (rolled back), upgrade and uninstall (an upgrade
+# whose compile fails leaves no empty __pycache__), --allow-overwrite (the
+# later wheel's .pyc wins, cold or warm), and an unchanged distribution
+# installed without bytecode getting it.
 . "$(dirname "$0")/lib.sh"
 [ -x "$SPOKE" ] || fail "no binary at $SPOKE (run make)"
 PY=/usr/bin/python3
@@ -203,6 +205,23 @@ grep -q "no bytecode for" "$TMP/e5" || fail "no warning after two deaths"
 [ -d "$(site "$TMP/v5")/demo/__pycache__" ] && fail "bytecode after two deaths"
 ls "$TMP/c5/bytecode-v1" 2>/dev/null | grep -q . && fail "published a failed compile"
 
+# 6a. an upgrade whose compile fails leaves no empty __pycache__ behind
+# (the old .pyc are gone with the old version, no new ones come)
+mkvenv "$TMP/v8"
+"$SPOKE" install --cache-dir "$TMP/c8" --venv "$TMP/v8" --compile-bytecode \
+	"$D1" >/dev/null 2>&1 || fail "install 1.0 (6a)"
+S8=$(site "$TMP/v8")
+[ -d "$S8/demo/__pycache__" ] || fail "6a: no __pycache__ to begin with"
+for f in __init__.py mod.py demo_data.py; do echo 2 >"$TMP/die/$f"; done
+SPOKE_TEST_PYC_DIE_DIR=$TMP/die "$SPOKE" install --cache-dir "$TMP/c8" \
+	--venv "$TMP/v8" --compile-bytecode "$D2" >/dev/null 2>"$TMP/e8" ||
+	{ cat "$TMP/e8" >&2; fail "upgrade with a failing compile"; }
+[ -e "$S8/demo/__pycache__" ] && fail "6a: left $(ls -a "$S8/demo/__pycache__")"
+[ -e "$S8/__pycache__" ] && fail "6a: left site-packages/__pycache__"
+[ "$("$TMP/v8/bin/python" -c 'import demo.mod; print(demo.mod.f())')" = 2.0 ] ||
+	fail "6a: upgrade did not take"
+rm -f "$TMP/die/"*
+
 # 6b. installed without bytecode, then --compile-bytecode: reinstalled with
 # its .pyc in RECORD; once it has them, unchanged
 mkvenv "$TMP/v7"
@@ -222,6 +241,56 @@ uses_pyc "$TMP/v7"
 	--json $WHEELS "$D1" >"$TMP/r7.json" 2>/dev/null || fail "second install"
 grep -q '"action":"reinstalled"' "$TMP/r7.json" && fail "not unchanged after"
 grep -q '"action":"unchanged"' "$TMP/r7.json" || fail "no unchanged after"
+
+# 6c. --allow-overwrite: two wheels install ovr/m.py (same size, same
+# timestamp, different code, so Python would trust either .pyc); the
+# later wheel's .pyc wins with its source, whichever of the two is cold
+for n in a b; do
+	"$PY" - "$TMP/w" "$n" <<'EOF' || fail "cannot make ov$n"
+import base64, hashlib, sys, zipfile
+out, n = sys.argv[1], sys.argv[2]
+di = "ov%s-1.0.dist-info" % n
+files = {"ovr/__init__.py": "", "ovr/m.py": "V = %r\n" % n.upper(),
+         di + "/METADATA": "Metadata-Version: 2.1\nName: ov%s\nVersion: 1.0\n" % n,
+         di + "/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+rows = ["%s,sha256=%s,%d" % (p, base64.urlsafe_b64encode(hashlib.sha256(
+    t.encode()).digest()).rstrip(b"=").decode(), len(t)) for p, t in files.items()]
+files[di + "/RECORD"] = "\n".join(rows + [di + "/RECORD,,"]) + "\n"
+with zipfile.ZipFile("%s/ov%s-1.0-py3-none-any.whl" % (out, n), "w") as z:
+    for p, t in files.items():
+        z.writestr(zipfile.ZipInfo(p, (2020, 1, 1, 0, 0, 0)), t)
+EOF
+done
+OA=$TMP/w/ova-1.0-py3-none-any.whl
+OB=$TMP/w/ovb-1.0-py3-none-any.whl
+ov_check() { # VENV WHAT: B's code, from a .pyc Python uses as it is
+	local s p; s=$(site "$1"); p=$s/ovr/__pycache__/m.$TAG.pyc
+	[ -f "$p" ] || fail "$2: no .pyc for ovr/m.py"
+	local i; i=$(stat -c %i "$p")
+	[ "$(env -u PYTHONDONTWRITEBYTECODE "$1/bin/python" -c \
+		'import ovr.m; print(ovr.m.V)')" = B ] || fail "$2: not B's code"
+	[ "$(stat -c %i "$p")" = "$i" ] || fail "$2: Python rewrote the .pyc"
+	"$PY" - "$p" "$s/ovr/m.py" <<'EOF' || fail "$2: the .pyc is not B's"
+import marshal, os, sys
+d = open(sys.argv[1], "rb").read(); st = os.stat(sys.argv[2])
+assert int.from_bytes(d[8:12], "little") == int(st.st_mtime) & 0xffffffff
+assert int.from_bytes(d[12:16], "little") == st.st_size
+assert "B" in marshal.loads(d[16:]).co_consts
+EOF
+}
+ov_install() { # CACHE VENV WHEEL...
+	local c=$1 v=$2; shift 2
+	mkvenv "$v"
+	"$SPOKE" install --cache-dir "$c" --venv "$v" --compile-bytecode \
+		--allow-overwrite "$@" >/dev/null 2>"$v.err" ||
+		{ cat "$v.err" >&2; fail "allow-overwrite install into $v"; }
+}
+ov_install "$TMP/c9" "$TMP/v9a" "$OA" "$OB" && ov_check "$TMP/v9a" "both cold"
+ov_install "$TMP/c9" "$TMP/v9b" "$OA" "$OB" && ov_check "$TMP/v9b" "both warm"
+ov_install "$TMP/c10" "$TMP/v10a" "$OB"
+ov_install "$TMP/c10" "$TMP/v10b" "$OA" "$OB" && ov_check "$TMP/v10b" "A cold, B warm"
+ov_install "$TMP/c11" "$TMP/v11a" "$OA"
+ov_install "$TMP/c11" "$TMP/v11b" "$OA" "$OB" && ov_check "$TMP/v11b" "A warm, B cold"
 
 # 7. SIGKILL and SIGINT while compiling (cold cache, pip's 500 modules):
 # the environment is as it was
