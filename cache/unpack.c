@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* RECORD is held whole; anything bigger is not a real RECORD. */
@@ -45,7 +44,7 @@ struct ftask {
 struct unpack_job {
 	const struct zip *z;
 	int dirfd, verify;
-	uint64_t direct_min, max_total, max_ratio;
+	uint64_t stream_min, max_total, max_ratio;
 	atomic_uint_least64_t written;	/* bytes handed to files so far */
 	atomic_int *cancel, *stop;
 	void (*tick)(void *user, uint64_t bytes);
@@ -282,42 +281,6 @@ static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 	return fd_write_all(f->fd, buf, len);
 }
 
-/* Inflate straight into the page cache of the output file instead of a heap
- * buffer as large as the entry. Blocks are reserved first: running out of
- * space while storing through a mapping is SIGBUS, not an error code. */
-static int fs_direct(struct zip_sink *s, uint64_t size, void **buf)
-{
-	struct fsink *f = (struct fsink *)s;
-	void *m;
-	int ret = charge(f->j, size);
-
-	if (!ret)
-		ret = io_fault_hit(IO_OP_WRITE);
-	if (ret)
-		return ret;
-	if (fallocate(f->fd, 0, 0, (off_t)size) < 0)
-		return errno == EOPNOTSUPP || errno == ENOSYS ? 1 : -errno;
-	m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 f->fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	*buf = m;
-	return 0;
-}
-
-static int fs_direct_done(struct zip_sink *s, void *buf, uint64_t size,
-			  int ok)
-{
-	struct fsink *f = (struct fsink *)s;
-	int ret = 0;
-
-	if (ok && f->hashing && digest_update(&f->d, buf, (size_t)size))
-		ret = -EIO;
-	if (munmap(buf, (size_t)size) < 0 && !ret)
-		ret = -errno;
-	return ret;
-}
-
 static int check_row(const struct unpack_job *j, const struct zip_entry *e,
 		     const struct record_row *row, const unsigned char *got,
 		     char *msg, size_t len)
@@ -343,7 +306,7 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 {
 	const struct zip_entry *e = t->e;
 	struct fsink f = {
-		.s = { fs_write, fs_direct, fs_direct_done, j->direct_min },
+		.s = { fs_write, j->stream_min },
 		.j = j,
 		.fd = -1,
 		.hashing = j->verify && t->row,
@@ -353,9 +316,8 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 	int ret;
 
 	ret = io_fault_hit(IO_OP_OPEN);
-	/* O_RDWR, not O_WRONLY: the direct path maps the file shared. */
 	if (!ret) {
-		f.fd = openat(j->dirfd, e->name, O_RDWR | O_CREAT | O_EXCL |
+		f.fd = openat(j->dirfd, e->name, O_WRONLY | O_CREAT | O_EXCL |
 			      O_NOFOLLOW | O_CLOEXEC, e->exec ? 0777 : 0666);
 		if (f.fd < 0)
 			ret = -errno;
@@ -488,7 +450,7 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->tick = o->tick;
 	j->done = o->done;
 	j->user = o->user;
-	j->direct_min = o->direct_min ? o->direct_min : ZIP_DIRECT_MIN_DEFAULT;
+	j->stream_min = o->stream_min;
 	j->max_total = o->max_total ? o->max_total :
 		       unpack_default_budget(z->map_len);
 	j->max_ratio = o->max_ratio ? o->max_ratio : UNPACK_RATIO_DEFAULT;

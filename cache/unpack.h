@@ -44,7 +44,7 @@ struct unpack_opts {
 	int verify;		/* check against RECORD (spoke's default: on) */
 	struct pool *pool;	/* unpack_wheel only; NULL: calling thread */
 	atomic_int *cancel;	/* may be NULL; nonzero stops the unpack */
-	uint64_t direct_min;	/* 0: ZIP_DIRECT_MIN_DEFAULT (see zip.h) */
+	uint64_t stream_min;	/* 0: ZIP_STREAM_MIN_DEFAULT (see zip.h) */
 	uint64_t max_total;	/* 0: unpack_default_budget() */
 	uint64_t max_ratio;	/* 0: UNPACK_RATIO_DEFAULT */
 	/* store_add only: run on the unpacked tree (absolute dir) before it

@@ -5,7 +5,7 @@
  * checks can be set wrong on purpose, so each rejection is reached with an
  * archive that is otherwise valid. Valid archives cover stored, deflate,
  * zstd (method 93), ZIP64 records and extras, data descriptors, comments and
- * exec bits; unpack tests cover RECORD checking, modes, the direct (mmap)
+ * exec bits; unpack tests cover RECORD checking, modes, the streamed
  * inflate path, the pool and an injected write failure.
  *
  * "t_zip --corpus DIR" writes the crafted archives to DIR instead (the seed
@@ -762,9 +762,9 @@ static void test_unpack(void)
 	CHECKF(mkdtemp(tmpdir), "mkdtemp");
 	CHECKF(pool_create(&pool, 2) == 0, "pool_create");
 	for (int mode = 0; mode < 4; mode++) {
-		/* inline; pool; direct mmap inflate; verify off */
+		/* inline; pool; every deflate entry streamed; verify off */
 		o.pool = mode == 1 || mode == 2 ? pool : NULL;
-		o.direct_min = mode == 2 ? 1 : 0;
+		o.stream_min = mode == 2 ? 1 : 0;
 		o.verify = mode != 3;
 		build_wheel(&w, f, nf, T_NONE);
 		ret = unpack_into(&w, &o, &dfd, NULL);
