@@ -47,11 +47,20 @@ struct btask {
 struct tl_backend {
 	struct io_backend *b;
 	enum io_choice choice;
+	unsigned gen;		/* fork_gen when b was made */
 };
 
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 static int tl_err;
+/* A ring belongs to the process that set it up: a child of fork (a test,
+ * an embedding program) inherits the pointer but must make its own. */
+static atomic_uint fork_gen;
+
+static void forked(void)
+{
+	atomic_fetch_add(&fork_gen, 1);
+}
 
 static void tl_free(void *p)
 {
@@ -64,6 +73,8 @@ static void tl_free(void *p)
 static void tl_init(void)
 {
 	tl_err = -pthread_key_create(&tl_key, tl_free);
+	if (!tl_err)
+		tl_err = -pthread_atfork(NULL, NULL, forked);
 }
 
 /* This thread's backend for choice: 0 and *out, or -errno (io_uring
@@ -77,7 +88,7 @@ static int thread_backend(enum io_choice choice, struct io_backend **out)
 	if (tl_err)
 		return tl_err;
 	t = pthread_getspecific(tl_key);
-	if (t && t->choice == choice) {
+	if (t && t->choice == choice && t->gen == atomic_load(&fork_gen)) {
 		*out = t->b;
 		return 0;
 	}
@@ -102,6 +113,7 @@ static int thread_backend(enum io_choice choice, struct io_backend **out)
 	if (ret)
 		return ret;
 	t->choice = choice;
+	t->gen = atomic_load(&fork_gen);
 	*out = t->b;
 	return 0;
 }
