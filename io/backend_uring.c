@@ -49,7 +49,7 @@
  * hand-off (uring used 287 ms CPU for the ext4 hardlinks, sync 201 ms),
  * which only pays when idle cores can run those workers in parallel.
  *
- * About 700 lines, longer than most files: the four rounds of a chunk and
+ * About 780 lines, longer than most files: the four rounds of a chunk and
  * the fault parity with backend_sync.c are one argument about op order,
  * and splitting the rounds apart would hide it.
  */
