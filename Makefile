@@ -39,7 +39,7 @@ CLI_CPPFLAGS := -Iinclude -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
 ALL_CFLAGS = -std=c11 $(WARN) -pthread $(CFLAGS) $(SANFLAGS)
-LIBS     := -luring -lzstd -ldeflate -lcrypto -lcjson -lutf8proc -pthread
+LIBS     := -luring -lzstd -ldeflate -lz -lcrypto -lcjson -lutf8proc -pthread
 
 LIB_SRCS := $(sort $(wildcard base/*.c io/*.c engine/*.c cache/*.c))
 CLI_SRCS := $(sort $(wildcard cli/*.c))
@@ -57,7 +57,7 @@ BIN    := $(BUILD)/spoke
 # Debian packages, by what needs them. Building needs only the first list;
 # a test whose tool is missing skips and says which (tests/lib.sh need_tool).
 DEPS_BUILD := build-essential pkg-config liburing-dev libzstd-dev \
-	libdeflate-dev libssl-dev libcjson-dev libutf8proc-dev
+	libdeflate-dev zlib1g-dev libssl-dev libcjson-dev libutf8proc-dev
 DEPS_TEST := clang xfsprogs btrfs-progs e2fsprogs strace python3 python3-venv \
 	python3-pip-whl python3-setuptools-whl python3-wheel-whl python3-pytest \
 	zip unzip zstd util-linux python3-pdm

@@ -557,10 +557,7 @@ int store_add_begin(struct store *s, const char *path,
 				 errlen);
 		if (ret)
 			goto out;
-		ret = sha256_buf(pd->map, pd->len, dig);
-		/* A cold install hashes every new wheel before unpacking
-		 * them: without this, all of them stay resident at once. */
-		zip_map_release(pd->map, pd->len);
+		ret = store_hash_map(pd->map, pd->len, dig);
 		if (ret) {
 			errmsg_fail(ret, err, errlen, "%s: sha256 failed",
 				    pd->shown);
@@ -600,10 +597,9 @@ int store_add_begin(struct store *s, const char *path,
 	if (!pd->map && (ret = zip_map_fd(pd->wfd, path, &pd->map, &pd->len,
 					  err, errlen)))
 		goto out;
-	ret = zip_open_mem(&pd->z, pd->map, pd->len, name, err, errlen);
+	ret = zip_open_mapped(&pd->z, pd->map, pd->len, name, err, errlen);
 	if (ret)
 		goto out;
-	pd->z->file_backed = 1; /* zip_map_fd's mapping */
 	store_temp_name(pd->tmp, sizeof(pd->tmp), res->key);
 	ret = mkdir_excl(s->tmpfd, pd->tmp);
 	if (!ret) {

@@ -42,5 +42,8 @@ int store_hash_lookup(const struct store *s, const struct stat *st,
 		      char key[STORE_KEY_LEN + 1]);
 void store_hash_remember(struct store *s, const struct stat *st,
 			 const char *key, const struct timespec *hashed_at);
+/* SHA-256 of a whole zip_map() mapping, its pages given back as they are
+ * hashed: 0 or -ENOMEM/-EIO. */
+int store_hash_map(const void *map, size_t len, unsigned char dig[32]);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "base/errmsg.h"
 #include "cache/unpack.h"
+#include "cache/unpack_int.h"
 #include "base/fdio.h"
 #include "cache/record.h"
 #include "base/pool.h"
@@ -25,45 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* RECORD is held whole; anything bigger is not a real RECORD. */
 #define RECORD_MAX (64u << 20)
-#define MSG_MAX 1024
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
-struct ftask {
-	struct pool_task t;
-	struct unpack_job *j;
-	const struct zip_entry *e;
-	const struct record_row *row;	/* NULL: nothing to check */
-};
-
-struct unpack_job {
-	const struct zip *z;
-	int dirfd, verify;
-	uint64_t direct_min, max_total, max_ratio;
-	atomic_uint_least64_t written;	/* bytes handed to files so far */
-	atomic_int *cancel, *stop;
-	void (*tick)(void *user, uint64_t bytes);
-	void (*done)(void *user);
-	void *user;
-	atomic_size_t left;	/* tasks not finished (for done) */
-	char *dist_info;
-	struct record rec;
-	struct record_index ix;
-	struct ftask *tasks;
-	size_t ntasks;
-	uint64_t dirs;
-	atomic_uint_least64_t files, bytes;
-	atomic_int failed;
-	pthread_mutex_t mu;	/* guards err and msg */
-	int err;
-	char msg[MSG_MAX];
-};
 
 int unpack_unlisted_ok(const char *dist_info, const char *path)
 {
@@ -262,7 +228,7 @@ struct fsink {
 
 /* The second line of the budget: whatever the sizes said, no more than
  * max_total bytes reach the disk. */
-static int charge(struct unpack_job *j, uint64_t n)
+int unpack_charge(struct unpack_job *j, uint64_t n)
 {
 	uint64_t before = atomic_fetch_add_explicit(&j->written, n,
 						    memory_order_relaxed);
@@ -274,7 +240,7 @@ static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 {
 	struct fsink *f = (struct fsink *)s;
 
-	if (charge(f->j, len))
+	if (unpack_charge(f->j, len))
 		return -EFBIG;
 
 	if (f->hashing && digest_update(&f->d, buf, len))
@@ -282,43 +248,7 @@ static int fs_write(struct zip_sink *s, const void *buf, size_t len)
 	return fd_write_all(f->fd, buf, len);
 }
 
-/* Inflate straight into the page cache of the output file instead of a heap
- * buffer as large as the entry. Blocks are reserved first: running out of
- * space while storing through a mapping is SIGBUS, not an error code. */
-static int fs_direct(struct zip_sink *s, uint64_t size, void **buf)
-{
-	struct fsink *f = (struct fsink *)s;
-	void *m;
-	int ret = charge(f->j, size);
-
-	if (!ret)
-		ret = io_fault_hit(IO_OP_WRITE);
-	if (ret)
-		return ret;
-	if (fallocate(f->fd, 0, 0, (off_t)size) < 0)
-		return errno == EOPNOTSUPP || errno == ENOSYS ? 1 : -errno;
-	m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 f->fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	*buf = m;
-	return 0;
-}
-
-static int fs_direct_done(struct zip_sink *s, void *buf, uint64_t size,
-			  int ok)
-{
-	struct fsink *f = (struct fsink *)s;
-	int ret = 0;
-
-	if (ok && f->hashing && digest_update(&f->d, buf, (size_t)size))
-		ret = -EIO;
-	if (munmap(buf, (size_t)size) < 0 && !ret)
-		ret = -errno;
-	return ret;
-}
-
-static int check_row(const struct unpack_job *j, const struct zip_entry *e,
+int unpack_check_row(const struct unpack_job *j, const struct zip_entry *e,
 		     const struct record_row *row, const unsigned char *got,
 		     char *msg, size_t len)
 {
@@ -343,7 +273,7 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 {
 	const struct zip_entry *e = t->e;
 	struct fsink f = {
-		.s = { fs_write, fs_direct, fs_direct_done, j->direct_min },
+		.s = { fs_write, j->stream_min },
 		.j = j,
 		.fd = -1,
 		.hashing = j->verify && t->row,
@@ -353,9 +283,8 @@ static int write_file(struct unpack_job *j, const struct ftask *t, char *msg,
 	int ret;
 
 	ret = io_fault_hit(IO_OP_OPEN);
-	/* O_RDWR, not O_WRONLY: the direct path maps the file shared. */
 	if (!ret) {
-		f.fd = openat(j->dirfd, e->name, O_RDWR | O_CREAT | O_EXCL |
+		f.fd = openat(j->dirfd, e->name, O_WRONLY | O_CREAT | O_EXCL |
 			      O_NOFOLLOW | O_CLOEXEC, e->exec ? 0777 : 0666);
 		if (f.fd < 0)
 			ret = -errno;
@@ -390,12 +319,12 @@ out:
 			errmsg_fail(ret, msg, len, "%s: %s: hash failed", j->z->label,
 			     e->name);
 		else
-			ret = check_row(j, e, t->row, got, msg, len);
+			ret = unpack_check_row(j, e, t->row, got, msg, len);
 	}
 	return ret;
 }
 
-static void job_fail(struct unpack_job *j, int code, const char *msg)
+void unpack_job_fail(struct unpack_job *j, int code, const char *msg)
 {
 	pthread_mutex_lock(&j->mu);
 	if (!j->err) {
@@ -407,14 +336,14 @@ static void job_fail(struct unpack_job *j, int code, const char *msg)
 }
 
 /* The last task of the job hands it to done; nothing touches j after. */
-static void task_finished(struct unpack_job *j, size_t n)
+void unpack_task_finished(struct unpack_job *j, size_t n)
 {
 	if (atomic_fetch_sub_explicit(&j->left, n, memory_order_acq_rel) == n &&
 	    j->done)
 		j->done(j->user);
 }
 
-static int stopped(const struct unpack_job *j)
+int unpack_stopped(const struct unpack_job *j)
 {
 	return (j->cancel && atomic_load_explicit(j->cancel,
 						  memory_order_relaxed)) ||
@@ -430,26 +359,29 @@ static void file_task(struct pool_worker *w, struct pool_task *pt)
 
 	(void)w;
 	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
-		task_finished(j, 1);
+		unpack_task_finished(j, 1);
 		return;
 	}
-	if (stopped(j)) {
+	if (unpack_stopped(j)) {
 		snprintf(msg, sizeof(msg), "%s: canceled", j->z->label);
-		job_fail(j, SPOKE_E_CANCELED, msg);
-		task_finished(j, 1);
+		unpack_job_fail(j, SPOKE_E_CANCELED, msg);
+		unpack_task_finished(j, 1);
 		return;
 	}
 	ret = write_file(j, t, msg, sizeof(msg));
-	if (ret) {
-		job_fail(j, ret, msg);
-	} else {
-		atomic_fetch_add_explicit(&j->files, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&j->bytes, t->e->size,
-					  memory_order_relaxed);
-		if (j->tick)
-			j->tick(j->user, t->e->size);
-	}
-	task_finished(j, 1);
+	if (ret)
+		unpack_job_fail(j, ret, msg);
+	else
+		unpack_file_done(j, t->e->size);
+	unpack_task_finished(j, 1);
+}
+
+void unpack_file_done(struct unpack_job *j, uint64_t size)
+{
+	atomic_fetch_add_explicit(&j->files, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&j->bytes, size, memory_order_relaxed);
+	if (j->tick)
+		j->tick(j->user, size);
 }
 
 /* ---- job ---------------------------------------------------------------- */
@@ -460,6 +392,7 @@ static void job_free(struct unpack_job *j)
 		return;
 	record_index_free(&j->ix);
 	record_free(&j->rec);
+	unpack_free_tasks(j);
 	free(j->tasks);
 	free(j->dist_info);
 	pthread_mutex_destroy(&j->mu);
@@ -488,7 +421,8 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 	j->tick = o->tick;
 	j->done = o->done;
 	j->user = o->user;
-	j->direct_min = o->direct_min ? o->direct_min : ZIP_DIRECT_MIN_DEFAULT;
+	j->stream_min = o->stream_min;
+	j->io = io_backend_unpack_choice((enum io_choice)o->io);
 	j->max_total = o->max_total ? o->max_total :
 		       unpack_default_budget(z->map_len);
 	j->max_ratio = o->max_ratio ? o->max_ratio : UNPACK_RATIO_DEFAULT;
@@ -527,7 +461,12 @@ int unpack_begin(struct unpack_job **out, const struct zip *z, int dirfd,
 			bits++;
 		t->t.prio = (int)bits;
 	}
-	atomic_init(&j->left, j->ntasks);
+	ret = unpack_plan_tasks(j);
+	if (ret) {
+		errmsg_fail(ret, err, errlen, "%s: out of memory", z->label);
+		goto out;
+	}
+	atomic_init(&j->left, j->nrun);
 	ret = j->verify ? load_record(j, &z->ent[ri], err, errlen) : 0;
 	if (!ret)
 		ret = make_dirs(j, err, errlen);
@@ -544,15 +483,15 @@ int unpack_spawn(struct unpack_job *j, struct pool *p, struct pool_worker *w)
 {
 	char msg[256];
 
-	for (size_t i = 0; i < j->ntasks; i++) {
-		int ret = pool_spawn(p, w, &j->tasks[i].t);
+	for (size_t i = 0; i < j->nrun; i++) {
+		int ret = pool_spawn(p, w, j->run[i]);
 
 		if (ret) {
 			/* Those spawned still run, see the flag, and stop. */
 			snprintf(msg, sizeof(msg), "%s: out of memory queueing "
 				 "tasks", j->z->label);
-			job_fail(j, ret, msg);
-			task_finished(j, j->ntasks - i);
+			unpack_job_fail(j, ret, msg);
+			unpack_task_finished(j, j->nrun - i);
 			return ret;
 		}
 	}
@@ -561,13 +500,13 @@ int unpack_spawn(struct unpack_job *j, struct pool *p, struct pool_worker *w)
 
 size_t unpack_ntasks(const struct unpack_job *j)
 {
-	return j->ntasks;
+	return j->nrun;
 }
 
 void unpack_run_here(struct unpack_job *j)
 {
-	for (size_t i = 0; i < j->ntasks; i++)
-		j->tasks[i].t.fn(NULL, &j->tasks[i].t);
+	for (size_t i = 0; i < j->nrun; i++)
+		j->run[i]->fn(NULL, j->run[i]);
 }
 
 int unpack_end(struct unpack_job *j, struct unpack_stats *st, char *err,
@@ -597,7 +536,7 @@ int unpack_wheel(const struct zip *z, int dirfd, const struct unpack_opts *o,
 	ret = unpack_begin(&j, z, dirfd, o, err, errlen);
 	if (ret)
 		return ret;
-	if (o->pool && j->ntasks > 1) {
+	if (o->pool && j->nrun > 1) {
 		/* A failed spawn is recorded in the job; run what was
 		 * queued so no task is left pointing into the job. */
 		unpack_spawn(j, o->pool, NULL);

@@ -44,7 +44,12 @@ struct unpack_opts {
 	int verify;		/* check against RECORD (spoke's default: on) */
 	struct pool *pool;	/* unpack_wheel only; NULL: calling thread */
 	atomic_int *cancel;	/* may be NULL; nonzero stops the unpack */
-	uint64_t direct_min;	/* 0: ZIP_DIRECT_MIN_DEFAULT (see zip.h) */
+	uint64_t stream_min;	/* 0: ZIP_STREAM_MIN_DEFAULT (see zip.h) */
+	/* enum io_choice (io/backend.h) for the files' writes: auto (0)
+	 * means io_backend_unpack_choice's pick. With io_uring, small
+	 * files are inflated in batches and each batch is written by one
+	 * submission (create, write, close of every file). */
+	int io;
 	uint64_t max_total;	/* 0: unpack_default_budget() */
 	uint64_t max_ratio;	/* 0: UNPACK_RATIO_DEFAULT */
 	/* store_add only: run on the unpacked tree (absolute dir) before it

@@ -260,6 +260,8 @@ static int check_entry(const struct zip *z, struct zip_entry *e,
 	return 0;
 }
 
+#define DROP_EVERY 1024
+
 static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 			size_t errlen)
 {
@@ -339,6 +341,10 @@ static int read_central(struct zip *z, const struct cdinfo *ci, char *err,
 		ret = check_entry(z, e, ci, err, errlen);
 		if (ret)
 			return ret;
+		/* Each local header is a page of a wheel of small files:
+		 * give them back as we go, not the whole wheel at the end. */
+		if (i % DROP_EVERY == DROP_EVERY - 1)
+			zip_drop(z, z->map, z->map + ci->cd_off);
 		p += CENTRAL_LEN + (size_t)nlen + xlen + rd16(p + 32);
 	}
 	return 0;
@@ -458,8 +464,9 @@ void zip_unmap(const void *map, size_t len)
 		munmap((void *)map, len);
 }
 
-int zip_open_mem(struct zip **out, const void *map, size_t len,
-		 const char *label, char *err, size_t errlen)
+static int open_map(struct zip **out, const void *map, size_t len,
+		    const char *label, int file_backed, char *err,
+		    size_t errlen)
 {
 	struct zip *z;
 	struct cdinfo ci = { 0 };
@@ -471,6 +478,7 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 		return errmsg_fail(-ENOMEM, err, errlen, "%s: out of memory", label);
 	z->map = map;
 	z->map_len = len;
+	z->file_backed = file_backed;
 	label = label ? label : "(zip)";
 	/* Every message names the archive: show it escaped once here. */
 	z->label = xmalloc(4 * strlen(label) + 1);
@@ -499,6 +507,7 @@ int zip_open_mem(struct zip **out, const void *map, size_t len,
 		goto out;
 	}
 	ret = read_central(z, &ci, err, errlen);
+	zip_drop(z, z->map, z->map + z->map_len);
 	if (!ret)
 		ret = check_overlap(z, err, errlen);
 	if (!ret)
@@ -509,6 +518,18 @@ out:
 	else
 		*out = z;
 	return ret;
+}
+
+int zip_open_mem(struct zip **out, const void *map, size_t len,
+		 const char *label, char *err, size_t errlen)
+{
+	return open_map(out, map, len, label, 0, err, errlen);
+}
+
+int zip_open_mapped(struct zip **out, const void *map, size_t len,
+		    const char *label, char *err, size_t errlen)
+{
+	return open_map(out, map, len, label, 1, err, errlen);
 }
 
 int zip_totals(const void *map, size_t len, uint64_t *files,
@@ -566,14 +587,12 @@ int zip_open(struct zip **out, const char *path, char *err, size_t errlen)
 	ret = zip_map(path, &map, &len, err, errlen);
 	if (ret)
 		return ret;
-	ret = zip_open_mem(out, map, len, label ? label + 1 : path, err,
-			   errlen);
-	if (ret) {
+	ret = zip_open_mapped(out, map, len, label ? label + 1 : path, err,
+			      errlen);
+	if (ret)
 		zip_unmap(map, len);
-	} else {
+	else
 		(*out)->owns_map = 1;
-		(*out)->file_backed = 1;
-	}
 	return ret;
 }
 

@@ -7,8 +7,9 @@
  * directory, and apart from every other entry's, and every name is a safe
  * relative path that no other entry shares (exactly or after ASCII case
  * folding). Extraction then only has to decompress: stored (0), deflate (8,
- * libdeflate, whole-buffer) and zstd (93, streamed), with the CRC-32 checked
- * in the same pass that hands the bytes to a caller's sink.
+ * libdeflate whole-buffer for small entries, zlib streamed for large ones) and
+ * zstd (93, streamed), with the CRC-32 checked in the same pass that hands
+ * the bytes to a caller's sink.
  *
  * Failures return SPOKE_E_BADWHEEL (malformed archive, encryption, unknown
  * method, CRC mismatch, bad offsets, exact duplicate names),
@@ -24,6 +25,7 @@
 #ifndef SPOKE_CACHE_ZIP_H
 #define SPOKE_CACHE_ZIP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,9 +42,11 @@ enum zip_method {
 #define ZIP_COMPONENT_MAX 255
 #define ZIP_DEPTH_MAX 256
 
-/* Deflate entries at least this large go to the sink's direct buffer (an
- * mmap of the output file) instead of the heap, if the sink offers one. */
-#define ZIP_DIRECT_MIN_DEFAULT (64ull << 20)
+/* Deflate entries at least this large are inflated by zlib a chunk at a
+ * time; smaller ones by libdeflate into one heap buffer of their size
+ * (twice zlib's speed on them, measured in docs/LIBRARIES.md). So no entry
+ * costs more memory than this, whatever its size. */
+#define ZIP_STREAM_MIN_DEFAULT (1ull << 20)
 
 struct zip_entry {
 	const char *name;	/* NUL-terminated, validated; dirs end in '/' */
@@ -60,7 +64,7 @@ struct zip_entry {
 				 * (for every "made by" host) */
 };
 
-/* Read-only after open; all fields may be read directly. */
+/* Read-only after open (but for unreleased); fields may be read directly. */
 struct zip {
 	const unsigned char *map;
 	size_t map_len;
@@ -69,26 +73,23 @@ struct zip {
 	size_t n;
 	char *names;		/* storage for all entry names */
 	int owns_map;
-	/* map is a read-only mapping of the file: the pages of an entry's
-	 * compressed bytes may be given back once it is extracted. */
+	/* map is a read-only mapping of the file: its pages may be given
+	 * back (madvise) as entries are extracted. */
 	int file_backed;
+	/* Compressed bytes extracted since the pages were last given back:
+	 * the one field zip_extract changes. */
+	atomic_uint_least64_t unreleased;
 };
 
 /*
- * A consumer of an entry's bytes. write() gets consecutive pieces in order
- * and returns 0 or -errno (which stops extraction). direct() is optional:
- * for a deflate entry of at least direct_min bytes it may return in *buf a
- * writable buffer of exactly size bytes that becomes the output (an mmap of
- * the destination file), or return 1 to decline (the heap is used instead);
- * direct_done() is then called exactly once with the filled buffer (ok == 1)
- * or after a failure (ok == 0) and must release it. write() is never called
- * for a directly decompressed entry.
+ * A consumer of an entry's bytes: write() gets consecutive pieces in order
+ * (at most 256 KiB each) and returns 0 or -errno (which stops extraction).
+ * stream_min: deflate entries of at least this size are streamed (0:
+ * ZIP_STREAM_MIN_DEFAULT; 1 streams every one, for tests).
  */
 struct zip_sink {
 	int (*write)(struct zip_sink *s, const void *buf, size_t len);
-	int (*direct)(struct zip_sink *s, uint64_t size, void **buf);
-	int (*direct_done)(struct zip_sink *s, void *buf, uint64_t size, int ok);
-	uint64_t direct_min;
+	uint64_t stream_min;
 };
 
 /* Map a whole file read-only: 0 or -errno (-EINVAL for an empty or
@@ -109,6 +110,12 @@ int zip_map_fd(int fd, const char *path, const void **map, size_t *len,
  * the zip). label names the archive in messages (copied). */
 int zip_open_mem(struct zip **out, const void *map, size_t len,
 		 const char *label, char *err, size_t errlen);
+/* The same for a read-only mapping of a file (zip_map, zip_map_fd), which
+ * the caller unmaps after zip_close: its pages are given back (madvise) as
+ * the local headers are checked and as entries are extracted, so a large
+ * wheel never stays resident whole. */
+int zip_open_mapped(struct zip **out, const void *map, size_t len,
+		    const char *label, char *err, size_t errlen);
 /* The files (entries not ending in '/') and their declared uncompressed
  * bytes, from the central directory alone: no name, local header or
  * overlap checks (zip_open_mem makes those), so only an estimate for

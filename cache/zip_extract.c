@@ -8,6 +8,7 @@
  */
 #include "base/errmsg.h"
 #include "cache/zip.h"
+#include "cache/zip_int.h"
 #include "base/alloc.h"
 #include "spoke.h"
 
@@ -19,9 +20,57 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #define CHUNK (256u << 10)
+
+/*
+ * The compressed bytes are read once, so their pages of the .whl mapping
+ * go back as extraction moves on: peak RSS counts every touched page of a
+ * mapping, and a cold install reads every wheel. Dropping any page of this
+ * read-only private file mapping is always safe, even while another worker
+ * reads it: the next access faults it in again from the page cache. So the
+ * whole mapping is given back every SWEEP bytes of entries extracted (one
+ * madvise per few MiB, not one per file: a wheel is mostly small entries
+ * that share pages with their neighbours), and a large entry gives back
+ * what it has read every SWEEP bytes while it streams.
+ */
+#define SWEEP (4u << 20)
+
+void zip_drop(const struct zip *z, const void *a, const void *b)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)a & ~(pg - 1), hi = (uintptr_t)b;
+
+	/* Advice only: on failure the pages just stay resident. */
+	if (z->file_backed && hi > lo &&
+	    madvise((void *)lo, hi - lo, MADV_DONTNEED) < 0)
+		return;
+}
+
+/* Within one entry: give back [*from, upto) once it is SWEEP long. */
+static void drop_read(const struct zip *z, const unsigned char **from,
+		      const unsigned char *upto)
+{
+	if (upto - *from < (ptrdiff_t)SWEEP)
+		return;
+	zip_drop(z, *from, upto);
+	*from = upto;
+}
+
+/* After each entry: the whole mapping once SWEEP bytes were read. The
+ * counter is the one field of a zip that changes after open. */
+static void sweep(const struct zip *z, const struct zip_entry *e)
+{
+	atomic_uint_least64_t *n = (atomic_uint_least64_t *)&z->unreleased;
+
+	if (!z->file_backed || atomic_fetch_add_explicit(n, e->comp_size,
+			memory_order_relaxed) + e->comp_size < SWEEP)
+		return;
+	atomic_store_explicit(n, 0, memory_order_relaxed);
+	zip_drop(z, z->map, z->map + z->map_len);
+}
 
 /* Hand out in chunks so the CRC and the sink's hash read each piece while
  * it is still in cache. */
@@ -57,6 +106,22 @@ static int check_crc(const struct zip *z, const struct zip_entry *e,
 		    "data has %08x)", z->label, e->name, e->crc32, crc);
 }
 
+enum deflate_bad { CORRUPT, SHORTER, LONGER };
+
+/* One wording for both inflaters, so a wheel fails the same whichever
+ * path its entry's size took. */
+static int deflate_fail(const struct zip *z, const struct zip_entry *e,
+			enum deflate_bad why, char *err, size_t errlen)
+{
+	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: deflate data %s",
+		    z->label, e->name,
+		    why == SHORTER ? "is shorter than its size" :
+		    why == LONGER ? "does not end within its size" :
+		    "is corrupt");
+}
+
+/* The whole entry in one call: libdeflate is about twice zlib's speed
+ * on the small entries that make up nearly all of a wheel. */
 static int inflate_into(const struct zip *z, const struct zip_entry *e,
 			void *buf, char *err, size_t errlen)
 {
@@ -73,59 +138,117 @@ static int inflate_into(const struct zip *z, const struct zip_entry *e,
 	libdeflate_free_decompressor(d);
 	if (r == LIBDEFLATE_SUCCESS)
 		return 0;
-	return errmsg_fail(SPOKE_E_BADWHEEL, err, errlen, "%s: %s: deflate data %s",
-		    z->label, e->name,
-		    r == LIBDEFLATE_SHORT_OUTPUT ? "is shorter than its size" :
-		    r == LIBDEFLATE_INSUFFICIENT_SPACE ?
-		    "does not end within its size" : "is corrupt");
+	return deflate_fail(z, e, r == LIBDEFLATE_SHORT_OUTPUT ? SHORTER :
+			    r == LIBDEFLATE_INSUFFICIENT_SPACE ? LONGER :
+			    CORRUPT, err, errlen);
+}
+
+/* Feed zlib at most this much input per call: avail_in is 32 bits and a
+ * ZIP64 entry is not. */
+#define FEED_MAX (1u << 30)
+
+static void feed(z_stream *zs, const unsigned char **in, uint64_t *left)
+{
+	if (zs->avail_in || !*left)
+		return;
+	zs->next_in = (unsigned char *)(uintptr_t)*in;
+	zs->avail_in = *left < FEED_MAX ? (uInt)*left : FEED_MAX;
+	*in += zs->avail_in;
+	*left -= zs->avail_in;
+}
+
+/* zlib's streaming inflate, CHUNK bytes of output at a time: a large
+ * entry costs one chunk of memory, not its size. Same outcomes and
+ * messages as the whole-buffer path. */
+static int inflate_stream(const struct zip *z, const struct zip_entry *e,
+			  struct zip_sink *s, char *err, size_t errlen)
+{
+	const unsigned char *in = z->map + e->data_off, *from = in;
+	uint64_t in_left = e->comp_size, out_left = e->size;
+	unsigned char *buf = xmalloc(CHUNK), one;
+	z_stream zs = { 0 };
+	uint32_t crc = 0;
+	int ret = 0, r = Z_OK;
+
+	if (!buf || inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
+		free(buf);
+		return errmsg_fail(-ENOMEM, err, errlen, "%s: %s: out of memory",
+			    z->label, e->name);
+	}
+	while (out_left && r != Z_STREAM_END) {
+		size_t want = out_left < CHUNK ? (size_t)out_left : CHUNK, got;
+
+		zs.next_out = buf;
+		zs.avail_out = (uInt)want;
+		do {
+			feed(&zs, &in, &in_left);
+			r = inflate(&zs, Z_NO_FLUSH);
+		} while (r == Z_OK && zs.avail_out && (zs.avail_in || in_left));
+		got = want - zs.avail_out;
+		if (r == Z_MEM_ERROR) {
+			ret = errmsg_fail(-ENOMEM, err, errlen, "%s: %s: out of "
+				   "memory", z->label, e->name);
+			goto out;
+		}
+		/* Out of input short of the end is as corrupt as bad codes. */
+		if (r == Z_DATA_ERROR || r == Z_NEED_DICT || r == Z_STREAM_ERROR ||
+		    (r != Z_STREAM_END && zs.avail_out && !zs.avail_in &&
+		     !in_left)) {
+			ret = deflate_fail(z, e, CORRUPT, err, errlen);
+			goto out;
+		}
+		ret = emit(z, e, s, buf, got, &crc, err, errlen);
+		if (ret)
+			goto out;
+		out_left -= got;
+		drop_read(z, &from, zs.next_in);
+	}
+	if (r != Z_STREAM_END) {
+		/* All the bytes the size allows are out: the stream must end
+		 * here, with no more output. */
+		do {
+			zs.next_out = &one;
+			zs.avail_out = 1;
+			feed(&zs, &in, &in_left);
+			r = inflate(&zs, Z_NO_FLUSH);
+		} while (r == Z_OK && zs.avail_out && (zs.avail_in || in_left));
+		if (!zs.avail_out)
+			ret = deflate_fail(z, e, LONGER, err, errlen);
+		else if (r != Z_STREAM_END)
+			ret = deflate_fail(z, e, CORRUPT, err, errlen);
+	} else if (out_left) {
+		ret = deflate_fail(z, e, SHORTER, err, errlen);
+	}
+	if (!ret)
+		ret = check_crc(z, e, crc, err, errlen);
+out:
+	inflateEnd(&zs);
+	free(buf);
+	return ret;
 }
 
 static int extract_deflate(const struct zip *z, const struct zip_entry *e,
 			   struct zip_sink *s, char *err, size_t errlen)
 {
+	uint64_t stream_min = s->stream_min ? s->stream_min :
+			      ZIP_STREAM_MIN_DEFAULT;
 	uint32_t crc = 0;
-	void *buf = NULL;
-	char eb[128];
-	int ret, direct = 0;
+	void *buf;
+	int ret;
 
-	if (s->direct && e->size >= s->direct_min) {
-		ret = s->direct(s, e->size, &buf);
-		if (ret < 0)
-			return errmsg_fail(ret, err, errlen, "%s: %s: write: %s",
-				    z->label, e->name,
-				    errmsg_str(ret, eb, sizeof(eb)));
-		direct = ret == 0;
-	}
-	if (!direct) {
-		buf = xmalloc((size_t)e->size);
-		if (!buf)
-			return errmsg_fail(-ENOMEM, err, errlen,
-				    "%s: %s: out of memory for %llu bytes",
-				    z->label, e->name,
-				    (unsigned long long)e->size);
-	}
+	if (e->size >= stream_min)
+		return inflate_stream(z, e, s, err, errlen);
+	buf = xmalloc(e->size ? (size_t)e->size : 1);
+	if (!buf)
+		return errmsg_fail(-ENOMEM, err, errlen,
+			    "%s: %s: out of memory for %llu bytes",
+			    z->label, e->name, (unsigned long long)e->size);
 	ret = inflate_into(z, e, buf, err, errlen);
-	if (ret)
-		goto out;
-	if (direct) {
-		crc = libdeflate_crc32(0, buf, (size_t)e->size);
-		ret = check_crc(z, e, crc, err, errlen);
-	} else {
+	if (!ret)
 		ret = emit(z, e, s, buf, (size_t)e->size, &crc, err, errlen);
-		if (!ret)
-			ret = check_crc(z, e, crc, err, errlen);
-	}
-out:
-	if (direct) {
-		int r2 = s->direct_done(s, buf, e->size, ret == 0);
-
-		if (!ret && r2)
-			ret = errmsg_fail(r2, err, errlen, "%s: %s: write: %s",
-				   z->label, e->name,
-				   errmsg_str(r2, eb, sizeof(eb)));
-	} else {
-		free(buf);
-	}
+	if (!ret)
+		ret = check_crc(z, e, crc, err, errlen);
+	free(buf);
 	return ret;
 }
 
@@ -136,6 +259,7 @@ static int extract_zstd(const struct zip *z, const struct zip_entry *e,
 	size_t cap = ZSTD_DStreamOutSize();
 	unsigned char *buf = xmalloc(cap);
 	ZSTD_inBuffer in = { z->map + e->data_off, (size_t)e->comp_size, 0 };
+	const unsigned char *from = in.src;
 	uint64_t total = 0;
 	uint32_t crc = 0;
 	int ret = 0;
@@ -166,6 +290,7 @@ static int extract_zstd(const struct zip *z, const struct zip_entry *e,
 		if (ret)
 			goto out;
 		total += ob.pos;
+		drop_read(z, &from, (const unsigned char *)in.src + in.pos);
 		/* r == 0: a frame ended; more input means another frame. */
 		if (r == 0 && in.pos == in.size)
 			break;
@@ -191,37 +316,33 @@ out:
 	return ret;
 }
 
-/* An entry's compressed bytes are read once: their pages go back after
- * extraction, so a cold install inflating every wheel at once keeps
- * resident what it is reading, not every wheel it has read (peak RSS
- * counts each touched page of a mapping). Only whole pages inside the
- * entry: the edge pages hold a neighbour's header or data. A page read
- * again (a retried wheel) comes back from the page cache. */
-static void give_back(const struct zip *z, const struct zip_entry *e)
+/* Stored entries straight from the mapping, SWEEP at a time. */
+static int extract_stored(const struct zip *z, const struct zip_entry *e,
+			  struct zip_sink *s, char *err, size_t errlen)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)(z->map + e->data_off);
-	uintptr_t b = a + (uintptr_t)e->comp_size;
+	const unsigned char *p = z->map + e->data_off, *from = p;
+	uint64_t left = e->size;
+	uint32_t crc = 0;
 
-	a = (a + pg - 1) & ~(pg - 1);
-	b &= ~(pg - 1);
-	/* Advice only: on failure the pages just stay resident. */
-	if (z->file_backed && b > a &&
-	    madvise((void *)a, b - a, MADV_DONTNEED) < 0)
-		return;
+	while (left) {
+		size_t n = left < SWEEP ? (size_t)left : SWEEP;
+		int ret = emit(z, e, s, p, n, &crc, err, errlen);
+
+		if (ret)
+			return ret;
+		p += n;
+		left -= n;
+		drop_read(z, &from, p);
+	}
+	return check_crc(z, e, crc, err, errlen);
 }
 
 static int extract(const struct zip *z, const struct zip_entry *e,
 		   struct zip_sink *s, char *err, size_t errlen)
 {
-	uint32_t crc = 0;
-	int ret;
-
 	switch (e->method) {
 	case ZIP_STORED:
-		ret = emit(z, e, s, z->map + e->data_off, (size_t)e->size,
-			   &crc, err, errlen);
-		return ret ? ret : check_crc(z, e, crc, err, errlen);
+		return extract_stored(z, e, s, err, errlen);
 	case ZIP_DEFLATE:
 		return extract_deflate(z, e, s, err, errlen);
 	case ZIP_ZSTD:
@@ -241,7 +362,7 @@ int zip_extract(const struct zip *z, const struct zip_entry *e,
 	if (e->is_dir)
 		return 0;
 	ret = extract(z, e, s, err, errlen);
-	give_back(z, e);
+	sweep(z, e);
 	return ret;
 }
 

@@ -18,4 +18,10 @@ void zip_show_name(const char *name, size_t len, char *out, size_t outlen);
  * SPOKE_E_UNSAFE_PATH (not UTF-8), -ENOMEM; message in err. */
 int zip_check_names(const struct zip *z, char *err, size_t errlen);
 
+/* Give back the pages of [a, b) of a file-backed zip's mapping (nothing
+ * for an archive in memory: that would zero it). Always safe for a
+ * read-only private file mapping, even while another thread reads it: the
+ * next access faults the page in again from the page cache. */
+void zip_drop(const struct zip *z, const void *a, const void *b);
+
 #endif

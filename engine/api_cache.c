@@ -150,6 +150,7 @@ int wheelcache_req_init(spoke_ctx *ctx, struct wheelcache_req *rq,
 	    (ret = env_size(ctx, "SPOKE_UNPACK_RATIO", &rq->o.max_ratio)) != 0)
 		return ret;
 	rq->o.verify = ctx->verify;
+	rq->o.io = (int)ctx->io;
 	rq->o.cancel = &ctx->cancel;
 	rq->o.check = check_tree;
 	rq->o.check_user = rq;

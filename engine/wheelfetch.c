@@ -368,6 +368,7 @@ static int setup(struct wheelfetch *f, const struct spoke_plan *p)
 		if (!fw->sctx)
 			return -ENOMEM;
 		fw->sctx->verify = f->ctx->verify;
+		fw->sctx->io = f->ctx->io;
 		fw->f = f;
 		fw->pw = pw;
 		f->n++;

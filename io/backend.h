@@ -17,8 +17,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * A backend-only kind beside enum io_kind (the linker never chooses it):
+ * create dname (O_EXCL, never following a symlink) with mode as the umask
+ * leaves it (no fchmod: what unpack wants), write the size bytes at data,
+ * close. On failure nothing is left at dname, and step says which of the
+ * three failed (a message can say "create" or "write"). replace is refused
+ * (-EINVAL). Faults: one "open", then one "write" when size > 0 (per write
+ * call in sync; a write the kernel takes only in part is finished there by
+ * pwrite without another fault check in uring).
+ */
+enum { IOK_WRITE = IOK__MAX };
+enum io_step { IO_STEP_CREATE = 1, IO_STEP_WRITE, IO_STEP_CLOSE };
+
 struct io_op {
-	uint8_t kind;     /* enum io_kind */
+	uint8_t kind;     /* enum io_kind, or IOK_WRITE */
 	uint8_t replace;  /* an existing target is replaced atomically */
 	mode_t mode;      /* permission bits for created files */
 	int sfd, dfd;     /* source and destination directory fds */
@@ -29,6 +42,8 @@ struct io_op {
 	uint8_t pinned;   /* caller's: kind decided, do not choose again */
 	uint32_t user;    /* caller's index for the op */
 	int res;          /* out: 0 or -errno */
+	const void *data; /* IOK_WRITE: size bytes to write */
+	uint8_t step;     /* out, IOK_WRITE: enum io_step of a failure */
 };
 
 struct io_backend;
@@ -53,6 +68,11 @@ enum io_choice { IO_CHOICE_AUTO = 0, IO_CHOICE_URING, IO_CHOICE_SYNC };
  * takes the faster backend for the job and never fails for lack of
  * io_uring (it quietly takes sync). */
 int io_backend_open(enum io_choice choice, struct io_backend **out);
+/* The choice for the unpack's writes: sync writes file by file with plain
+ * syscalls; uring and auto write small files in IOK_WRITE batches, auto
+ * through io_uring where it is available and by plain syscalls where not
+ * (it never fails for lack of io_uring). Why auto: backend_sync.c. */
+enum io_choice io_backend_unpack_choice(enum io_choice choice);
 int io_backend_sync_create(struct io_backend **out);
 /* -ENOSYS/-EPERM/... when io_uring is unavailable (disabled by sysctl,
  * refused by seccomp, missing opcodes): io_backend_open() then takes sync

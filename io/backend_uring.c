@@ -9,7 +9,9 @@
  * copy_file_range syscalls, which have no opcode (or by linked READ/WRITE
  * SQEs in rw mode); (3) the closes; (4) the renames of replace temporaries.
  * fchmod and the replace-time fstatat stay syscalls. One instance per
- * worker thread: nothing is shared, so nothing is locked.
+ * worker thread: nothing is shared, so nothing is locked. IOK_WRITE (the
+ * unpack's files, backend.h) uses the same rounds: its create in round 1,
+ * one WRITE SQE from the caller's buffer in round 2, its close in round 3.
  *
  * Fault parity: each step calls io_fault_hit() when the sync path would,
  * in the same order per op, before its SQE is queued. The rename is a
@@ -47,7 +49,7 @@
  * hand-off (uring used 287 ms CPU for the ext4 hardlinks, sync 201 ms),
  * which only pays when idle cores can run those workers in parallel.
  *
- * About 700 lines, longer than most files: the four rounds of a chunk and
+ * About 780 lines, longer than most files: the four rounds of a chunk and
  * the fault parity with backend_sync.c are one argument about op order,
  * and splitting the rounds apart would hide it.
  */
@@ -98,6 +100,7 @@ struct uop {
 	uint8_t closing_out;	/* out was handed to a CLOSE SQE */
 	uint8_t close_err;	/* err came from closing out */
 	uint8_t rw;		/* data goes by READ/WRITE SQEs */
+	uint8_t wr;		/* IOK_WRITE: its WRITE SQE is queued */
 	int r_first, r_create, r_read, r_write, r_cin, r_cout, r_rename;
 	char tmp[NAME_MAX + 1];
 };
@@ -112,6 +115,7 @@ struct uring_backend {
 	struct uop *u;		/* entries slots */
 	char *arena;		/* RW_ARENA bytes, allocated on first use */
 	int arena_failed;
+	int has_write;		/* IORING_OP_WRITE is there */
 	int broken;		/* a ring error left SQEs we cannot trust */
 };
 
@@ -212,6 +216,13 @@ static void set_up(struct uop *u, struct io_op *op)
 	u->op = op;
 	u->name = op->dname;
 	u->in = u->out = -1;
+	if (op->kind == IOK_WRITE) {
+		/* As write_new in backend_sync.c: no replace. */
+		op->step = IO_STEP_CREATE;
+		if (op->replace)
+			u->err = -EINVAL;
+		return;
+	}
 	if (op->replace) {
 		/* As io_link_replace_at: refuse a directory before anything,
 		 * so a bad kind over a directory is still -EISDIR. A syscall,
@@ -275,6 +286,19 @@ static int round_first(struct uring_backend *b, unsigned n)
 				return fatal;
 			continue;
 		}
+		if (op->kind == IOK_WRITE) {
+			u->err = io_fault_hit(IO_OP_OPEN);
+			if (u->err)
+				continue;
+			sqe = get_sqe(b, 1, &fatal);
+			if (!sqe)
+				return fatal;
+			io_uring_prep_openat(sqe, op->dfd, u->name, O_WRONLY |
+					     O_CREAT | O_EXCL | O_NOFOLLOW |
+					     O_CLOEXEC, op->mode & 07777);
+			queue_at(sqe, &u->r_first);
+			continue;
+		}
 		u->err = io_fault_hit(op->kind == IOK_HARDLINK ? IO_OP_LINK :
 				      IO_OP_SYMLINK);
 		if (u->err)
@@ -302,6 +326,13 @@ static int round_first(struct uring_backend *b, unsigned n)
 		if (u->r_first < 0) {
 			/* A linked create was cancelled with it. */
 			u->err = u->r_first;
+			continue;
+		}
+		if (u->op->kind == IOK_WRITE) {
+			/* Created with the umask applied, as sync does. */
+			u->out = u->r_first;
+			u->created = 1;
+			u->op->step = IO_STEP_WRITE;
 			continue;
 		}
 		if (!is_fd_kind(u->op)) {
@@ -380,6 +411,36 @@ static int arena_ready(struct uring_backend *b)
 	return b->arena != NULL;
 }
 
+/* IOK_WRITE's data: one WRITE SQE (at most WRITE_MAX bytes; finish_write
+ * does any rest), or pwrite where the kernel lacks the opcode. */
+#define WRITE_MAX (1u << 30)
+
+static int queue_write(struct uring_backend *b, struct uop *u)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t size = u->op->size;
+	int fatal = 0;
+
+	if (!size)
+		return 0;
+	u->err = io_fault_hit(IO_OP_WRITE);
+	if (u->err)
+		return 0;
+	u->buf = (char *)(uintptr_t)u->op->data;
+	if (!b->has_write) {
+		u->err = finish_write(u, 0);
+		return 0;
+	}
+	sqe = get_sqe(b, 1, &fatal);
+	if (!sqe)
+		return fatal;
+	io_uring_prep_write(sqe, u->out, u->buf, size < WRITE_MAX ?
+			    (unsigned)size : WRITE_MAX, 0);
+	queue_at(sqe, &u->r_write);
+	u->wr = 1;
+	return 0;
+}
+
 /* Round 2: the data. FICLONE and copy_file_range have no opcode and run
  * here as syscalls; small copies in rw mode go as linked READ/WRITE. */
 static int round_data(struct uring_backend *b, unsigned n)
@@ -393,6 +454,13 @@ static int round_data(struct uring_backend *b, unsigned n)
 
 		if (u->err || u->out < 0)
 			continue;
+		if (op->kind == IOK_WRITE) {
+			fatal = queue_write(b, u);
+			if (fatal)
+				return fatal;
+			any_rw |= u->wr;
+			continue;
+		}
 		if (op->kind == IOK_CLONE) {
 			u->err = io_fault_hit(IO_OP_CLONE);
 			if (!u->err && ioctl(u->out, FICLONE, u->in) < 0)
@@ -425,6 +493,13 @@ static int round_data(struct uring_backend *b, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct uop *u = &b->u[i];
 
+		if (u->wr) {
+			if (u->r_write < 0)
+				u->err = u->r_write;
+			else if ((uint64_t)u->r_write < u->op->size)
+				u->err = finish_write(u, (uint64_t)u->r_write);
+			continue;
+		}
 		if (!u->rw)
 			continue;
 		if (u->r_read < 0)
@@ -567,8 +642,14 @@ static int run_chunk(struct uring_backend *b, unsigned n)
 		abandon_chunk(b, n);
 		return fatal;
 	}
-	for (unsigned i = 0; i < n; i++)
-		b->u[i].op->res = b->u[i].err;
+	for (unsigned i = 0; i < n; i++) {
+		struct uop *u = &b->u[i];
+
+		u->op->res = u->err;
+		if (u->op->kind == IOK_WRITE)
+			u->op->step = !u->err ? 0 : u->close_err ?
+				      IO_STEP_CLOSE : u->op->step;
+	}
 	return 0;
 }
 
@@ -589,9 +670,11 @@ static int uring_submit(struct io_backend *base, struct io_op *ops,
 		while (pos + m < n && m < b->entries) {
 			struct io_op *op = &ops[pos + m];
 
-			if (is_fd_kind(op) && fd_ops == MAX_FD_OPS)
+			int fds = is_fd_kind(op) || op->kind == IOK_WRITE;
+
+			if (fds && fd_ops == MAX_FD_OPS)
 				break;
-			fd_ops += (unsigned)is_fd_kind(op);
+			fd_ops += (unsigned)fds;
 			set_up(&b->u[m], op);
 			m++;
 		}
@@ -649,8 +732,8 @@ static int probe_ops(struct uring_backend *b)
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (!io_uring_opcode_supported(p, need[i]))
 			err = -ENOSYS;
-	if (!io_uring_opcode_supported(p, IORING_OP_READ) ||
-	    !io_uring_opcode_supported(p, IORING_OP_WRITE))
+	b->has_write = io_uring_opcode_supported(p, IORING_OP_WRITE);
+	if (!io_uring_opcode_supported(p, IORING_OP_READ) || !b->has_write)
 		b->copy = COPY_CFR;
 	io_uring_free_probe(p);
 	return err;

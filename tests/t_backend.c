@@ -9,7 +9,8 @@
  * as both say it) and symlink; replacing existing targets without leaving
  * ".spoke-" temporaries; -EISDIR/-EEXIST/-ENOENT; injected faults landing on
  * the same op (link:37:EXDEV and a mixed batch under several specs); and an
- * injected uring:1:EPERM making set-up fail. The uring side mostly runs
+ * injected uring:1:EPERM making set-up fail; and IOK_WRITE, the unpack's
+ * create-write-close, under the same comparisons and faults. The uring side mostly runs
  * with a ring of 8 so batches cross many chunk boundaries (and once with
  * 256, where copies are cut by the fd bound instead). Exit 0 pass, 1 fail
  * (one line saying why), 77 skip when the kernel refuses io_uring.
@@ -703,6 +704,113 @@ static int test_fault_mixed(void)
 	return 0;
 }
 
+/* IOK_WRITE (the unpack's create + write + close) on both backends: the
+ * same files, bytes and modes (the umask applies, no fchmod), the same
+ * results and failing step for EEXIST, a missing directory and a refused
+ * replace, and injected open/write faults on the same op, each failed op
+ * leaving nothing behind. */
+static void set_writes(struct io_op *ops, unsigned n, int dfd,
+		       const unsigned char *data)
+{
+	for (unsigned i = 0; i < n; i++) {
+		memset(&ops[i], 0, sizeof(ops[i]));
+		ops[i].kind = IOK_WRITE;
+		ops[i].mode = files[i].mode;
+		ops[i].dfd = dfd;
+		ops[i].dname = files[i].name;
+		ops[i].size = files[i].size;
+		ops[i].data = data;
+		ops[i].user = i;
+		ops[i].res = 1;
+	}
+}
+
+static int test_write(void)
+{
+	static const char *const specs[] = {
+		NULL, "open:5:EACCES", "write:3:ENOSPC",
+		"open:2:EMFILE,write:7:EIO",
+	};
+	static struct io_op a[NFILES], b[NFILES];
+	size_t max = 0;
+	unsigned char *data;
+	struct stat st;
+
+	for (unsigned i = 0; i < NFILES; i++)
+		max = files[i].size > max ? files[i].size : max;
+	data = malloc(max + 1);
+	REQUIRE(data, "out of memory");
+	fill(data, max, 77);
+	for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++) {
+		unsigned n = specs[s] ? 40 : NFILES;
+		char name[32];
+		struct pair p;
+
+		snprintf(name, sizeof(name), "write-%zu", s);
+		if (new_pair(&p, name))
+			return 1;
+		set_writes(a, n, p.a, data);
+		set_writes(b, n, p.b, data);
+		if (arm(specs[s]) || run(sync_b, a, n, "write") ||
+		    arm(specs[s]) || run(uring_b, b, n, "write") ||
+		    arm(NULL) || same_res(a, b, n, "write") ||
+		    same_tree(p.a, p.b, "write"))
+			return 1;
+		for (unsigned i = 0; i < n; i++) {
+			int there = fstatat(p.a, a[i].dname, &st,
+					    AT_SYMLINK_NOFOLLOW) == 0;
+
+			REQUIRE(a[i].step == b[i].step, "write op %u: step "
+				"%u against %u", i, a[i].step, b[i].step);
+			REQUIRE(there == !a[i].res, "write op %u (%s): res "
+				"%d, file %s", i, specs[s] ? specs[s] : "-",
+				a[i].res, there ? "left" : "missing");
+			REQUIRE(!there || (st.st_mode & 07777) ==
+				(files[i].mode & 07777 & ~(mode_t)027),
+				"write op %u: mode %o", i, st.st_mode & 07777);
+		}
+		{
+			unsigned failed = 0;
+
+			for (unsigned i = 0; i < n; i++)
+				failed += a[i].res != 0;
+			REQUIRE(failed == (specs[s] ? strchr(specs[s], ',') ?
+					   2u : 1u : 0u), "%s: %u ops failed",
+				specs[s] ? specs[s] : "no fault", failed);
+		}
+		close(p.a);
+		close(p.b);
+	}
+	/* Over an existing file, into a missing directory, replace. */
+	{
+		struct pair p;
+
+		if (new_pair(&p, "write-errors"))
+			return 1;
+		set_writes(a, 3, p.a, data);
+		REQUIRE(make_file(p.a, files[0].name, 3, 0644, 9) == 0 &&
+			make_file(p.b, files[0].name, 3, 0644, 9) == 0,
+			"create existing file");
+		a[1].dname = "no-dir/x";
+		a[2].replace = 1;
+		memcpy(b, a, 3 * sizeof(a[0]));
+		retarget(b, 3, p.b);
+		if (run(sync_b, a, 3, "write errors") ||
+		    run(uring_b, b, 3, "write errors") ||
+		    same_res(a, b, 3, "write errors") ||
+		    same_tree(p.a, p.b, "write errors"))
+			return 1;
+		REQUIRE(a[0].res == -EEXIST && a[1].res == -ENOENT &&
+			a[2].res == -EINVAL && a[0].step == IO_STEP_CREATE &&
+			b[0].step == IO_STEP_CREATE, "write errors: %d %d %d",
+			a[0].res, a[1].res, a[2].res);
+		close(p.a);
+		close(p.b);
+	}
+	free(data);
+	return 0;
+}
+
 static int test_setup_fault(void)
 {
 	struct io_backend *b = NULL;
@@ -746,7 +854,8 @@ static int run_all(void)
 	basefd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	REQUIRE(basefd >= 0, "open %s: %s", base, strerror(errno));
 	if (make_source() || test_kinds() || test_errors() ||
-	    test_fault_link() || test_fault_mixed() || test_setup_fault())
+	    test_fault_link() || test_fault_mixed() || test_write() ||
+	    test_setup_fault())
 		return T_FAIL;
 	return T_PASS;
 }
