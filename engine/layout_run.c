@@ -321,6 +321,11 @@ int plan_layout_all(spoke_ctx *ctx, const struct spoke_plan *p,
 	if (err)
 		return layout_serial(ctx, p, s, wp, from, n, dests, removing,
 				    failed);
+	/* A serial run stops at the failing wheel: those after it, laid out
+	 * here meanwhile or not, are reported as never laid out, whatever
+	 * the timing. */
+	for (size_t i = r.err ? (size_t)r.failed + 1 : n; i < n; i++)
+		wp[i].lib = NULL;
 	*failed = r.err ? r.failed : -1;
 	return r.err;
 }
