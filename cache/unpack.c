@@ -350,6 +350,23 @@ int unpack_stopped(const struct unpack_job *j)
 	       (j->stop && atomic_load_explicit(j->stop, memory_order_relaxed));
 }
 
+int unpack_task_skip(struct unpack_job *j)
+{
+	char msg[MSG_MAX];
+
+	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
+		unpack_task_finished(j, 1);
+		return 1;
+	}
+	if (unpack_stopped(j)) {
+		snprintf(msg, sizeof(msg), "%s: canceled", j->z->label);
+		unpack_job_fail(j, SPOKE_E_CANCELED, msg);
+		unpack_task_finished(j, 1);
+		return 1;
+	}
+	return 0;
+}
+
 static void file_task(struct pool_worker *w, struct pool_task *pt)
 {
 	struct ftask *t = container_of(pt, struct ftask, t);
@@ -358,16 +375,8 @@ static void file_task(struct pool_worker *w, struct pool_task *pt)
 	int ret;
 
 	(void)w;
-	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
-		unpack_task_finished(j, 1);
+	if (unpack_task_skip(j))
 		return;
-	}
-	if (unpack_stopped(j)) {
-		snprintf(msg, sizeof(msg), "%s: canceled", j->z->label);
-		unpack_job_fail(j, SPOKE_E_CANCELED, msg);
-		unpack_task_finished(j, 1);
-		return;
-	}
 	ret = write_file(j, t, msg, sizeof(msg));
 	if (ret)
 		unpack_job_fail(j, ret, msg);

@@ -259,16 +259,8 @@ static void batch_task(struct pool_worker *w, struct pool_task *pt)
 	int ret;
 
 	(void)w;
-	if (atomic_load_explicit(&j->failed, memory_order_relaxed)) {
-		unpack_task_finished(j, 1);
+	if (unpack_task_skip(j))
 		return;
-	}
-	if (unpack_stopped(j)) {
-		snprintf(msg, sizeof(msg), "%s: canceled", j->z->label);
-		unpack_job_fail(j, SPOKE_E_CANCELED, msg);
-		unpack_task_finished(j, 1);
-		return;
-	}
 	ret = run_batch(b, msg, sizeof(msg));
 	if (ret)
 		unpack_job_fail(j, ret, msg);

@@ -75,6 +75,10 @@ void unpack_job_fail(struct unpack_job *j, int code, const char *msg);
 void unpack_task_finished(struct unpack_job *j, size_t n);
 /* The caller canceled, or a sibling job failed. */
 int unpack_stopped(const struct unpack_job *j);
+/* At the start of a file or batch task: 1 when the job has failed or was
+ * canceled or stopped (the task is then counted finished, a cancel
+ * recorded as the job's failure), so the task must not run; else 0. */
+int unpack_task_skip(struct unpack_job *j);
 /* A file written whole: count it and tell the caller's tick. */
 void unpack_file_done(struct unpack_job *j, uint64_t size);
 
