@@ -100,6 +100,21 @@ long long ctx_now_ns(void)
 	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+spoke_ctx *ctx_private(spoke_ctx *ctx)
+{
+	spoke_ctx *pc = spoke_ctx_create();
+
+	if (!pc)
+		return NULL;
+	pc->link_mode = ctx->link_mode;
+	pc->io = ctx->io;
+	pc->jobs = ctx->jobs;
+	pc->verify = ctx->verify;
+	pc->log_fn = ctx->log_fn;
+	pc->log_user = ctx->log_user;
+	return pc;
+}
+
 void ctx_copy_error(spoke_ctx *ctx, spoke_ctx *from)
 {
 	pthread_mutex_lock(&from->lock);

@@ -63,6 +63,10 @@ int ctx_failed(spoke_ctx *ctx);
 /* Record from's error in ctx as it stands (first one wins, as ctx_fail):
  * a failure kept aside (wheelfetch.c) reported later exactly as made. */
 void ctx_copy_error(spoke_ctx *ctx, spoke_ctx *from);
+/* A new context with ctx's options (link mode, io, jobs, verify, log
+ * callback): one piece of a run that keeps its own failure until the run
+ * reaches it in order (ctx_copy_error). NULL when out of memory. */
+spoke_ctx *ctx_private(spoke_ctx *ctx);
 void ctx_log(spoke_ctx *ctx, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* CLOCK_MONOTONIC in ns: the phase timings of a run. */

@@ -106,14 +106,12 @@ static void pre_log(void *user, int level, const char *msg)
 static void pre_open(struct run *r, size_t k)
 {
 	struct wplan *wp = &r->wp[k];
-	spoke_ctx *c = spoke_ctx_create();
+	spoke_ctx *c = ctx_private(r->ctx);
 	char *dir = NULL, msg[PATH_MAX + 256];
 
 	r->pre[k] = 2;
 	if (!c)
 		return;
-	c->verify = r->ctx->verify;
-	c->jobs = r->ctx->jobs;
 	c->cache_dir = r->ctx->cache_dir; /* borrowed, as the fetch is */
 	c->fetch = r->ctx->fetch;
 	c->log_fn = pre_log;
@@ -181,12 +179,8 @@ static int ahead_ok(struct run *r)
 	if (r->p->dry_run || r->p->nremoves || !wheelfetch_busy(r->ctx) ||
 	    has_dists(r->s.path[SPOKE_SCHEME_PURELIB]) ||
 	    has_dists(r->s.path[SPOKE_SCHEME_PLATLIB]) ||
-	    !(r->ahead = spoke_ctx_create()))
+	    !(r->ahead = ctx_private(r->ctx)))
 		return 0;
-	r->ahead->verify = r->ctx->verify;
-	r->ahead->jobs = r->ctx->jobs;
-	r->ahead->log_fn = r->ctx->log_fn;
-	r->ahead->log_user = r->ctx->log_user;
 	return 1;
 }
 

@@ -23,27 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A context that keeps one layout's failure until its turn. */
-static spoke_ctx *private_ctx(spoke_ctx *ctx)
-{
-	spoke_ctx *pc = spoke_ctx_create();
-
-	if (!pc)
-		return NULL;
-	pc->link_mode = ctx->link_mode;
-	pc->io = ctx->io;
-	pc->jobs = ctx->jobs;
-	pc->verify = ctx->verify;
-	pc->log_fn = ctx->log_fn;
-	pc->log_user = ctx->log_user;
-	return pc;
-}
-
 void plan_layout_wheel(spoke_ctx *ctx, const struct spoke_plan *p,
 		       struct scheme *s, struct wplan *wp, size_t i,
 		       const struct strmap *removing, atomic_int *stop)
 {
-	spoke_ctx *pc = private_ctx(ctx);
+	spoke_ctx *pc = ctx_private(ctx);
 	char msg[PATH_MAX + 256];
 	struct walker *wk;
 	int err;
