@@ -17,6 +17,7 @@
  * manifests beside the entries is manifest_keep.c.
  */
 #include "cache/manifest_int.h"
+#include "base/bytebuf.h"
 #include "cache/record.h"
 #include "base/alloc.h"
 #include "base/errmsg.h"
@@ -34,44 +35,17 @@
 #define MAGIC "SPOKEMF1"
 #define HDR_LEN MANIFEST_HDR_LEN
 
-struct mbuf {
-	unsigned char *p;
-	size_t len, cap;
-	int nomem;
-};
+#define PUT(b, type, v) \
+	do { type v_ = (type)(v); bytebuf_put(b, &v_, sizeof(v_)); } while (0)
 
-static void put(struct mbuf *b, const void *v, size_t n)
-{
-	if (b->nomem)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		unsigned char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if (!(p = xrealloc(b->p, cap))) {
-			b->nomem = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, v, n);
-	b->len += n;
-}
-
-#define PUT(b, type, v) do { type v_ = (type)(v); put(b, &v_, sizeof(v_)); } \
-	while (0)
-
-static void put_str(struct mbuf *b, const char *s, size_t n)
+static void put_str(struct bytebuf *b, const char *s, size_t n)
 {
 	PUT(b, uint16_t, n);
-	put(b, s, n);
-	put(b, "", 1);
+	bytebuf_put(b, s, n);
+	bytebuf_put(b, "", 1);
 }
 
-static void put_ident(struct mbuf *b, const struct stat *st, int dev)
+static void put_ident(struct bytebuf *b, const struct stat *st, int dev)
 {
 	if (dev)
 		PUT(b, uint64_t, st->st_dev);
@@ -86,7 +60,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 struct builder {
-	struct mbuf b;
+	struct bytebuf b;
 	uint32_t count;
 	char path[PATH_MAX];
 	char target[PATH_MAX]; /* here, not on the stack of each level */
@@ -226,10 +200,10 @@ int manifest_build_named(int dirfd, const char *ename, const char *shown,
 	bd->shown = shown;
 	bd->err = err;
 	bd->errlen = errlen;
-	put(&bd->b, MAGIC, 8);
+	bytebuf_put(&bd->b, MAGIC, 8);
 	PUT(&bd->b, uint32_t, 0x01020304);
 	PUT(&bd->b, uint32_t, 0);
-	put(&bd->b, zeros, sizeof(zeros)); /* body length, digest: below */
+	bytebuf_put(&bd->b, zeros, sizeof(zeros)); /* body length, digest: below */
 	put_str(&bd->b, ename, strlen(ename));
 	if (fstat(dirfd, &st) < 0) {
 		ret = fail(bd, -errno, "cannot stat");

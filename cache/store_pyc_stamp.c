@@ -9,6 +9,7 @@
 #include "cache/store_pyc_stamp.h"
 #include "cache/record.h"
 #include "base/alloc.h"
+#include "base/bytebuf.h"
 #include "base/strmap.h"
 #include "io/linkops.h"
 
@@ -27,62 +28,34 @@
 
 static const char hx[] = "0123456789abcdef";
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int nomem;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-	if (b->nomem)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(p = xrealloc(b->p, cap))) {
-			b->nomem = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void putf(struct buf *b, const char *fmt, long long a, long long c,
+static void putf(struct bytebuf *b, const char *fmt, long long a, long long c,
 		 long long d)
 {
 	char t[96];
 	int n = snprintf(t, sizeof(t), fmt, a, c, d);
 
-	put(b, t, (size_t)n);
+	bytebuf_put(b, t, (size_t)n);
 }
 
-static void put_hex(struct buf *b, const unsigned char *p, size_t n)
+static void put_hex(struct bytebuf *b, const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char two[2] = { hx[p[i] >> 4], hx[p[i] & 15] };
 
-		put(b, two, 2);
+		bytebuf_put(b, two, 2);
 	}
 }
 
 /* A path as one word: '%', spaces, controls and non-ASCII as %XX. */
-static void put_path(struct buf *b, const char *s)
+static void put_path(struct bytebuf *b, const char *s)
 {
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c > 0x20 && *c < 0x7f && *c != '%') {
-			put(b, (const char *)c, 1);
+			bytebuf_put(b, (const char *)c, 1);
 		} else {
 			char esc[3] = { '%', hx[*c >> 4], hx[*c & 15] };
 
-			put(b, esc, 3);
+			bytebuf_put(b, esc, 3);
 		}
 	}
 }
@@ -235,25 +208,25 @@ int pyc_stamp_dirs_hold(int dfd, const struct pyc_stamp *s)
 
 int pyc_stamp_write(int dfd, const struct pyc_stamp *s)
 {
-	struct buf b = { 0 };
+	struct bytebuf b = { 0 };
 	unsigned char sum[32];
 	int ret;
 
-	put(&b, HEAD, strlen(HEAD));
-	put(&b, "entry ", 6);
+	bytebuf_put(&b, HEAD, strlen(HEAD));
+	bytebuf_put(&b, "entry ", 6);
 	put_path(&b, s->entry);
-	put(&b, "\ntag ", 5);
+	bytebuf_put(&b, "\ntag ", 5);
 	put_path(&b, s->tag);
 	putf(&b, "\nopt %lld\nmode timestamp\nmagic ", s->opt, 0, 0);
 	put_hex(&b, s->magic, sizeof(s->magic));
-	put(&b, "\nmanifest ", 10);
+	bytebuf_put(&b, "\nmanifest ", 10);
 	put_hex(&b, s->manifest, sizeof(s->manifest));
 	putf(&b, "\nroot %llu\n", (long long)s->root_ino, 0, 0);
 	for (size_t i = 0; i < s->ndirs; i++) {
 		putf(&b, "dir %llu %lld.%09lld ", (long long)s->dirs[i].ino,
 		     s->dirs[i].sec, s->dirs[i].nsec);
 		put_path(&b, s->dirs[i].rel);
-		put(&b, "\n", 1);
+		bytebuf_put(&b, "\n", 1);
 	}
 	for (size_t i = 0; i < s->nsrc; i++) {
 		const struct pyc_stamp_src *v = &s->src[i];
@@ -262,16 +235,16 @@ int pyc_stamp_write(int dfd, const struct pyc_stamp *s)
 			putf(&b, "ok %lld %lld %lld ", v->mtime, v->size,
 			     v->pyc_size);
 		else
-			put(&b, "nocompile ", 10);
+			bytebuf_put(&b, "nocompile ", 10);
 		put_path(&b, v->rel);
-		put(&b, "\n", 1);
+		bytebuf_put(&b, "\n", 1);
 	}
 	if (b.nomem)
 		return -ENOMEM;
 	if ((ret = sha256_buf(b.p, b.len, sum)) == 0) {
-		put(&b, "sha256 ", 7);
+		bytebuf_put(&b, "sha256 ", 7);
 		put_hex(&b, sum, sizeof(sum));
-		put(&b, "\n", 1);
+		bytebuf_put(&b, "\n", 1);
 		ret = b.nomem ? -ENOMEM :
 		      io_write_file_at(dfd, PYC_STAMP_FILE, b.p, b.len, 0644);
 	}
