@@ -211,7 +211,7 @@ static int add_one(spoke_ctx *ctx, struct pool *pool, const char *whl,
 	struct timespec t0, t1;
 	int ret;
 
-	/* What wheelfetch_all already did with this wheel, if anything. */
+	/* What the install's fetch already did with this wheel, if anything. */
 	ret = wheelfetch_replay(ctx, whl, sha256, entry_dir, key_out);
 	if (ret)
 		return ret > 0 ? 0 : ret;

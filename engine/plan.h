@@ -112,11 +112,6 @@ struct wplan {
  * in ctx; on failure the message is in err. 0 or an error code. */
 int plan_wheel_source(struct wplan *wp, char *err, size_t errlen);
 
-/* The manifests of the n wheels that are not skipped, read on a pool of
- * ctx->jobs threads (biggest wheel first). Failures are not reported
- * here: plan_layout() meets them again, in wheel order. 0 or an error. */
-int plan_load_sources(spoke_ctx *ctx, struct wplan *wp, size_t n);
-
 /* Lay out wheel i of wp (its manifest loaded first if not yet): fill roots, gen, out, record_path, and claim its
  * destinations in dests (conflicts with earlier wheels are errors, or with
  * allow_overwrite make this wheel a barrier). removing: files the upgrade

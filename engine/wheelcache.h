@@ -72,15 +72,14 @@ void wheelcache_log(struct wheelcache_req *rq, spoke_ctx *to, double secs);
  * recorded it, and the others stop; wheelcache_add then replays that error
  * when the install reaches the wheel in plan order, so the run fails where
  * and how it failed before (a cancel too: the next add reports it).
- * Returns 0, or an error recorded in ctx (none today: kept for callers).
- */
-int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p);
-/* The same in two halves: start the unpack on a thread of its own and
+ *
+ * It runs in two halves: start the unpack on a thread of its own and
  * return at once (the first unpack progress report is made before), so the
  * install can open each wheel as its entry is published (replay waits for
  * that one wheel); finish waits for every wheel, makes the phase's last
  * report and adds the unpack's time to the lookup phase. finish is
- * idempotent; forget waits for a running fetch before freeing it. */
+ * idempotent; forget waits for a running fetch before freeing it.
+ * start returns 0, or an error recorded in ctx (none today). */
 int wheelfetch_start(spoke_ctx *ctx, const struct spoke_plan *p);
 void wheelfetch_finish(spoke_ctx *ctx);
 /* 1 while the pool of a started fetch still unpacks. */

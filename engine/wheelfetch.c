@@ -550,14 +550,6 @@ void wheelfetch_finish(spoke_ctx *ctx)
 	atomic_fetch_add(&ctx->lookup_ns, f->end_ns - f->start_ns);
 }
 
-int wheelfetch_all(spoke_ctx *ctx, const struct spoke_plan *p)
-{
-	int ret = wheelfetch_start(ctx, p);
-
-	wheelfetch_finish(ctx);
-	return ret;
-}
-
 int wheelfetch_replay(spoke_ctx *ctx, const char *whl, const char *sha256,
 		      char **entry_dir, char key_out[65])
 {
